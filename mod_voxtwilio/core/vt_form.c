@@ -1,0 +1,2 @@
+/* placeholder: implemented in a follow-up */
+#include "vt_form.h"

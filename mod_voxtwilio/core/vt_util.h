@@ -1,0 +1,31 @@
+/* vt_util — small helpers shared by every component: hex, constant-time compare,
+ * validators for Twilio identifiers (E.164 numbers, SIDs, tenant slugs).
+ */
+#ifndef VT_UTIL_H
+#define VT_UTIL_H
+
+#include <apr_pools.h>
+
+/* Lower-case hex of len bytes. */
+char *vt_hex_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
+/* Decodes hex (either case). Returns 0 on success, -1 on odd length or a non-hex char. */
+int vt_hex_decode(apr_pool_t *p, const char *hex, unsigned char **out, apr_size_t *outlen);
+/* Decodes exactly outlen bytes of hex into out (no allocation). 0 on success, -1 otherwise. */
+int vt_hex_decode_fixed(const char *hex, unsigned char *out, apr_size_t outlen);
+
+/* 1 if equal. Time depends only on the lengths, never on the contents. */
+int vt_const_time_eq(const void *a, apr_size_t alen, const void *b, apr_size_t blen);
+
+/* Strict E.164: '+', first digit 1-9, 2..15 digits in all, nothing else. */
+int vt_e164_valid(const char *s);
+/* Twilio SID: two-letter prefix followed by 32 hex digits (34 chars). */
+int vt_sid_valid(const char *s, const char *prefix);
+/* Tenant slug: [a-z0-9][a-z0-9-]{0,62}. */
+int vt_slug_valid(const char *s);
+
+/* Validates and normalizes an absolute http(s) URL with no query or fragment, used by
+ * VoxTwilioPublicURL / VoxTwilioAPIBase: returns the URL without a trailing '/',
+ * or NULL with *err set. */
+const char *vt_base_url_normalize(apr_pool_t *p, const char *url, const char **err);
+
+#endif

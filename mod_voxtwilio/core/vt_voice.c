@@ -1,0 +1,1 @@
+#include "vt_voice.h"

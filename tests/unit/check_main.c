@@ -1,0 +1,34 @@
+/* Runs every unit-test suite. `CK_FORK=no` for debugging under gdb/valgrind. */
+#include <stdlib.h>
+#include <apr_general.h>
+#include "vt_suites.h"
+
+apr_pool_t *vt_test_pool;
+
+void vt_test_pool_setup(void)
+{
+    apr_pool_create(&vt_test_pool, NULL);
+}
+
+void vt_test_pool_teardown(void)
+{
+    apr_pool_destroy(vt_test_pool);
+    vt_test_pool = NULL;
+}
+
+int main(void)
+{
+    apr_app_initialize(NULL, NULL, NULL);
+    SRunner *sr = srunner_create(vt_suite_util());
+    srunner_add_suite(sr, vt_suite_crypto());
+    srunner_add_suite(sr, vt_suite_keyring());
+    srunner_add_suite(sr, vt_suite_form());
+    srunner_add_suite(sr, vt_suite_signature());
+    srunner_add_suite(sr, vt_suite_twiml());
+    srunner_add_suite(sr, vt_suite_config());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,21 @@
+/* One Check suite per core area; check_main.c runs them all. */
+#ifndef VT_SUITES_H
+#define VT_SUITES_H
+
+#include <check.h>
+#include <apr_pools.h>
+
+Suite *vt_suite_util(void);
+Suite *vt_suite_crypto(void);
+Suite *vt_suite_keyring(void);
+Suite *vt_suite_form(void);
+Suite *vt_suite_signature(void);
+Suite *vt_suite_twiml(void);
+Suite *vt_suite_config(void);
+
+/* A fresh pool per test (created in a checked fixture by each suite that needs one). */
+extern apr_pool_t *vt_test_pool;
+void vt_test_pool_setup(void);
+void vt_test_pool_teardown(void);
+
+#endif
