@@ -1,2 +1,154 @@
-/* placeholder */
-int main(void){return 0;}
+/* voxtwilio-admin — command-line administration of mod_voxtwilio: schema migrations,
+ * credential keys, tenants (companies) and their Twilio integrations.
+ *
+ *   voxtwilio-admin [--db CONNINFO] [--key-file PATH] [--api-base URL] VERB ...
+ */
+#ifdef HAVE_CONFIG_H
+#include "vt_config.h"
+#endif
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "vta.h"
+#include "vt_log.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs(
+"Usage: " VTA_PROG " [GLOBAL OPTIONS] VERB [ARGUMENTS]\n"
+"\n"
+"Global options (before the verb):\n"
+"  --db CONNINFO      PostgreSQL connection string or URI (default: libpq's\n"
+"                     environment, PGHOST, PGDATABASE, PGUSER, ...)\n"
+"  --key-file PATH    credential key file (default: $VOXTWILIO_KEY_FILE)\n"
+"  --api-base URL     Twilio REST API base (default: $VOXTWILIO_API_BASE,\n"
+"                     else " VTA_DEFAULT_API_BASE ")\n"
+"  -h, --help         show this help\n"
+"  --version          show the version\n"
+"\n"
+"Verbs:\n"
+"  migrate\n"
+"      create or upgrade the database schema (idempotent)\n"
+"  keys generate [FILE] [--id KEYID]\n"
+"      write a new key file (mode 0600, never overwritten; FILE defaults to the key file)\n"
+"  keys rotate\n"
+"      add a new active key to the key file and re-encrypt every stored auth token\n"
+"  company add SLUG --name NAME [--greeting TEXT] [--voice V] [--language L]\n"
+"              [--escalation-phone E164] [--notification-phone E164]\n"
+"  company set SLUG [--name NAME] [--greeting TEXT] [--voice V] [--language L]\n"
+"              [--escalation-phone E164|''] [--notification-phone E164|'']\n"
+"  company list\n"
+"  company enable SLUG\n"
+"  company disable SLUG\n"
+"  integration add SLUG --account-sid AC... --number +E164 [--number +E164 ...]\n"
+"              [--mode own|platform] [--auth-token-file FILE]\n"
+"      the auth token is read from standard input (first line) unless\n"
+"      --auth-token-file is given; it is never accepted on the command line\n"
+"  integration set-token SLUG [--auth-token-file FILE]\n"
+"  integration list [SLUG]\n"
+"  integration test SLUG\n"
+"      decrypt the auth token and fetch the Twilio account with it\n"
+"  integration enable SLUG\n"
+"  integration disable SLUG\n"
+"  integration remove SLUG\n"
+"\n"
+"Exit status: 0 success, 1 error (nothing was changed), 2 usage error.\n",
+        out);
+}
+
+static void log_sink(void *baton, vt_log_level_t level, const char *file, int line,
+                     const char *msg)
+{
+    (void)baton;
+    (void)file;
+    (void)line;
+    fprintf(stderr, VTA_PROG ": %s%s\n", level <= VT_LOG_ERR ? "" : "warning: ", msg);
+}
+
+int main(int argc, char **argv)
+{
+    vta_ctx_t ctx;
+    const char *api_base = NULL;
+    const char *verb;
+    int i, rc;
+
+    memset(&ctx, 0, sizeof ctx);
+    if (apr_app_initialize(&argc, (const char *const **)&argv, NULL) != APR_SUCCESS) {
+        fputs(VTA_PROG ": cannot initialize APR\n", stderr);
+        return VTA_FAIL;
+    }
+    atexit(apr_terminate);
+    if (apr_pool_create(&ctx.pool, NULL) != APR_SUCCESS) {
+        fputs(VTA_PROG ": out of memory\n", stderr);
+        return VTA_FAIL;
+    }
+    vt_log_set_sink(log_sink, NULL, VT_LOG_WARN);
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int m;
+
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return VTA_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf(VTA_PROG " (mod_voxtwilio) %s\n", PACKAGE_VERSION);
+            return VTA_OK;
+        }
+        if ((m = vta_opt(argc, argv, &i, "--db", &ctx.conninfo)) != 0
+            || (m = vta_opt(argc, argv, &i, "--key-file", &ctx.key_file)) != 0
+            || (m = vta_opt(argc, argv, &i, "--api-base", &api_base)) != 0) {
+            if (m < 0)
+                return VTA_USAGE;
+            continue;
+        }
+        if (a[0] == '-')
+            return vta_usage_err("unknown option '%s'", a);
+        break;
+    }
+    if (i >= argc)
+        return vta_usage_err("no verb given");
+
+    if (!ctx.key_file) {
+        const char *e = getenv("VOXTWILIO_KEY_FILE");
+        if (e && *e)
+            ctx.key_file = e;
+    }
+    if (!api_base) {
+        const char *e = getenv("VOXTWILIO_API_BASE");
+        api_base = (e && *e) ? e : VTA_DEFAULT_API_BASE;
+    }
+    ctx.api_base = api_base; /* validated by the verbs that use it */
+
+    verb = argv[i];
+    argc -= i;
+    argv += i;
+    if (strcmp(verb, "migrate") == 0)
+        rc = vta_cmd_migrate(&ctx, argc, argv);
+    else if (strcmp(verb, "keys") == 0)
+        rc = vta_cmd_keys(&ctx, argc, argv);
+    else if (strcmp(verb, "company") == 0)
+        rc = vta_cmd_company(&ctx, argc, argv);
+    else if (strcmp(verb, "integration") == 0)
+        rc = vta_cmd_integration(&ctx, argc, argv);
+    else if (strcmp(verb, "help") == 0) {
+        usage(stdout);
+        rc = VTA_OK;
+    }
+    else
+        rc = vta_usage_err("unknown verb '%s'", verb);
+
+    vta_rollback(&ctx);
+    vta_db_close(&ctx);
+    fflush(stdout);
+    apr_pool_destroy(ctx.pool); /* wipes key material and decrypted tokens */
+    return rc;
+}

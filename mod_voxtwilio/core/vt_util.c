@@ -1,2 +1,262 @@
-/* placeholder: implemented in a follow-up */
+/* vt_util — hex, constant-time compare, identifier validators, base URL normalization. */
 #include "vt_util.h"
+
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+#include <openssl/crypto.h>
+
+static const char vt_hexdigits[] = "0123456789abcdef";
+
+/* Value of a hex digit, or -1. Locale-independent on purpose (no isxdigit). */
+static int vt_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int vt_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int vt_is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static unsigned char vt_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+char *vt_hex_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len)
+{
+    char *out = apr_palloc(p, len * 2 + 1);
+    for (apr_size_t i = 0; i < len; i++) {
+        out[2 * i] = vt_hexdigits[buf[i] >> 4];
+        out[2 * i + 1] = vt_hexdigits[buf[i] & 0x0f];
+    }
+    out[len * 2] = '\0';
+    return out;
+}
+
+/* Decodes n bytes from hex (which must hold at least 2n chars) into out. */
+static int vt_hex_decode_n(const char *hex, unsigned char *out, apr_size_t n)
+{
+    for (apr_size_t i = 0; i < n; i++) {
+        int hi = vt_hexval((unsigned char)hex[2 * i]);
+        int lo = hi < 0 ? -1 : vt_hexval((unsigned char)hex[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+int vt_hex_decode(apr_pool_t *p, const char *hex, unsigned char **out, apr_size_t *outlen)
+{
+    if (hex == NULL)
+        return -1;
+    apr_size_t len = strlen(hex);
+    if (len % 2 != 0)
+        return -1;
+    unsigned char *buf = apr_palloc(p, len / 2 + 1); /* +1: never a zero-size allocation */
+    if (vt_hex_decode_n(hex, buf, len / 2) != 0)
+        return -1;
+    *out = buf;
+    if (outlen)
+        *outlen = len / 2;
+    return 0;
+}
+
+int vt_hex_decode_fixed(const char *hex, unsigned char *out, apr_size_t outlen)
+{
+    if (hex == NULL || strlen(hex) != outlen * 2)
+        return -1;
+    return vt_hex_decode_n(hex, out, outlen);
+}
+
+int vt_const_time_eq(const void *a, apr_size_t alen, const void *b, apr_size_t blen)
+{
+    /* Lengths are public (a base64 signature, a hex digest): only the contents are secret. */
+    if (alen != blen)
+        return 0;
+    if (alen == 0)
+        return 1;
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+int vt_e164_valid(const char *s)
+{
+    if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return 0;
+    apr_size_t n = 1;
+    while (vt_is_digit((unsigned char)s[n]))
+        n++;
+    apr_size_t digits = n - 1;
+    return s[n] == '\0' && digits >= 2 && digits <= 15;
+}
+
+int vt_sid_valid(const char *s, const char *prefix)
+{
+    if (s == NULL)
+        return 0;
+    apr_size_t plen;
+    if (prefix != NULL) {
+        plen = strlen(prefix);
+        if (strncmp(s, prefix, plen) != 0)
+            return 0;
+    }
+    else {
+        /* Any prefix: two upper-case letters, as in every Twilio SID. */
+        if (!(s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'))
+            return 0;
+        plen = 2;
+    }
+    for (apr_size_t i = 0; i < 32; i++) {
+        if (vt_hexval((unsigned char)s[plen + i]) < 0)
+            return 0;
+    }
+    return s[plen + 32] == '\0';
+}
+
+static int vt_slug_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || vt_is_digit(c);
+}
+
+int vt_slug_valid(const char *s)
+{
+    if (s == NULL || !vt_slug_char((unsigned char)s[0]))
+        return 0;
+    apr_size_t n = 1;
+    while (s[n] != '\0') {
+        if (n >= 63 || !(vt_slug_char((unsigned char)s[n]) || s[n] == '-'))
+            return 0;
+        n++;
+    }
+    return 1;
+}
+
+/* Host name characters (RFC 3986 reg-name without percent-encoding or sub-delims). */
+static int vt_host_char(unsigned char c)
+{
+    return vt_is_alpha(c) || vt_is_digit(c) || c == '-' || c == '.' || c == '_';
+}
+
+/* Checks ":port" text [s, end): 1-5 digits, no leading zero, 1..65535. */
+static int vt_port_valid(const char *s, const char *end)
+{
+    apr_size_t n = (apr_size_t)(end - s);
+    if (n == 0 || n > 5 || s[0] == '0')
+        return 0;
+    long v = 0;
+    for (const char *c = s; c < end; c++) {
+        if (!vt_is_digit((unsigned char)*c))
+            return 0;
+        v = v * 10 + (*c - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+const char *vt_base_url_normalize(apr_pool_t *p, const char *url, const char **err)
+{
+    const char *dummy;
+    if (err == NULL)
+        err = &dummy;
+    *err = NULL;
+    if (url == NULL || *url == '\0') {
+        *err = "must not be empty";
+        return NULL;
+    }
+    for (const unsigned char *c = (const unsigned char *)url; *c; c++) {
+        if (*c <= 0x20 || *c == 0x7f) {
+            *err = "must not contain whitespace or control characters";
+            return NULL;
+        }
+        if (*c >= 0x80) {
+            *err = "must contain only ASCII characters (percent-encode the others)";
+            return NULL;
+        }
+    }
+
+    apr_size_t skip;
+    if (strncasecmp(url, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        skip = 8;
+    else {
+        *err = "must start with http:// or https://";
+        return NULL;
+    }
+    if (strchr(url, '?')) {
+        *err = "must not contain a query string";
+        return NULL;
+    }
+    if (strchr(url, '#')) {
+        *err = "must not contain a fragment";
+        return NULL;
+    }
+
+    const char *auth = url + skip;
+    const char *auth_end = auth + strcspn(auth, "/");
+    if (memchr(auth, '@', (apr_size_t)(auth_end - auth))) {
+        *err = "must not contain user info (user@ or user:password@)";
+        return NULL;
+    }
+
+    /* host[:port], host being a name, an IPv4 address or a bracketed IPv6 literal. */
+    const char *host_end;
+    if (*auth == '[') {
+        const char *rb = memchr(auth, ']', (apr_size_t)(auth_end - auth));
+        if (rb == NULL || rb == auth + 1) {
+            *err = "invalid IPv6 host";
+            return NULL;
+        }
+        for (const char *c = auth + 1; c < rb; c++) {
+            if (!(vt_hexval((unsigned char)*c) >= 0 || *c == ':' || *c == '.')) {
+                *err = "invalid IPv6 host";
+                return NULL;
+            }
+        }
+        host_end = rb + 1;
+        if (host_end != auth_end && *host_end != ':') {
+            *err = "invalid host";
+            return NULL;
+        }
+    }
+    else {
+        host_end = auth;
+        while (host_end < auth_end && *host_end != ':') {
+            if (!vt_host_char((unsigned char)*host_end)) {
+                *err = "invalid host";
+                return NULL;
+            }
+            host_end++;
+        }
+    }
+    if (host_end == auth) {
+        *err = "must contain a host";
+        return NULL;
+    }
+    if (host_end < auth_end && !vt_port_valid(host_end + 1, auth_end)) {
+        *err = "invalid port";
+        return NULL;
+    }
+
+    /* Trailing slashes go: callers append "/path" to the base. */
+    apr_size_t len = strlen(url);
+    while (len > (apr_size_t)(auth_end - url) && url[len - 1] == '/')
+        len--;
+
+    char *out = apr_pstrmemdup(p, url, len);
+    for (char *c = out; c < out + (host_end - url); c++)
+        *c = (char)vt_lower((unsigned char)*c);
+    return out;
+}

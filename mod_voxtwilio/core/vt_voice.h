@@ -18,8 +18,10 @@ typedef struct vt_voice_opts {
 #define VT_VOICE_NOT_IN_SERVICE_TEXT \
     "We are sorry, the number you have called is not in service. Goodbye."
 
-/* <Gather input="speech" action=action method="POST" ...><Say>text</Say></Gather>, then a
- * <Redirect> back to action so silence still reaches the assistant. */
+/* <Gather input="speech" action=action method="POST" speechTimeout="auto"
+ *  actionOnEmptyResult="true" language=...><Say voice language>text</Say></Gather>.
+ * actionOnEmptyResult makes Twilio post silence to the action too, so the assistant
+ * (not Twilio's end-of-document hangup) decides what happens after no input. */
 const char *vt_voice_gather(apr_pool_t *p, const char *text, const vt_voice_opts_t *o,
                             const char *action, apr_size_t *len);
 /* <Say>not in service</Say><Hangup/> */

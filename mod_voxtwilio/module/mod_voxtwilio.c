@@ -1,1 +1,109 @@
-/* placeholder */
+/* mod_voxtwilio — AI voice assistant gateway for Twilio.
+ *
+ * This file only wires things together: the module record, the configuration
+ * create/merge callbacks and the hooks. The work is done in vtm_*.c (httpd glue) over
+ * the core library vt_*.c (no httpd headers), which the helper, the admin tool and the
+ * simulator share.
+ */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_mpm.h>
+#include <http_core.h>
+#include "vt_log.h"
+#include "vt_rest.h"
+#include "vtm_handler.h"
+#include "vtm_module.h"
+
+
+static void *create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    return vtm_srv_conf_create(p);
+}
+
+static void *merge_srv_conf(apr_pool_t *p, void *base, void *add)
+{
+    return vtm_srv_conf_merge(p, base, add);
+}
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    return vtm_dir_conf_create(p, dir);
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *base, void *add)
+{
+    return vtm_dir_conf_merge(p, base, add);
+}
+
+/* The core library logs through this sink into the main server's error log. */
+static void core_log_sink(void *baton, vt_log_level_t level, const char *file, int line,
+                          const char *msg)
+{
+    ap_log_error(file, line, APLOG_MODULE_INDEX, (int)level, 0, (server_rec *)baton, "%s", msg);
+}
+
+/* Runs after the configuration is read and merged, also for `apachectl -t`: the checks
+ * that need the whole configuration. */
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *v;
+    int ok = 1;
+
+    for (v = s; v; v = v->next) {
+        vtm_srv_conf_t *c = vtm_srv_conf(v);
+
+        vtm_srv_conf_apply_defaults(c);
+        if (c->enabled && c->signature && !c->keyring) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
+                         VTLOGNO(10001) "VoxTwilio On in %s:%u needs VoxTwilioKeyFile (at "
+                         "server level) to decrypt the tenants' Twilio credentials",
+                         v->server_hostname ? v->server_hostname : "(main server)",
+                         (unsigned)v->port);
+            ok = 0;
+        }
+    }
+    return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    server_rec *v;
+
+    vt_log_set_sink(core_log_sink, s, VT_LOG_DEBUG);
+    /* Before any child or thread exists (libcurl's global init is not thread-safe). */
+    vt_rest_global_init();
+    /* httpd runs post_config twice at start; warn once. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (v = s; v; v = v->next) {
+        vtm_srv_conf_t *c = vtm_srv_conf(v);
+        if (c->enabled && !c->signature) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
+                         VTLOGNO(10002) "VoxTwilioSignature Off in %s:%u: webhooks are NOT "
+                         "authenticated; anyone can impersonate Twilio (use for testing only)",
+                         v->server_hostname ? v->server_hostname : "(main server)",
+                         (unsigned)v->port);
+        }
+    }
+    return OK;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(vtm_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(voxtwilio) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_srv_conf,
+    merge_srv_conf,
+    vtm_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_ALWAYS_MERGE
+};

@@ -1,1 +1,54 @@
-/* placeholder */
+/* vtm_config — the module's per-server configuration: one table of members, each
+ * with its UNSET sentinel, its default and its merge rule (the vhost's value wins
+ * when set). The table is the single source: the struct, create, merge and
+ * defaults are all generated from it, and check_config.c tests every member.
+ *
+ * APR types only (no httpd headers), so the unit tests link it without stubs.
+ */
+#ifndef VTM_CONFIG_H
+#define VTM_CONFIG_H
+
+#include <apr_pools.h>
+#include "vt_keyring.h"
+
+#define VTM_UNSET_INT (-1)
+
+/* X(type, member, unset, default) — directive in the comment. */
+#define VTM_SRV_CONF_FIELDS(X)                                                                \
+    X(int, enabled, VTM_UNSET_INT, 0)                   /* VoxTwilio On|Off */                \
+    X(int, signature, VTM_UNSET_INT, 1)                 /* VoxTwilioSignature On|Off */       \
+    X(apr_int64_t, max_body, VTM_UNSET_INT, 65536)      /* VoxTwilioMaxBody bytes */          \
+    X(const char *, public_url, NULL, NULL)             /* VoxTwilioPublicURL url */          \
+    X(const char *, tenant, NULL, NULL)                 /* VoxTwilioTenant slug */            \
+    X(const char *, api_base, NULL, VTM_DEFAULT_API_BASE) /* VoxTwilioAPIBase url */          \
+    X(const char *, key_file, NULL, NULL)               /* VoxTwilioKeyFile path (global) */  \
+    X(const vt_keyring_t *, keyring, NULL, NULL)        /* loaded from key_file */
+
+#define VTM_DEFAULT_API_BASE "https://api.twilio.com"
+#define VTM_MAX_BODY_LIMIT (16 * 1024 * 1024)
+
+typedef struct vtm_srv_conf {
+#define VTM_X_MEMBER(type, name, unset, dflt) type name;
+    VTM_SRV_CONF_FIELDS(VTM_X_MEMBER)
+#undef VTM_X_MEMBER
+} vtm_srv_conf_t;
+
+/* Every member UNSET. */
+vtm_srv_conf_t *vtm_srv_conf_create(apr_pool_t *p);
+/* add's members where set, else base's. */
+vtm_srv_conf_t *vtm_srv_conf_merge(apr_pool_t *p, const vtm_srv_conf_t *base,
+                                   const vtm_srv_conf_t *add);
+/* Replace every still-UNSET member by its default (done once per server at start). */
+void vtm_srv_conf_apply_defaults(vtm_srv_conf_t *c);
+
+/* Per-<Location> configuration: where the handler is mounted, so routes can be read
+ * relative to it ("/voice" + "/acme/inbound"). */
+typedef struct vtm_dir_conf {
+    const char *location; /* NULL outside a <Location>/<Directory> */
+} vtm_dir_conf_t;
+
+vtm_dir_conf_t *vtm_dir_conf_create(apr_pool_t *p, const char *location);
+vtm_dir_conf_t *vtm_dir_conf_merge(apr_pool_t *p, const vtm_dir_conf_t *base,
+                                   const vtm_dir_conf_t *add);
+
+#endif

@@ -1,1 +1,201 @@
-/* placeholder */
+/* vtm_db — statements run through mod_dbd, one pooled connection per statement. */
+#include <apr_dbd.h>
+#include <apr_hash.h>
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <mod_dbd.h>
+#include "vtm_module.h"
+#include "vtm_db.h"
+
+APLOG_USE_MODULE(voxtwilio);
+
+/* Labels become PostgreSQL statement names, so they must be SQL identifiers.
+ * apr_dbd placeholders: %s is bound as varchar, hence the explicit casts. */
+#define TENANT_COLUMNS                                                                  \
+    "SELECT c.id, c.slug, c.enabled, c.greeting, c.voice, c.language, i.id IS NOT NULL, " \
+    "coalesce(i.enabled, false), i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id "
+
+typedef enum { STMT_TENANT_BY_NUMBER, STMT_TENANT_BY_SLUG, STMT_CALL_INSERT, STMT_COUNT } stmt_id;
+
+static const struct {
+    const char *label;
+    const char *sql;
+} stmts[STMT_COUNT] = {
+    [STMT_TENANT_BY_NUMBER] = { "voxtwilio_tenant_by_number",
+        TENANT_COLUMNS
+        "FROM integration_numbers n JOIN client_integrations i ON i.id = n.integration_id "
+        "JOIN companies c ON c.id = i.company_id WHERE n.number = %s" },
+    [STMT_TENANT_BY_SLUG] = { "voxtwilio_tenant_by_slug",
+        TENANT_COLUMNS
+        "FROM companies c LEFT JOIN client_integrations i "
+        "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE c.slug = %s" },
+    [STMT_CALL_INSERT] = { "voxtwilio_call_insert",
+        "INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, status) "
+        "VALUES (%s, CAST(%s AS bigint), %s, %s, %s, %s) ON CONFLICT (call_sid) DO NOTHING" },
+};
+
+/* mod_dbd's optional functions: process-wide by nature, resolved once at config time. */
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+
+const char *vtm_db_register_statements(cmd_parms *cmd)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+    int i;
+
+    dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (!prepare || !dbd_open_fn || !dbd_close_fn) {
+        return apr_psprintf(cmd->pool,
+                            "%s On requires mod_dbd: load mod_dbd before it "
+                            "(LoadModule dbd_module ...; on Debian: a2enmod dbd) and set "
+                            "DBDriver pgsql and DBDParams",
+                            cmd->cmd->name);
+    }
+    for (i = 0; i < STMT_COUNT; i++) {
+        prepare(cmd->server, stmts[i].sql, stmts[i].label);
+    }
+    return NULL;
+}
+
+/* Runs stmt once on dbd; a select fills *res (random access: the whole result is
+ * fetched, so the connection is free afterwards), anything else *nrows. 0 on success. */
+static int run_once(request_rec *r, ap_dbd_t *dbd, apr_dbd_prepared_t *stmt, int select,
+                    int nargs, const char **args, apr_dbd_results_t **res, int *nrows)
+{
+    if (select) {
+        *res = NULL;
+        return apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, res, stmt, 1, nargs,
+                               args);
+    }
+    return apr_dbd_pquery(dbd->driver, r->pool, dbd->handle, nrows, stmt, nargs, args);
+}
+
+static int run_stmt(request_rec *r, ap_dbd_t *dbd, stmt_id id, int select, int nargs,
+                    const char **args, apr_dbd_results_t **res, int *nrows)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, stmts[id].label,
+                                            APR_HASH_KEY_STRING);
+    int rv = stmt ? run_once(r, dbd, stmt, select, nargs, args, res, nrows) : -1;
+
+    if (rv != 0) {
+        /* The connection may have died (apr_dbd_check_conn resets it) or been reset
+         * earlier, which drops server-side PREPAREs: prepare again on this handle and
+         * retry once. For a genuine SQL error the PREPARE fails (name in use) and the
+         * first error stands. */
+        const char *first = stmt ? apr_dbd_error(dbd->driver, dbd->handle, rv) : NULL;
+        /* libpq reuses its message buffer: keep a copy. */
+        first = apr_pstrdup(r->pool, first ? first : "not prepared on this connection");
+        apr_dbd_prepared_t *again = NULL;
+
+        if (apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle) == APR_SUCCESS
+            && apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, stmts[id].sql,
+                               stmts[id].label, &again) == 0) {
+            apr_hash_set(dbd->prepared, stmts[id].label, APR_HASH_KEY_STRING, again);
+            rv = run_once(r, dbd, again, select, nargs, args, res, nrows);
+            if (rv == 0) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              VTLOGNO(10101) "statement %s re-prepared after: %s",
+                              stmts[id].label, first);
+                return 0;
+            }
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, VTLOGNO(10102) "statement %s failed: %s",
+                      stmts[id].label, first);
+    }
+    return rv;
+}
+
+/* Open a pooled connection, run one statement, give the connection back. */
+static vtm_db_rc exec_stmt(request_rec *r, stmt_id id, int select, int nargs,
+                           const char **args, apr_array_header_t **rows, int *nrows)
+{
+    ap_dbd_t *dbd = dbd_open_fn ? dbd_open_fn(r->pool, r->server) : NULL;
+    apr_dbd_results_t *res = NULL;
+    vtm_db_rc rc = VTM_DB_OK;
+
+    if (!dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      VTLOGNO(10103) "no database connection (check DBDriver/DBDParams and "
+                      "that PostgreSQL is up)");
+        return VTM_DB_UNAVAILABLE;
+    }
+    if (run_stmt(r, dbd, id, select, nargs, args, &res, nrows) != 0) {
+        rc = VTM_DB_UNAVAILABLE;
+    }
+    else if (select) {
+        /* Copy every row out: the result belongs to this connection and it goes back
+         * to the pool below. */
+        int ncols = apr_dbd_num_cols(dbd->driver, res);
+        apr_dbd_row_t *row = NULL;
+
+        *rows = apr_array_make(r->pool, 1, sizeof(const char **));
+        while (apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1) == 0) {
+            const char **cols = apr_pcalloc(r->pool, sizeof(*cols) * (ncols + 1));
+            int c;
+            for (c = 0; c < ncols; c++) {
+                const char *v = apr_dbd_get_entry(dbd->driver, row, c);
+                cols[c] = v ? apr_pstrdup(r->pool, v) : NULL;
+            }
+            APR_ARRAY_PUSH(*rows, const char **) = cols;
+        }
+    }
+    dbd_close_fn(r->server, dbd);
+    return rc;
+}
+
+static int pg_bool(const char *v)
+{
+    return v && v[0] == 't';
+}
+
+static vtm_db_rc tenant_lookup(request_rec *r, stmt_id id, const char *key, vtm_tenant_t **t)
+{
+    const char *args[] = { key };
+    apr_array_header_t *rows = NULL;
+    vtm_db_rc rc = exec_stmt(r, id, 1, 1, args, &rows, NULL);
+    const char **c;
+    vtm_tenant_t *x;
+
+    if (rc != VTM_DB_OK) {
+        return rc;
+    }
+    if (rows->nelts == 0) {
+        return VTM_DB_NOT_FOUND;
+    }
+    c = APR_ARRAY_IDX(rows, 0, const char **);
+    x = apr_pcalloc(r->pool, sizeof(*x));
+    x->company_id = c[0];
+    x->slug = c[1];
+    x->enabled = pg_bool(c[2]);
+    x->greeting = c[3];
+    x->voice = c[4];
+    x->language = c[5];
+    x->has_integration = pg_bool(c[6]);
+    x->integration_enabled = pg_bool(c[7]);
+    x->account_sid = c[8];
+    x->token_blob_hex = c[9];
+    x->key_id = c[10];
+    *t = x;
+    return VTM_DB_OK;
+}
+
+vtm_db_rc vtm_db_tenant_by_number(request_rec *r, const char *number, vtm_tenant_t **t)
+{
+    return tenant_lookup(r, STMT_TENANT_BY_NUMBER, number, t);
+}
+
+vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t **t)
+{
+    return tenant_lookup(r, STMT_TENANT_BY_SLUG, slug, t);
+}
+
+vtm_db_rc vtm_db_call_insert(request_rec *r, const vtm_tenant_t *t, const char *call_sid,
+                             const char *direction, const char *from, const char *to,
+                             const char *status)
+{
+    const char *args[] = { call_sid, t->company_id, direction, from, to, status };
+    int nrows = 0;
+
+    return exec_stmt(r, STMT_CALL_INSERT, 0, 6, args, NULL, &nrows);
+}

@@ -1,1 +1,46 @@
-/* placeholder */
+/* vtm_db — the module's database access through mod_dbd's pooled connections.
+ *
+ * Each call takes a pooled connection for its statement only (ap_dbd_open/close), so no
+ * connection is held while the request does other work. Statements are prepared by
+ * mod_dbd on every new connection; when PostgreSQL restarted under a pooled connection,
+ * mod_dbd resets it and the server-side PREPAREs are gone, so a failed statement is
+ * re-prepared on that connection and run once more before the database counts as down.
+ */
+#ifndef VTM_DB_H
+#define VTM_DB_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+typedef enum {
+    VTM_DB_OK = 0,
+    VTM_DB_NOT_FOUND,
+    VTM_DB_UNAVAILABLE /* no connection, or the statement failed */
+} vtm_db_rc;
+
+/* A tenant as the webhooks need it. Strings are allocated in the request pool. */
+typedef struct vtm_tenant {
+    const char *company_id; /* decimal; also the credential's associated data */
+    const char *slug;
+    int enabled;
+    const char *greeting, *voice, *language;
+    int has_integration;    /* 0 when the company has no Twilio integration yet */
+    int integration_enabled;
+    const char *account_sid;
+    const char *token_blob_hex; /* sealed auth token */
+    const char *key_id;
+} vtm_tenant_t;
+
+/* Config time (from `VoxTwilio On`): registers our statements with mod_dbd for this server.
+ * Returns an error message when mod_dbd is not loaded. */
+const char *vtm_db_register_statements(cmd_parms *cmd);
+
+vtm_db_rc vtm_db_tenant_by_number(request_rec *r, const char *number, vtm_tenant_t **t);
+vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t **t);
+
+/* Records an inbound call once per CallSid (a retried webhook changes nothing). */
+vtm_db_rc vtm_db_call_insert(request_rec *r, const vtm_tenant_t *t, const char *call_sid,
+                             const char *direction, const char *from, const char *to,
+                             const char *status);
+
+#endif

@@ -1,1 +1,223 @@
-/* placeholder */
+/* vtm_handler — webhook routing and the voice routes.
+ *
+ * Every route: POST only (405), body limited (413), form parsed (400), tenant resolved
+ * (by slug or the called number), the request's AccountSid checked against the tenant's,
+ * X-Twilio-Signature verified with the tenant's decrypted auth token (403). Callers always
+ * hear valid TwiML: an unknown tenant gets "not in service", a database outage an apology.
+ */
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include "vt_form.h"
+#include "vt_keyring.h"
+#include "vt_util.h"
+#include "vt_voice.h"
+#include "vtm_db.h"
+#include "vtm_handler.h"
+#include "vtm_module.h"
+#include "vtm_request.h"
+
+APLOG_USE_MODULE(voxtwilio);
+
+static int send_apology(request_rec *r)
+{
+    apr_size_t len;
+    const char *doc = vt_voice_apology(r->pool, &len);
+
+    return vtm_send_twiml(r, doc, len);
+}
+
+static int send_not_in_service(request_rec *r)
+{
+    apr_size_t len;
+    const char *doc = vt_voice_not_in_service(r->pool, &len);
+
+    return vtm_send_twiml(r, doc, len);
+}
+
+typedef enum { TENANT_OK, TENANT_NONE, TENANT_DB_DOWN } tenant_rc;
+
+/* Finds the tenant of a voice webhook and checks it may take this call. */
+static tenant_rc resolve_tenant(vtm_webhook_t *w, vtm_tenant_t **out)
+{
+    request_rec *r = w->r;
+    const char *to = vt_params_get(w->params, "To");
+    const char *account_sid = vt_params_get(w->params, "AccountSid");
+    vtm_tenant_t *t = NULL;
+    vtm_db_rc rc;
+
+    if (w->slug) {
+        rc = vtm_db_tenant_by_slug(r, w->slug, &t);
+    }
+    else if (to && vt_e164_valid(to)) {
+        rc = vtm_db_tenant_by_number(r, to, &t);
+    }
+    else {
+        rc = VTM_DB_NOT_FOUND;
+    }
+    if (rc == VTM_DB_UNAVAILABLE) {
+        return TENANT_DB_DOWN;
+    }
+    if (rc == VTM_DB_NOT_FOUND || !t->enabled || !t->has_integration
+        || !t->integration_enabled) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      VTLOGNO(10301) "CallSid %s: no enabled tenant for %s %s", w->call_sid,
+                      w->slug ? "slug" : "number",
+                      ap_escape_logitem(r->pool, w->slug ? w->slug : to ? to : "(none)"));
+        return TENANT_NONE;
+    }
+    /* A tenant never answers for another Twilio account's call. */
+    if (!account_sid || strcmp(account_sid, t->account_sid) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      VTLOGNO(10302) "CallSid %s: AccountSid does not belong to tenant %s",
+                      w->call_sid, t->slug);
+        return TENANT_NONE;
+    }
+    *out = t;
+    return TENANT_OK;
+}
+
+/* Decrypts the tenant's auth token and verifies the request with it. */
+static int authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
+{
+    request_rec *r = w->r;
+    const char *token, *err;
+
+    if (!w->conf->signature) {
+        return OK;
+    }
+    if (!w->conf->keyring
+        || vt_secret_decrypt(r->pool, w->conf->keyring, t->company_id, t->key_id,
+                             t->token_blob_hex, &token, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      VTLOGNO(10303) "CallSid %s: cannot decrypt the auth token of tenant %s: "
+                      "%s (is key %s in VoxTwilioKeyFile?)",
+                      w->call_sid, t->slug, w->conf->keyring ? err : "no key file", t->key_id);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return vtm_request_verify(w, token);
+}
+
+/* POST inbound — "A call comes in": greet the caller and listen. */
+static int route_inbound(vtm_webhook_t *w)
+{
+    request_rec *r = w->r;
+    vtm_tenant_t *t = NULL;
+    vt_voice_opts_t voice;
+    const char *doc;
+    apr_size_t len;
+    int status;
+
+    switch (resolve_tenant(w, &t)) {
+    case TENANT_DB_DOWN:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      VTLOGNO(10304) "CallSid %s: database unavailable, caller hears apology",
+                      w->call_sid);
+        return send_apology(r);
+    case TENANT_NONE:
+        return send_not_in_service(r);
+    case TENANT_OK:
+        break;
+    }
+    status = authenticate(w, t);
+    if (status == HTTP_INTERNAL_SERVER_ERROR) {
+        return send_apology(r);
+    }
+    if (status != OK) {
+        return status;
+    }
+    /* Twilio retries a webhook it got no answer for: the insert is idempotent by CallSid. */
+    if (vtm_db_call_insert(r, t, w->call_sid, "inbound", vt_params_get(w->params, "From"),
+                           vt_params_get(w->params, "To"),
+                           vt_params_get(w->params, "CallStatus")) != VTM_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      VTLOGNO(10305) "CallSid %s: call not recorded (database unavailable)",
+                      w->call_sid);
+    }
+    voice.voice = t->voice;
+    voice.language = t->language;
+    doc = vt_voice_gather(r->pool, t->greeting, &voice, "speech", &len);
+    return vtm_send_twiml(r, doc, len);
+}
+
+typedef struct vtm_route {
+    const char *name;
+    int (*handle)(vtm_webhook_t *w);
+    int needs_call_sid;
+} vtm_route_t;
+
+static const vtm_route_t vtm_routes[] = {
+    { "inbound", route_inbound, 1 },
+    { NULL, NULL, 0 },
+};
+
+/* Splits the URI below the handler's Location into [slug/]route. 0 if it has another shape. */
+static int parse_path(request_rec *r, const char **slug, const char **route)
+{
+    const vtm_dir_conf_t *d = vtm_dir_conf(r);
+    const char *rest = r->uri, *slash;
+    apr_size_t n = d->location ? strlen(d->location) : 0;
+
+    if (n > 1 && strncmp(rest, d->location, n) == 0) {
+        rest += n;
+    }
+    while (*rest == '/') {
+        rest++;
+    }
+    slash = strchr(rest, '/');
+    if (!slash) {
+        *slug = NULL;
+        *route = rest;
+        return *rest != '\0';
+    }
+    if (strchr(slash + 1, '/')) {
+        return 0;
+    }
+    *slug = apr_pstrmemdup(r->pool, rest, slash - rest);
+    *route = slash + 1;
+    return vt_slug_valid(*slug) && **route;
+}
+
+int vtm_handler(request_rec *r)
+{
+    vtm_webhook_t w = { .r = r, .conf = vtm_srv_conf(r->server) };
+    const char *path_slug, *route;
+    const vtm_route_t *rt;
+    int status;
+
+    if (!r->handler || strcmp(r->handler, "voxtwilio") != 0) {
+        return DECLINED;
+    }
+    if (!w.conf->enabled || !parse_path(r, &path_slug, &route)) {
+        return HTTP_NOT_FOUND;
+    }
+    for (rt = vtm_routes; rt->name && strcmp(rt->name, route) != 0; rt++) {
+    }
+    if (!rt->name) {
+        return HTTP_NOT_FOUND;
+    }
+    /* A vhost fixed to one tenant serves no other tenant's path. */
+    if (w.conf->tenant && path_slug && strcmp(w.conf->tenant, path_slug) != 0) {
+        return HTTP_NOT_FOUND;
+    }
+    w.slug = w.conf->tenant ? w.conf->tenant : path_slug;
+    w.route = route;
+    r->allowed = AP_METHOD_BIT << M_POST;
+    if (r->method_number != M_POST) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    status = vtm_request_read(&w);
+    if (status != OK) {
+        return status;
+    }
+    w.call_sid = vt_params_get(w.params, "CallSid");
+    if (rt->needs_call_sid && !vt_sid_valid(w.call_sid, "CA")) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      VTLOGNO(10306) "%s: missing or malformed CallSid", route);
+        return HTTP_BAD_REQUEST;
+    }
+    if (w.call_sid) {
+        apr_table_setn(r->notes, "VT-CallSid", w.call_sid); /* LogFormat %{VT-CallSid}n */
+    }
+    return rt->handle(&w);
+}
