@@ -107,7 +107,7 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
     if (vt_key_generate(c->pool, id, &key) != APR_SUCCESS)
         return vta_err("cannot generate a key (random generator failure)");
     if (vt_keyring_find(old, key.id)) {
-        vt_memzero(&key, sizeof key);
+        vt_memzero(key.key, sizeof key.key);
         return vta_err("key id %s is already in the key file%s", key.id,
                        id ? "" : " (wait a second and try again)");
     }

@@ -186,8 +186,14 @@ apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const ch
         if (body.overflow)
             res->message = apr_psprintf(p, "the answer is larger than %d bytes",
                                         VT_REST_BODY_MAX);
+        else if (errbuf[0]) {
+            size_t n = strlen(errbuf);
+            while (n > 0 && (errbuf[n - 1] == ' ' || errbuf[n - 1] == '\n'))
+                n--;
+            res->message = apr_pstrmemdup(p, errbuf, n);
+        }
         else
-            res->message = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            res->message = curl_easy_strerror(cc);
         res->body = NULL;
         return APR_EGENERAL;
     }

@@ -202,7 +202,7 @@ int vtm_handler(request_rec *r)
     }
     w.slug = w.conf->tenant ? w.conf->tenant : path_slug;
     w.route = route;
-    r->allowed = AP_METHOD_BIT << M_POST;
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_POST, -1);
     if (r->method_number != M_POST) {
         return HTTP_METHOD_NOT_ALLOWED;
     }

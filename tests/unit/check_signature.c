@@ -290,8 +290,8 @@ static const struct {
     {"https://[::1]/v", "https://[::1]:8080/v", VT_SIG_OK},
     {"https://[::1]:443/v", "https://[::1]/v", VT_SIG_OK},
     {"https://u:p@h.example/v", "https://u:p@h.example:443/v", VT_SIG_OK},
-    {"https://h.example/v?to=sip:a@b.example:5060", "https://h.example:443/v?to=sip:a@b.example:5060",
-     VT_SIG_OK},
+    {"https://h.example/v?to=sip:a@b.example:5060",
+     "https://h.example:443/v?to=sip:a@b.example:5060", VT_SIG_OK},
     {"https://h.example/v?to=sip:a@b.example", "https://h.example/v?to=sip:a@b.example:5060",
      VT_SIG_MISMATCH},
     {"https://h.example/a:1/v", "https://h.example:443/a:1/v", VT_SIG_OK},
@@ -409,7 +409,8 @@ START_TEST(test_empty_values)
     apr_array_header_t *a;
     const char *body = "RecordingUrl=&Digits&From=%2B14158675309";
     ck_assert_int_eq(vt_form_parse(vt_test_pool, body, strlen(body), 100, &a), VT_FORM_OK);
-    ck_assert_str_eq(vt_signature_data(vt_test_pool, "u", a), "uDigitsFrom+14158675309RecordingUrl");
+    ck_assert_str_eq(vt_signature_data(vt_test_pool, "u", a),
+                     "uDigitsFrom+14158675309RecordingUrl");
     ck_assert_str_eq(vt_signature_compute(vt_test_pool, TOKEN, REQ_URL, a),
                      "COAefMnE+2VRbuoOJNUMtnTInLM=");
     /* An empty value next to a non-empty one of the same name. */
@@ -490,8 +491,8 @@ END_TEST
 START_TEST(test_websocket_url)
 {
     /* Media Streams upgrade: wss:// URL, no params. */
-    ck_assert_str_eq(vt_signature_compute(vt_test_pool, TOKEN, "wss://example.com/media?CallSid=CA1",
-                                          NULL),
+    ck_assert_str_eq(vt_signature_compute(vt_test_pool, TOKEN,
+                                          "wss://example.com/media?CallSid=CA1", NULL),
                      "H7Qh8/DPpYe+czyZcaffVd7IBQY=");
 }
 END_TEST
