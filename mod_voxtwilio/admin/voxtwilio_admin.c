@@ -38,7 +38,7 @@ static void usage(FILE *out)
 "      create or upgrade the database schema (idempotent)\n"
 "  keys generate [FILE] [--id KEYID]\n"
 "      write a new key file (mode 0600, never overwritten; FILE defaults to the key file)\n"
-"  keys rotate\n"
+"  keys rotate [--id KEYID]\n"
 "      add a new active key to the key file and re-encrypt every stored auth token\n"
 "  company add SLUG --name NAME [--greeting TEXT] [--voice V] [--language L]\n"
 "              [--escalation-phone E164] [--notification-phone E164]\n"
@@ -59,7 +59,7 @@ static void usage(FILE *out)
 "  integration disable SLUG\n"
 "  integration remove SLUG\n"
 "\n"
-"Exit status: 0 success, 1 error (nothing was changed), 2 usage error.\n",
+"Exit status: 0 success, 1 error, 2 usage error.\n",
         out);
 }
 
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (a[0] == '-')
-            return vta_usage_err("unknown option '%s'", a);
+            return vta_usage_err("unknown option '%s'", vta_arg_for_msg(a));
         break;
     }
     if (i >= argc)

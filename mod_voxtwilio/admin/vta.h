@@ -46,6 +46,9 @@ typedef struct vta_ctx {
 int vta_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, for usage errors ("... (see voxtwilio-admin --help)"); returns VTA_USAGE. */
 int vta_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An argument as it may appear in an error message: an option's name without its
+ * "=value", or a placeholder for a free argument, which could be a mistyped token. */
+const char *vta_arg_for_msg(const char *arg);
 
 /* ---- option parsing (vta_db.c)
  * Matches argv[*i] against "--name VALUE" or "--name=VALUE". Returns 1 on a match with

@@ -78,9 +78,11 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
                 return VTA_USAGE;
         }
         else if (argv[i][0] == '-')
-            return vta_usage_err("unknown option '%s' for company %s", argv[i], verb);
+            return vta_usage_err("unknown option '%s' for company %s",
+                                 vta_arg_for_msg(argv[i]), verb);
         else if (*slug)
-            return vta_usage_err("unexpected argument '%s' for company %s", argv[i], verb);
+            return vta_usage_err("unexpected argument '%s' for company %s",
+                                 vta_arg_for_msg(argv[i]), verb);
         else
             *slug = argv[i];
     }

@@ -23,6 +23,23 @@ int vta_err(const char *fmt, ...)
     return VTA_FAIL;
 }
 
+const char *vta_arg_for_msg(const char *arg)
+{
+    static char name[64];
+    size_t n;
+
+    if (strncmp(arg, "--", 2) != 0) {
+        return "(value not shown)";
+    }
+    n = strcspn(arg, "=");
+    if (n >= sizeof(name)) {
+        n = sizeof(name) - 1;
+    }
+    memcpy(name, arg, n);
+    name[n] = '\0';
+    return name;
+}
+
 int vta_usage_err(const char *fmt, ...)
 {
     va_list ap;

@@ -148,9 +148,11 @@ static int integration_add(vta_ctx_t *c, int argc, char **argv)
             return vta_usage_err("the auth token is never accepted on the command line: "
                                  "give it on standard input or with --auth-token-file FILE");
         else if (argv[i][0] == '-')
-            return vta_usage_err("unknown option '%s' for integration add", argv[i]);
+            return vta_usage_err("unknown option '%s' for integration add",
+                                 vta_arg_for_msg(argv[i]));
         else if (slug)
-            return vta_usage_err("unexpected argument '%s' for integration add", argv[i]);
+            return vta_usage_err("unexpected argument '%s' for integration add",
+                                 vta_arg_for_msg(argv[i]));
         else
             slug = argv[i];
     }
@@ -279,9 +281,11 @@ static int integration_set_token(vta_ctx_t *c, int argc, char **argv)
                 return VTA_USAGE;
         }
         else if (argv[i][0] == '-')
-            return vta_usage_err("unknown option '%s' for integration set-token", argv[i]);
+            return vta_usage_err("unknown option '%s' for integration set-token",
+                                 vta_arg_for_msg(argv[i]));
         else if (slug)
-            return vta_usage_err("unexpected argument '%s' for integration set-token", argv[i]);
+            return vta_usage_err("unexpected argument '%s' for integration set-token",
+                                 vta_arg_for_msg(argv[i]));
         else
             slug = argv[i];
     }

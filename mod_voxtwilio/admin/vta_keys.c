@@ -28,7 +28,7 @@ static int keys_generate(vta_ctx_t *c, int argc, char **argv)
                 return VTA_USAGE;
         }
         else if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return vta_usage_err("unknown option '%s' for keys generate", argv[i]);
+            return vta_usage_err("unknown option '%s' for keys generate", vta_arg_for_msg(argv[i]));
         else if (path)
             return vta_usage_err("keys generate takes one FILE");
         else
@@ -94,7 +94,8 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
                 return VTA_USAGE;
         }
         else
-            return vta_usage_err("unexpected argument '%s' for keys rotate", argv[i]);
+            return vta_usage_err("unexpected argument '%s' for keys rotate",
+                                 vta_arg_for_msg(argv[i]));
     }
     if (check_key_id(id) != VTA_OK)
         return VTA_FAIL;

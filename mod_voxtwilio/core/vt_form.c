@@ -3,20 +3,10 @@
  * The input is untrusted and not NUL-terminated: every read is bounded by the length.
  */
 #include "vt_form.h"
+#include "vt_util.h"
 
 #include <string.h>
 #include <apr_strings.h>
-
-static int vt_form_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes s[0..len) into a fresh NUL-terminated string (*out). */
 static vt_form_rc vt_form_decode_rc(apr_pool_t *p, const char *s, apr_size_t len, char **out)
@@ -31,8 +21,8 @@ static vt_form_rc vt_form_decode_rc(apr_pool_t *p, const char *s, apr_size_t len
         else if (c == '%') {
             if (len - i < 3)
                 return VT_FORM_EBADESCAPE;
-            int hi = vt_form_hexval((unsigned char)s[i + 1]);
-            int lo = vt_form_hexval((unsigned char)s[i + 2]);
+            int hi = vt_hex_value((unsigned char)s[i + 1]);
+            int lo = vt_hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return VT_FORM_EBADESCAPE;
             c = (unsigned char)(hi << 4 | lo);

@@ -49,17 +49,6 @@ int vt_key_id_valid(const char *id)
     return id != NULL && key_id_valid_n(id, strlen(id));
 }
 
-static int hex_nibble(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Key material is decoded and encoded here rather than through vt_util so that it
  * only ever lands in buffers this file wipes (the key-file text is not NUL-terminated
  * per line, and vt_hex_encode would leave an unwiped copy). */
@@ -68,8 +57,8 @@ static int key_hex_decode(const char *hex, apr_size_t n, unsigned char out[VT_AE
     if (n != VT_KEY_HEX_LEN)
         return -1;
     for (apr_size_t i = 0; i < VT_AES_KEY_LEN; i++) {
-        int hi = hex_nibble((unsigned char)hex[2 * i]);
-        int lo = hex_nibble((unsigned char)hex[2 * i + 1]);
+        int hi = vt_hex_value((unsigned char)hex[2 * i]);
+        int lo = vt_hex_value((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             vt_memzero(out, VT_AES_KEY_LEN);
             return -1;

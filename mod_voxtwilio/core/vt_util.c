@@ -8,8 +8,8 @@
 
 static const char vt_hexdigits[] = "0123456789abcdef";
 
-/* Value of a hex digit, or -1. Locale-independent on purpose (no isxdigit). */
-static int vt_hexval(unsigned char c)
+/* Locale-independent on purpose (no isxdigit). */
+int vt_hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -50,8 +50,8 @@ char *vt_hex_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len)
 static int vt_hex_decode_n(const char *hex, unsigned char *out, apr_size_t n)
 {
     for (apr_size_t i = 0; i < n; i++) {
-        int hi = vt_hexval((unsigned char)hex[2 * i]);
-        int lo = hi < 0 ? -1 : vt_hexval((unsigned char)hex[2 * i + 1]);
+        int hi = vt_hex_value((unsigned char)hex[2 * i]);
+        int lo = hi < 0 ? -1 : vt_hex_value((unsigned char)hex[2 * i + 1]);
         if (lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);
@@ -120,7 +120,7 @@ int vt_sid_valid(const char *s, const char *prefix)
         plen = 2;
     }
     for (apr_size_t i = 0; i < 32; i++) {
-        if (vt_hexval((unsigned char)s[plen + i]) < 0)
+        if (vt_hex_value((unsigned char)s[plen + i]) < 0)
             return 0;
     }
     return s[plen + 32] == '\0';
@@ -220,7 +220,7 @@ const char *vt_base_url_normalize(apr_pool_t *p, const char *url, const char **e
             return NULL;
         }
         for (const char *c = auth + 1; c < rb; c++) {
-            if (!(vt_hexval((unsigned char)*c) >= 0 || *c == ':' || *c == '.')) {
+            if (!(vt_hex_value((unsigned char)*c) >= 0 || *c == ':' || *c == '.')) {
                 *err = "invalid IPv6 host";
                 return NULL;
             }

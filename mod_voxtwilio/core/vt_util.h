@@ -6,6 +6,8 @@
 
 #include <apr_pools.h>
 
+/* Value of one hex digit (either case), or -1. */
+int vt_hex_value(unsigned char c);
 /* Lower-case hex of len bytes. */
 char *vt_hex_encode(apr_pool_t *p, const unsigned char *buf, apr_size_t len);
 /* Decodes hex (either case). Returns 0 on success, -1 on odd length or a non-hex char. */

@@ -26,16 +26,6 @@ static void *merge_srv_conf(apr_pool_t *p, void *base, void *add)
     return vtm_srv_conf_merge(p, base, add);
 }
 
-static void *create_dir_conf(apr_pool_t *p, char *dir)
-{
-    return vtm_dir_conf_create(p, dir);
-}
-
-static void *merge_dir_conf(apr_pool_t *p, void *base, void *add)
-{
-    return vtm_dir_conf_merge(p, base, add);
-}
-
 /* The core library logs through this sink into the main server's error log. */
 static void core_log_sink(void *baton, vt_log_level_t level, const char *file, int line,
                           const char *msg)
@@ -99,8 +89,8 @@ static void register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(voxtwilio) = {
     STANDARD20_MODULE_STUFF,
-    create_dir_conf,
-    merge_dir_conf,
+    NULL, /* no per-directory configuration */
+    NULL,
     create_srv_conf,
     merge_srv_conf,
     vtm_cmds,

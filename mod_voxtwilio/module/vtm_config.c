@@ -1,5 +1,4 @@
 /* vtm_config — create/merge/defaults generated from VTM_SRV_CONF_FIELDS. */
-#include <apr_strings.h>
 #include "vtm_config.h"
 
 vtm_srv_conf_t *vtm_srv_conf_create(apr_pool_t *p)
@@ -32,28 +31,4 @@ void vtm_srv_conf_apply_defaults(vtm_srv_conf_t *c)
     }
     VTM_SRV_CONF_FIELDS(VTM_X_DEFAULT)
 #undef VTM_X_DEFAULT
-}
-
-vtm_dir_conf_t *vtm_dir_conf_create(apr_pool_t *p, const char *location)
-{
-    vtm_dir_conf_t *d = apr_pcalloc(p, sizeof(*d));
-
-    if (location) {
-        /* "/voice/" and "/voice" mount the same place. */
-        apr_size_t n = strlen(location);
-        while (n > 1 && location[n - 1] == '/') {
-            n--;
-        }
-        d->location = apr_pstrndup(p, location, n);
-    }
-    return d;
-}
-
-vtm_dir_conf_t *vtm_dir_conf_merge(apr_pool_t *p, const vtm_dir_conf_t *base,
-                                   const vtm_dir_conf_t *add)
-{
-    vtm_dir_conf_t *d = apr_pcalloc(p, sizeof(*d));
-
-    d->location = add->location ? add->location : base->location;
-    return d;
 }

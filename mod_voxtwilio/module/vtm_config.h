@@ -41,14 +41,4 @@ vtm_srv_conf_t *vtm_srv_conf_merge(apr_pool_t *p, const vtm_srv_conf_t *base,
 /* Replace every still-UNSET member by its default (done once per server at start). */
 void vtm_srv_conf_apply_defaults(vtm_srv_conf_t *c);
 
-/* Per-<Location> configuration: where the handler is mounted, so routes can be read
- * relative to it ("/voice" + "/acme/inbound"). */
-typedef struct vtm_dir_conf {
-    const char *location; /* NULL outside a <Location>/<Directory> */
-} vtm_dir_conf_t;
-
-vtm_dir_conf_t *vtm_dir_conf_create(apr_pool_t *p, const char *location);
-vtm_dir_conf_t *vtm_dir_conf_merge(apr_pool_t *p, const vtm_dir_conf_t *base,
-                                   const vtm_dir_conf_t *add);
-
 #endif

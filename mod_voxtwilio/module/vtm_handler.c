@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_core.h>
 #include "vt_form.h"
 #include "vt_keyring.h"
 #include "vt_util.h"
@@ -151,14 +152,27 @@ static const vtm_route_t vtm_routes[] = {
     { NULL, NULL, 0 },
 };
 
+/* The path of the <Location> that set our handler, or NULL for a regex section. Core's
+ * per-directory config always exists there (SetHandler is a core directive) and records
+ * the innermost matching section's path; a module of our own would get a per-directory
+ * config only in sections holding one of its directives. */
+static const char *handler_location(request_rec *r)
+{
+    const core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+
+    return (cd && cd->d && !cd->r && !cd->d_is_fnmatch) ? cd->d : NULL;
+}
+
 /* Splits the URI below the handler's Location into [slug/]route. 0 if it has another shape. */
 static int parse_path(request_rec *r, const char **slug, const char **route)
 {
-    const vtm_dir_conf_t *d = vtm_dir_conf(r);
-    const char *rest = r->uri, *slash;
-    apr_size_t n = d->location ? strlen(d->location) : 0;
+    const char *loc = handler_location(r), *rest = r->uri, *slash;
+    apr_size_t n = loc ? strlen(loc) : 0;
 
-    if (n > 1 && strncmp(rest, d->location, n) == 0) {
+    while (n > 0 && loc[n - 1] == '/') {
+        n--; /* "/voice/" and "/voice" mount the same place */
+    }
+    if (n > 0 && strncmp(rest, loc, n) == 0 && (rest[n] == '/' || rest[n] == '\0')) {
         rest += n;
     }
     while (*rest == '/') {

@@ -16,8 +16,6 @@ extern module AP_MODULE_DECLARE_DATA voxtwilio_module;
 
 #define vtm_srv_conf(s) \
     ((vtm_srv_conf_t *)ap_get_module_config((s)->module_config, &voxtwilio_module))
-#define vtm_dir_conf(r) \
-    ((vtm_dir_conf_t *)ap_get_module_config((r)->per_dir_config, &voxtwilio_module))
 
 /* The directive table (vtm_cmds.c). */
 extern const command_rec vtm_cmds[];

@@ -106,18 +106,6 @@ START_TEST(test_documented_defaults)
 }
 END_TEST
 
-START_TEST(test_dir_conf_location)
-{
-    vtm_dir_conf_t *a = vtm_dir_conf_create(vt_test_pool, "/voice/");
-    vtm_dir_conf_t *b = vtm_dir_conf_create(vt_test_pool, NULL);
-
-    ck_assert_str_eq(a->location, "/voice");
-    ck_assert_str_eq(vtm_dir_conf_create(vt_test_pool, "/")->location, "/");
-    ck_assert_str_eq(vtm_dir_conf_merge(vt_test_pool, a, b)->location, "/voice");
-    ck_assert_ptr_null(vtm_dir_conf_merge(vt_test_pool, b, b)->location);
-}
-END_TEST
-
 Suite *vt_suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -129,7 +117,6 @@ Suite *vt_suite_config(void)
     tcase_add_test(tc, test_merge_prefers_add_when_set);
     tcase_add_test(tc, test_defaults_fill_only_unset_members);
     tcase_add_test(tc, test_documented_defaults);
-    tcase_add_test(tc, test_dir_conf_location);
     suite_add_tcase(s, tc);
     return s;
 }
