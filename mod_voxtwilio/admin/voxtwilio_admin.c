@@ -13,6 +13,8 @@
 #include <apr_strings.h>
 
 #include "vta.h"
+#include "vta_assistant.h"
+#include "vta_jobs.h"
 #include "vt_log.h"
 
 #ifndef PACKAGE_VERSION
@@ -58,6 +60,12 @@ static void usage(FILE *out)
 "  integration enable SLUG\n"
 "  integration disable SLUG\n"
 "  integration remove SLUG\n"
+"  assistant import SLUG FILE.json\n"
+"      validate a script assistant document and store it (docs/assistant-script.md)\n"
+"  assistant show SLUG\n"
+"      print the company's script, normalized (or the defaults when it has none)\n"
+"  jobs list [--failed] [--limit N]\n"
+"      the helper's job outbox, newest first (default limit 50)\n"
 "\n"
 "Exit status: 0 success, 1 error, 2 usage error.\n",
         out);
@@ -139,6 +147,10 @@ int main(int argc, char **argv)
         rc = vta_cmd_company(&ctx, argc, argv);
     else if (strcmp(verb, "integration") == 0)
         rc = vta_cmd_integration(&ctx, argc, argv);
+    else if (strcmp(verb, "assistant") == 0)
+        rc = vta_cmd_assistant(&ctx, argc, argv);
+    else if (strcmp(verb, "jobs") == 0)
+        rc = vta_cmd_jobs(&ctx, argc, argv);
     else if (strcmp(verb, "help") == 0) {
         usage(stdout);
         rc = VTA_OK;

@@ -13,7 +13,9 @@ typedef struct vt_rest_result {
     long http_status;       /* 0 when no HTTP answer was received */
     int twilio_code;        /* "code" of Twilio's error JSON, 0 if none */
     const char *message;    /* Twilio's "message", or a transport error text */
-    const char *body;       /* raw response body (may be NULL) */
+    const char *body;       /* raw response body (may be NULL; not kept for a download) */
+    int retryable;          /* 1: worth retrying later (429, 5xx, transport error) */
+    apr_off_t bytes;        /* vt_rest_download: bytes written to dest_path */
 } vt_rest_result_t;
 
 /* Call once per process before threads start (curl_global_init). */
@@ -21,8 +23,31 @@ void vt_rest_global_init(void);
 
 /* GET {api_base}/2010-04-01/Accounts/{account_sid}.json with basic auth.
  * Returns APR_SUCCESS when an HTTP answer arrived (check res->http_status), otherwise an
- * error with res->message describing the transport failure. timeout_ms bounds the whole call. */
+ * error with res->message describing the transport failure. timeout_ms bounds the whole call.
+ * res->retryable is set for 429, 5xx and transport errors. */
 apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const char *account_sid,
                                    const char *auth_token, long timeout_ms, vt_rest_result_t *res);
+
+/* POST {api_base}/2010-04-01/Accounts/{account_sid}/Messages.json with To, From and Body
+ * (form-encoded, basic auth). On 2xx res->message is the new message's "sid"; a 2xx answer
+ * without one returns APR_EGENERAL (not retryable: the message may have been sent).
+ * Otherwise as vt_rest_account_fetch, with res->retryable set for 429, 5xx and transport
+ * errors. Never retried here: a POST is not idempotent. */
+apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const char *account_sid,
+                                  const char *auth_token, const char *to, const char *from,
+                                  const char *body, long timeout_ms, vt_rest_result_t *res);
+
+/* GET url with basic auth into dest_path: written to "<dest_path>.tmp" (mode 0640), fsynced
+ * and renamed over dest_path only when a 2xx answer arrived in full. url must be http(s) and
+ * start with "{api_base}/" or "https://api.twilio.com/", so the tenant's credentials go to
+ * nobody else; at most 3 redirects are followed (credentials are not sent to another host,
+ * and an https URL never redirects to http). More than max_bytes aborts (not retryable).
+ * Returns APR_SUCCESS when an HTTP answer arrived (check res->http_status: on non-2xx the
+ * Twilio error document is parsed and nothing is written), else an error with res->message;
+ * res->retryable as for vt_rest_message_send. */
+apr_status_t vt_rest_download(apr_pool_t *p, const char *api_base, const char *url,
+                              const char *account_sid, const char *auth_token,
+                              const char *dest_path, apr_off_t max_bytes, long timeout_ms,
+                              vt_rest_result_t *res);
 
 #endif

@@ -6,6 +6,7 @@
 #include <mod_dbd.h>
 #include "vtm_module.h"
 #include "vtm_db.h"
+#include "vt_events.h"
 
 APLOG_USE_MODULE(voxtwilio);
 
@@ -15,24 +16,34 @@ APLOG_USE_MODULE(voxtwilio);
     "SELECT c.id, c.slug, c.enabled, c.greeting, c.voice, c.language, i.id IS NOT NULL, " \
     "coalesce(i.enabled, false), i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id "
 
-typedef enum { STMT_TENANT_BY_NUMBER, STMT_TENANT_BY_SLUG, STMT_CALL_INSERT, STMT_COUNT } stmt_id;
-
-static const struct {
-    const char *label;
-    const char *sql;
-} stmts[STMT_COUNT] = {
-    [STMT_TENANT_BY_NUMBER] = { "voxtwilio_tenant_by_number",
-        TENANT_COLUMNS
-        "FROM integration_numbers n JOIN client_integrations i ON i.id = n.integration_id "
-        "JOIN companies c ON c.id = i.company_id WHERE n.number = %s" },
-    [STMT_TENANT_BY_SLUG] = { "voxtwilio_tenant_by_slug",
-        TENANT_COLUMNS
-        "FROM companies c LEFT JOIN client_integrations i "
-        "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE c.slug = %s" },
-    [STMT_CALL_INSERT] = { "voxtwilio_call_insert",
-        "INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, status) "
-        "VALUES (%s, CAST(%s AS bigint), %s, %s, %s, %s) ON CONFLICT (call_sid) DO NOTHING" },
+static const vt_event_stmt_t tenant_by_number = {
+    "voxtwilio_tenant_by_number",
+    TENANT_COLUMNS
+    "FROM integration_numbers n JOIN client_integrations i ON i.id = n.integration_id "
+    "JOIN companies c ON c.id = i.company_id WHERE n.number = %s",
+    1
 };
+static const vt_event_stmt_t tenant_by_slug = {
+    "voxtwilio_tenant_by_slug",
+    TENANT_COLUMNS
+    "FROM companies c LEFT JOIN client_integrations i "
+    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE c.slug = %s",
+    1
+};
+static const vt_event_stmt_t tenant_by_call = {
+    "voxtwilio_tenant_by_call",
+    TENANT_COLUMNS
+    "FROM calls k JOIN companies c ON c.id = k.company_id LEFT JOIN client_integrations i "
+    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE k.call_sid = %s",
+    1
+};
+
+/* Every statement the module runs; mod_dbd prepares them on each new connection. */
+static const vt_event_stmt_t *const stmts[] = {
+    &tenant_by_number, &tenant_by_slug, &tenant_by_call,
+    &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
+};
+#define STMT_COUNT ((int)(sizeof(stmts) / sizeof(stmts[0])))
 
 /* mod_dbd's optional functions: process-wide by nature, resolved once at config time. */
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
@@ -53,7 +64,7 @@ const char *vtm_db_register_statements(cmd_parms *cmd)
                             cmd->cmd->name);
     }
     for (i = 0; i < STMT_COUNT; i++) {
-        prepare(cmd->server, stmts[i].sql, stmts[i].label);
+        prepare(cmd->server, stmts[i]->sql, stmts[i]->label);
     }
     return NULL;
 }
@@ -71,12 +82,12 @@ static int run_once(request_rec *r, ap_dbd_t *dbd, apr_dbd_prepared_t *stmt, int
     return apr_dbd_pquery(dbd->driver, r->pool, dbd->handle, nrows, stmt, nargs, args);
 }
 
-static int run_stmt(request_rec *r, ap_dbd_t *dbd, stmt_id id, int select, int nargs,
+static int run_stmt(request_rec *r, ap_dbd_t *dbd, const vt_event_stmt_t *st, int select,
                     const char **args, apr_dbd_results_t **res, int *nrows)
 {
-    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, stmts[id].label,
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, st->label,
                                             APR_HASH_KEY_STRING);
-    int rv = stmt ? run_once(r, dbd, stmt, select, nargs, args, res, nrows) : -1;
+    int rv = stmt ? run_once(r, dbd, stmt, select, st->nargs, args, res, nrows) : -1;
 
     if (rv != 0) {
         /* The connection may have died (apr_dbd_check_conn resets it) or been reset
@@ -89,25 +100,25 @@ static int run_stmt(request_rec *r, ap_dbd_t *dbd, stmt_id id, int select, int n
         apr_dbd_prepared_t *again = NULL;
 
         if (apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle) == APR_SUCCESS
-            && apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, stmts[id].sql,
-                               stmts[id].label, &again) == 0) {
-            apr_hash_set(dbd->prepared, stmts[id].label, APR_HASH_KEY_STRING, again);
-            rv = run_once(r, dbd, again, select, nargs, args, res, nrows);
+            && apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, st->sql,
+                               st->label, &again) == 0) {
+            apr_hash_set(dbd->prepared, st->label, APR_HASH_KEY_STRING, again);
+            rv = run_once(r, dbd, again, select, st->nargs, args, res, nrows);
             if (rv == 0) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                               VTLOGNO(10101) "statement %s re-prepared after: %s",
-                              stmts[id].label, first);
+                              st->label, first);
                 return 0;
             }
         }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, VTLOGNO(10102) "statement %s failed: %s",
-                      stmts[id].label, first);
+                      st->label, first);
     }
     return rv;
 }
 
 /* Open a pooled connection, run one statement, give the connection back. */
-static vtm_db_rc exec_stmt(request_rec *r, stmt_id id, int select, int nargs,
+static vtm_db_rc exec_stmt(request_rec *r, const vt_event_stmt_t *st, int select,
                            const char **args, apr_array_header_t **rows, int *nrows)
 {
     ap_dbd_t *dbd = dbd_open_fn ? dbd_open_fn(r->pool, r->server) : NULL;
@@ -120,7 +131,7 @@ static vtm_db_rc exec_stmt(request_rec *r, stmt_id id, int select, int nargs,
                       "that PostgreSQL is up)");
         return VTM_DB_UNAVAILABLE;
     }
-    if (run_stmt(r, dbd, id, select, nargs, args, &res, nrows) != 0) {
+    if (run_stmt(r, dbd, st, select, args, &res, nrows) != 0) {
         rc = VTM_DB_UNAVAILABLE;
     }
     else if (select) {
@@ -149,11 +160,12 @@ static int pg_bool(const char *v)
     return v && v[0] == 't';
 }
 
-static vtm_db_rc tenant_lookup(request_rec *r, stmt_id id, const char *key, vtm_tenant_t **t)
+static vtm_db_rc tenant_lookup(request_rec *r, const vt_event_stmt_t *st, const char *key,
+                               vtm_tenant_t **t)
 {
     const char *args[] = { key };
     apr_array_header_t *rows = NULL;
-    vtm_db_rc rc = exec_stmt(r, id, 1, 1, args, &rows, NULL);
+    vtm_db_rc rc = exec_stmt(r, st, 1, args, &rows, NULL);
     const char **c;
     vtm_tenant_t *x;
 
@@ -182,20 +194,22 @@ static vtm_db_rc tenant_lookup(request_rec *r, stmt_id id, const char *key, vtm_
 
 vtm_db_rc vtm_db_tenant_by_number(request_rec *r, const char *number, vtm_tenant_t **t)
 {
-    return tenant_lookup(r, STMT_TENANT_BY_NUMBER, number, t);
+    return tenant_lookup(r, &tenant_by_number, number, t);
 }
 
 vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t **t)
 {
-    return tenant_lookup(r, STMT_TENANT_BY_SLUG, slug, t);
+    return tenant_lookup(r, &tenant_by_slug, slug, t);
 }
 
-vtm_db_rc vtm_db_call_insert(request_rec *r, const vtm_tenant_t *t, const char *call_sid,
-                             const char *direction, const char *from, const char *to,
-                             const char *status)
+vtm_db_rc vtm_db_tenant_by_call(request_rec *r, const char *call_sid, vtm_tenant_t **t)
 {
-    const char *args[] = { call_sid, t->company_id, direction, from, to, status };
+    return tenant_lookup(r, &tenant_by_call, call_sid, t);
+}
+
+vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args)
+{
     int nrows = 0;
 
-    return exec_stmt(r, STMT_CALL_INSERT, 0, 6, args, NULL, &nrows);
+    return exec_stmt(r, st, 0, args, NULL, &nrows);
 }

@@ -11,6 +11,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include "vt_events.h"
 
 typedef enum {
     VTM_DB_OK = 0,
@@ -38,9 +39,9 @@ const char *vtm_db_register_statements(cmd_parms *cmd);
 vtm_db_rc vtm_db_tenant_by_number(request_rec *r, const char *number, vtm_tenant_t **t);
 vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t **t);
 
-/* Records an inbound call once per CallSid (a retried webhook changes nothing). */
-vtm_db_rc vtm_db_call_insert(request_rec *r, const vtm_tenant_t *t, const char *call_sid,
-                             const char *direction, const char *from, const char *to,
-                             const char *status);
+vtm_db_rc vtm_db_tenant_by_call(request_rec *r, const char *call_sid, vtm_tenant_t **t);
+
+/* Runs one of vt_events' write statements with args from its argument builder. */
+vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args);
 
 #endif

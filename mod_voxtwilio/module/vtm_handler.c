@@ -9,6 +9,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_core.h>
+#include "vt_events.h"
 #include "vt_form.h"
 #include "vt_keyring.h"
 #include "vt_util.h"
@@ -38,23 +39,31 @@ static int send_not_in_service(request_rec *r)
 
 typedef enum { TENANT_OK, TENANT_NONE, TENANT_DB_DOWN } tenant_rc;
 
-/* Finds the tenant of a voice webhook and checks it may take this call. */
-static tenant_rc resolve_tenant(vtm_webhook_t *w, vtm_tenant_t **out)
+/* Finds the tenant of a webhook and checks it may take this call: by the path's slug, else
+ * (for callbacks about an existing call) by the call's row, else by the called number, else
+ * (callbacks of outbound calls) by the calling number. */
+static tenant_rc resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t **out)
 {
     request_rec *r = w->r;
     const char *to = vt_params_get(w->params, "To");
+    const char *from = vt_params_get(w->params, "From");
     const char *account_sid = vt_params_get(w->params, "AccountSid");
     vtm_tenant_t *t = NULL;
-    vtm_db_rc rc;
+    vtm_db_rc rc = VTM_DB_NOT_FOUND;
 
     if (w->slug) {
         rc = vtm_db_tenant_by_slug(r, w->slug, &t);
     }
-    else if (to && vt_e164_valid(to)) {
-        rc = vtm_db_tenant_by_number(r, to, &t);
-    }
     else {
-        rc = VTM_DB_NOT_FOUND;
+        if (is_callback && w->call_sid) {
+            rc = vtm_db_tenant_by_call(r, w->call_sid, &t);
+        }
+        if (rc == VTM_DB_NOT_FOUND && to && vt_e164_valid(to)) {
+            rc = vtm_db_tenant_by_number(r, to, &t);
+        }
+        if (rc == VTM_DB_NOT_FOUND && is_callback && from && vt_e164_valid(from)) {
+            rc = vtm_db_tenant_by_number(r, from, &t);
+        }
     }
     if (rc == VTM_DB_UNAVAILABLE) {
         return TENANT_DB_DOWN;
@@ -99,6 +108,24 @@ static int authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
     return vtm_request_verify(w, token);
 }
 
+/* Builds the event's arguments and writes it. VTM_DB_NOT_FOUND: the parameters were
+ * unusable (logged). */
+static vtm_db_rc record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
+                              const vt_event_stmt_t *stmt)
+{
+    const char *err = NULL;
+    const char **args = args_fn(w->r->pool, w->params, t->company_id,
+                                apr_table_get(w->r->headers_in, "I-Twilio-Idempotency-Token"),
+                                &err);
+
+    if (!args) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, w->r, VTLOGNO(10308) "CallSid %s: %s: %s",
+                      w->call_sid, w->route, err);
+        return VTM_DB_NOT_FOUND;
+    }
+    return vtm_db_event(w->r, stmt, args);
+}
+
 /* POST inbound — "A call comes in": greet the caller and listen. */
 static int route_inbound(vtm_webhook_t *w)
 {
@@ -109,7 +136,7 @@ static int route_inbound(vtm_webhook_t *w)
     apr_size_t len;
     int status;
 
-    switch (resolve_tenant(w, &t)) {
+    switch (resolve_tenant(w, 0, &t)) {
     case TENANT_DB_DOWN:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       VTLOGNO(10304) "CallSid %s: database unavailable, caller hears apology",
@@ -127,10 +154,8 @@ static int route_inbound(vtm_webhook_t *w)
     if (status != OK) {
         return status;
     }
-    /* Twilio retries a webhook it got no answer for: the insert is idempotent by CallSid. */
-    if (vtm_db_call_insert(r, t, w->call_sid, "inbound", vt_params_get(w->params, "From"),
-                           vt_params_get(w->params, "To"),
-                           vt_params_get(w->params, "CallStatus")) != VTM_DB_OK) {
+    /* Twilio retries a webhook it got no answer for: the write is idempotent by CallSid. */
+    if (record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt) != VTM_DB_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       VTLOGNO(10305) "CallSid %s: call not recorded (database unavailable)",
                       w->call_sid);
@@ -141,6 +166,53 @@ static int route_inbound(vtm_webhook_t *w)
     return vtm_send_twiml(r, doc, len);
 }
 
+/* Callbacks (status, recording) answer 204 once stored; they carry no TwiML. */
+static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
+                          const vt_event_stmt_t *stmt)
+{
+    request_rec *r = w->r;
+    vtm_tenant_t *t = NULL;
+    int status;
+
+    switch (resolve_tenant(w, 1, &t)) {
+    case TENANT_DB_DOWN:
+        return HTTP_SERVICE_UNAVAILABLE;
+    case TENANT_NONE:
+        return HTTP_NOT_FOUND;
+    case TENANT_OK:
+        break;
+    }
+    status = authenticate(w, t);
+    if (status != OK) {
+        return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
+    }
+    switch (record_event(w, t, args_fn, stmt)) {
+    case VTM_DB_OK:
+        break;
+    case VTM_DB_NOT_FOUND:
+        return HTTP_BAD_REQUEST;
+    case VTM_DB_UNAVAILABLE:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      VTLOGNO(10307) "CallSid %s: %s not stored (database unavailable)",
+                      w->call_sid, w->route);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+/* POST status-callback — call progress: stored once, the call row only moves forward. */
+static int route_status_callback(vtm_webhook_t *w)
+{
+    return route_callback(w, vt_event_status_args, &vt_event_status_stmt);
+}
+
+/* POST recording — a recording is ready: stored on the call, its download queued. */
+static int route_recording(vtm_webhook_t *w)
+{
+    return route_callback(w, vt_event_recording_args, &vt_event_recording_stmt);
+}
+
 typedef struct vtm_route {
     const char *name;
     int (*handle)(vtm_webhook_t *w);
@@ -149,6 +221,8 @@ typedef struct vtm_route {
 
 static const vtm_route_t vtm_routes[] = {
     { "inbound", route_inbound, 1 },
+    { "status-callback", route_status_callback, 1 },
+    { "recording", route_recording, 1 },
     { NULL, NULL, 0 },
 };
 

@@ -12,6 +12,8 @@ Suite *vt_suite_form(void);
 Suite *vt_suite_signature(void);
 Suite *vt_suite_twiml(void);
 Suite *vt_suite_config(void);
+Suite *vt_suite_assistant(void);
+Suite *vt_suite_events(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

@@ -1,0 +1,261 @@
+/* vt_events — call webhooks as rows; see vt_events.h. */
+#include <stdio.h>
+#include <string.h>
+#include <json-c/json.h>
+#include <apr_strings.h>
+#include "vt_events.h"
+#include "vt_form.h"
+#include "vt_util.h"
+
+static const struct {
+    const char *status;
+    int rank;
+} status_ranks[] = {
+    { "queued", 1 },    { "initiated", 1 }, { "ringing", 2 },   { "in-progress", 3 },
+    { "answered", 3 },  { "completed", 4 }, { "busy", 4 },      { "no-answer", 4 },
+    { "failed", 4 },    { "canceled", 4 },
+};
+
+int vt_call_status_rank(const char *status)
+{
+    apr_size_t i;
+
+    for (i = 0; status && i < sizeof(status_ranks) / sizeof(status_ranks[0]); i++) {
+        if (strcmp(status, status_ranks[i].status) == 0) {
+            return status_ranks[i].rank;
+        }
+    }
+    return 0;
+}
+
+int vt_call_status_is_final(const char *status)
+{
+    return vt_call_status_rank(status) == 4;
+}
+
+const char *vt_params_to_json(apr_pool_t *p, const apr_array_header_t *params)
+{
+    json_object *obj = json_object_new_object();
+    const char *out;
+    int i;
+
+    for (i = 0; params && i < params->nelts; i++) {
+        const vt_param_t *kv = &APR_ARRAY_IDX(params, i, vt_param_t);
+        json_object *prev = NULL, *val = json_object_new_string(kv->value);
+
+        if (!json_object_object_get_ex(obj, kv->name, &prev)) {
+            json_object_object_add(obj, kv->name, val);
+        }
+        else if (json_object_is_type(prev, json_type_array)) {
+            json_object_array_add(prev, val);
+        }
+        else {
+            json_object *arr = json_object_new_array();
+            json_object_array_add(arr, json_object_get(prev));
+            json_object_array_add(arr, val);
+            json_object_object_add(obj, kv->name, arr);
+        }
+    }
+    out = apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+    json_object_put(obj);
+    return out;
+}
+
+/* The event's identity when Twilio sent no idempotency token. */
+static const char *dedup_key(apr_pool_t *p, const char *token, const char *kind,
+                             const char *a, const char *b, const char *c)
+{
+    if (token && *token) {
+        return apr_pstrcat(p, "tok:", token, NULL);
+    }
+    return apr_pstrcat(p, kind, ":", a, ":", b ? b : "", ":", c ? c : "", NULL);
+}
+
+/* An optional integer parameter: its digits, or NULL (SQL NULL). */
+static const char *int_or_null(const char *v)
+{
+    const char *s = v;
+
+    if (!s || !*s || strlen(s) > 9) {
+        return NULL;
+    }
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+const vt_event_stmt_t vt_event_inbound_stmt = {
+    "voxtwilio_event_inbound",
+    "WITH ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
+    "params) VALUES (%s, CAST(%s AS bigint), 'inbound', %s, %s, CAST(%s AS jsonb)) "
+    "ON CONFLICT (dedup_key) DO NOTHING) "
+    "INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, status, "
+    "status_rank) VALUES (%s, CAST(%s AS bigint), %s, %s, %s, %s, CAST(%s AS smallint)) "
+    "ON CONFLICT (call_sid) DO NOTHING",
+    12
+};
+
+const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
+                                   const char *company_id, const char *idempotency_token,
+                                   const char **err)
+{
+    const char *sid = vt_params_get(params, "CallSid");
+    const char *status = vt_params_get(params, "CallStatus");
+    const char *direction = vt_params_get(params, "Direction");
+    const char **a;
+
+    if (!vt_sid_valid(sid, "CA")) {
+        *err = "webhook without a valid CallSid";
+        return NULL;
+    }
+    if (!status || !*status) {
+        status = "ringing";
+    }
+    a = apr_pcalloc(p, sizeof(*a) * vt_event_inbound_stmt.nargs);
+    a[0] = sid;
+    a[1] = company_id;
+    a[2] = dedup_key(p, idempotency_token, "inbound", sid, NULL, NULL);
+    a[3] = status;
+    a[4] = vt_params_to_json(p, params);
+    a[5] = sid;
+    a[6] = company_id;
+    a[7] = direction ? direction : "inbound";
+    a[8] = vt_params_get(params, "From");
+    a[9] = vt_params_get(params, "To");
+    a[10] = status;
+    a[11] = apr_itoa(p, vt_call_status_rank(status));
+    return a;
+}
+
+const vt_event_stmt_t vt_event_status_stmt = {
+    "voxtwilio_event_status",
+    "WITH ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
+    "sequence_number, params) VALUES (%s, CAST(%s AS bigint), 'status', %s, %s, "
+    "CAST(%s AS integer), CAST(%s AS jsonb)) ON CONFLICT (dedup_key) DO NOTHING "
+    "RETURNING company_id) "
+    "INSERT INTO calls AS c (call_sid, company_id, direction, from_number, to_number, status, "
+    "status_rank, duration_s, answered_at, ended_at) "
+    "SELECT %s, ev.company_id, %s, %s, %s, %s, CAST(%s AS smallint), CAST(%s AS integer), "
+    "CASE WHEN CAST(%s AS smallint) = 3 THEN now() END, "
+    "CASE WHEN CAST(%s AS smallint) = 4 THEN now() END FROM ev "
+    "ON CONFLICT (call_sid) DO UPDATE SET status = EXCLUDED.status, "
+    "status_rank = EXCLUDED.status_rank, duration_s = coalesce(EXCLUDED.duration_s, c.duration_s), "
+    "answered_at = coalesce(c.answered_at, EXCLUDED.answered_at), "
+    "ended_at = coalesce(c.ended_at, EXCLUDED.ended_at), updated_at = now() "
+    "WHERE c.status_rank < EXCLUDED.status_rank",
+    15
+};
+
+const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *params,
+                                  const char *company_id, const char *idempotency_token,
+                                  const char **err)
+{
+    const char *sid = vt_params_get(params, "CallSid");
+    const char *status = vt_params_get(params, "CallStatus");
+    const char *seq = int_or_null(vt_params_get(params, "SequenceNumber"));
+    const char *direction = vt_params_get(params, "Direction");
+    const char *rank, **a;
+
+    if (!vt_sid_valid(sid, "CA") || !status || !*status) {
+        *err = "status callback without a valid CallSid and CallStatus";
+        return NULL;
+    }
+    rank = apr_itoa(p, vt_call_status_rank(status));
+    a = apr_pcalloc(p, sizeof(*a) * vt_event_status_stmt.nargs);
+    a[0] = sid;
+    a[1] = company_id;
+    a[2] = dedup_key(p, idempotency_token, "status", sid, seq, status);
+    a[3] = status;
+    a[4] = seq;
+    a[5] = vt_params_to_json(p, params);
+    a[6] = sid;
+    a[7] = direction ? direction : "inbound";
+    a[8] = vt_params_get(params, "From");
+    a[9] = vt_params_get(params, "To");
+    a[10] = status;
+    a[11] = rank;
+    a[12] = int_or_null(vt_params_get(params, "CallDuration"));
+    a[13] = rank;
+    a[14] = rank;
+    return a;
+}
+
+const vt_event_stmt_t vt_event_recording_stmt = {
+    "voxtwilio_event_recording",
+    "WITH ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
+    "params) VALUES (%s, CAST(%s AS bigint), 'recording', %s, %s, CAST(%s AS jsonb)) "
+    "ON CONFLICT (dedup_key) DO NOTHING RETURNING call_status), "
+    "upd AS (UPDATE calls SET recording_sid = %s, recording_url = %s, "
+    "recording_duration_s = CAST(%s AS integer), updated_at = now() WHERE call_sid = %s "
+    "AND EXISTS (SELECT 1 FROM ev WHERE call_status = 'completed')) "
+    "INSERT INTO jobs (kind, company_id, call_sid, payload, dedup_key) "
+    "SELECT 'recording_download', CAST(%s AS bigint), %s, CAST(%s AS jsonb), %s FROM ev "
+    "WHERE ev.call_status = 'completed' ON CONFLICT (dedup_key) DO NOTHING",
+    13
+};
+
+const char **vt_event_recording_args(apr_pool_t *p, const apr_array_header_t *params,
+                                     const char *company_id, const char *idempotency_token,
+                                     const char **err)
+{
+    const char *sid = vt_params_get(params, "CallSid");
+    const char *rec = vt_params_get(params, "RecordingSid");
+    const char *url = vt_params_get(params, "RecordingUrl");
+    const char *status = vt_params_get(params, "RecordingStatus");
+    const char **a;
+    json_object *payload;
+
+    if (!status) {
+        status = "completed"; /* <Record action> requests carry no RecordingStatus */
+    }
+    if (!vt_sid_valid(sid, "CA") || !vt_sid_valid(rec, "RE") || !url
+        || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
+        *err = "recording callback without a valid CallSid, RecordingSid and RecordingUrl";
+        return NULL;
+    }
+    payload = json_object_new_object();
+    json_object_object_add(payload, "recording_sid", json_object_new_string(rec));
+    json_object_object_add(payload, "url", json_object_new_string(url));
+    a = apr_pcalloc(p, sizeof(*a) * vt_event_recording_stmt.nargs);
+    a[0] = sid;
+    a[1] = company_id;
+    a[2] = dedup_key(p, idempotency_token, "recording", sid, rec, status);
+    a[3] = status;
+    a[4] = vt_params_to_json(p, params);
+    a[5] = rec;
+    a[6] = url;
+    a[7] = int_or_null(vt_params_get(params, "RecordingDuration"));
+    a[8] = sid;
+    a[9] = company_id;
+    a[10] = sid;
+    a[11] = apr_pstrdup(p, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+    a[12] = apr_pstrcat(p, "recording_download:", rec, NULL);
+    json_object_put(payload);
+    return a;
+}
+
+char *vt_sql_to_libpq(apr_pool_t *p, const char *sql)
+{
+    /* Each "%s" (2 chars) becomes "$N" (at most 4 chars for N < 1000). */
+    char *out = apr_palloc(p, strlen(sql) * 2 + 1), *o = out;
+    int n = 0;
+
+    while (*sql) {
+        if (sql[0] == '%' && sql[1] == 's') {
+            o += sprintf(o, "$%d", ++n);
+            sql += 2;
+        }
+        else if (sql[0] == '%' && sql[1] == '%') {
+            *o++ = '%';
+            sql += 2;
+        }
+        else {
+            *o++ = *sql++;
+        }
+    }
+    *o = '\0';
+    return out;
+}

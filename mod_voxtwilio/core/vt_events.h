@@ -1,0 +1,53 @@
+/* vt_events — how a call webhook becomes rows, written once for every writer: the module
+ * (mod_dbd, live) and the helper (libpq, replaying events spooled during a database
+ * outage). Each kind has one SQL statement (apr_dbd placeholders: %s; the helper maps them
+ * to $1..$n with vt_sql_to_libpq) and an argument builder over the webhook's parameters.
+ *
+ * Status callbacks are stored once per delivery (dedup key: I-Twilio-Idempotency-Token, else
+ * CallSid:SequenceNumber:CallStatus) and move the call row forward only: a status of lower
+ * rank than the stored one (a late `ringing` after `completed`) changes nothing.
+ */
+#ifndef VT_EVENTS_H
+#define VT_EVENTS_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* queued/initiated 1, ringing 2, in-progress/answered 3, final statuses 4; unknown 0. */
+int vt_call_status_rank(const char *status);
+/* 1 for completed, busy, no-answer, failed, canceled. */
+int vt_call_status_is_final(const char *status);
+
+/* The webhook's parameters as a JSON object (repeated names become arrays). */
+const char *vt_params_to_json(apr_pool_t *p, const apr_array_header_t *params);
+
+/* An argument builder: the statement's arguments, or NULL with *err. */
+typedef const char **vt_event_args_fn(apr_pool_t *p, const apr_array_header_t *params,
+                                      const char *company_id, const char *idempotency_token,
+                                      const char **err);
+
+typedef struct vt_event_stmt {
+    const char *label; /* a SQL identifier: mod_dbd prepares it under this name */
+    const char *sql;
+    int nargs;
+} vt_event_stmt_t;
+
+/* "A call comes in": the event (deduplicated) and the call row, once per CallSid. */
+extern const vt_event_stmt_t vt_event_inbound_stmt;
+vt_event_args_fn vt_event_inbound_args;
+
+/* INSERT the event (deduplicated) and, only when it was new, upsert the call row
+ * monotonically. */
+extern const vt_event_stmt_t vt_event_status_stmt;
+/* NULL (with *err) when CallSid or CallStatus is missing. */
+vt_event_args_fn vt_event_status_args;
+
+/* Recording status callback: INSERT the event (deduplicated); when new, store the
+ * recording on the call and queue its download job (completed recordings only). */
+extern const vt_event_stmt_t vt_event_recording_stmt;
+vt_event_args_fn vt_event_recording_args;
+
+/* "... %s ... %s" -> "... $1 ... $2" (and "%%" -> "%"), for libpq. */
+char *vt_sql_to_libpq(apr_pool_t *p, const char *sql);
+
+#endif

@@ -1,0 +1,342 @@
+/* voxtwilio-helper — the companion daemon of mod_voxtwilio: works through the PostgreSQL
+ * job outbox (SMS alerts, recording downloads). The module spawns it and supervises it;
+ * it also runs standalone (systemd, cron with --once). See docs/helper.md.
+ *
+ * Exit status: 0 after a stop signal, a gone parent or --once; 1 on a runtime failure;
+ * 254 (VTH_EXIT_CONFIG) on a start-up configuration error, so a supervisor does not
+ * respawn it in a loop. A database that is down is not a configuration error.
+ */
+#ifdef HAVE_CONFIG_H
+#include "vt_config.h"
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "vth.h"
+#include "vt_keyring.h"
+#include "vt_log.h"
+#include "vt_rest.h"
+#include "vt_util.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs(
+"Usage: " VTH_PROG " [OPTIONS]\n"
+"\n"
+"Runs mod_voxtwilio's background jobs (SMS alerts, recording downloads) from the\n"
+"database outbox. Logs go to standard error.\n"
+"\n"
+"Options:\n"
+"  --db CONNINFO          PostgreSQL connection string or URI (default: libpq's\n"
+"                         environment, PGHOST, PGDATABASE, PGUSER, ...)\n"
+"  --key-file PATH        credential key file (default: $VOXTWILIO_KEY_FILE)\n"
+"  --api-base URL         Twilio REST API base (default: $VOXTWILIO_API_BASE, else\n"
+"                         " VTH_DEFAULT_API_BASE ")\n"
+"  --recordings-dir DIR   where recordings are downloaded (DIR/<company>/<RE...>.wav);\n"
+"                         without it recording downloads are left to other helpers\n"
+"  --once                 run the jobs that are due, then exit (tests, cron)\n"
+"  --parent-pid PID       exit when process PID is gone (the module passes httpd's)\n"
+"  --stale-after SECONDS  requeue jobs left running this long by a helper that\n"
+"                         died (default 300)\n"
+"  --log-level LEVEL      error, warn, notice, info (default) or debug\n"
+"  -h, --help             show this help\n"
+"  --version              show the version\n"
+"\n"
+"Signals: TERM, INT and HUP finish the current job, then exit 0.\n"
+"Exit status: 0 stopped, 1 runtime error, 254 configuration error (do not respawn).\n",
+        out);
+}
+
+/* ------------------------------------------------------------------ logging */
+
+static const char *const level_names[] = { "emerg", "alert", "crit", "error",
+                                           "warn", "notice", "info", "debug" };
+
+/* One line per message, in the Apache error-log format (the module's helper writes into
+ * the ErrorLog), written with a single write() so concurrent writers do not interleave. */
+static void log_sink(void *baton, vt_log_level_t level, const char *file, int line,
+                     const char *msg)
+{
+    char stamp[64], buf[1400];
+    struct timeval tv;
+    struct tm tm;
+    size_t n, i, start;
+    ssize_t w;
+
+    (void)baton;
+    (void)file;
+    (void)line;
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%a %b %d %H:%M:%S", &tm);
+    n = (size_t)snprintf(buf, sizeof buf, "[%s.%06ld %d] [" VTH_PROG ":%s] [pid %ld] ", stamp,
+                         (long)tv.tv_usec, tm.tm_year + 1900, level_names[level & 7],
+                         (long)getpid());
+    if (n >= sizeof buf)
+        n = sizeof buf - 1;
+    start = n;
+    for (i = 0; msg[i] && n < sizeof buf - 1; i++)
+        buf[n++] = msg[i];
+    /* A value from a payload or an error document cannot fake another log line. */
+    for (i = start; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+            buf[i] = ' ';
+    buf[n++] = '\n';
+    for (i = 0; i < n; i += (size_t)w) {
+        w = write(STDERR_FILENO, buf + i, n - i);
+        if (w <= 0 && errno != EINTR)
+            break;
+        if (w < 0)
+            w = 0;
+    }
+}
+
+static int parse_level(const char *s, vt_log_level_t *level)
+{
+    static const struct { const char *name; vt_log_level_t level; } names[] = {
+        { "error", VT_LOG_ERR }, { "err", VT_LOG_ERR }, { "warn", VT_LOG_WARN },
+        { "warning", VT_LOG_WARN }, { "notice", VT_LOG_NOTICE }, { "info", VT_LOG_INFO },
+        { "debug", VT_LOG_DEBUG },
+    };
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *level = names[i].level;
+            return 1;
+        }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ options */
+
+/* Start-up errors: one line, exit status 254. */
+static int config_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int config_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vt_log(VT_LOG_ERR, "%s (configuration error, exit status %d)", msg, VTH_EXIT_CONFIG);
+    return VTH_EXIT_CONFIG;
+}
+
+/* "--name VALUE" or "--name=VALUE": 1 matched (*val set), 0 another argument, -1 when the
+ * value is missing or the option was already given. */
+static int opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+        return 0;
+    if (*val) {
+        config_error("%s given twice", name);
+        return -1;
+    }
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (*i + 1 >= argc) {
+        config_error("%s needs a value", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+static int parse_positive(const char *s, long max, long *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* The recordings directory exists (or is created, 0750) and is writable. */
+static int check_recordings_dir(const char *dir)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return config_error("--recordings-dir %s cannot be created: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return config_error("--recordings-dir %s is not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return config_error("--recordings-dir %s is not writable: %s", dir, strerror(errno));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    vth_config_t cfg;
+    apr_pool_t *pool;
+    const char *key_file = NULL, *api_base = NULL, *parent = NULL, *stale = NULL;
+    const char *level_name = NULL, *err = NULL;
+    vt_log_level_t level = VT_LOG_INFO;
+    vth_outbox_t *ob;
+    vth_source_t sources[1];
+    apr_status_t rv;
+    int i, rc = 0, why;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.stale_after_s = VTH_DEFAULT_STALE_S;
+    vt_log_set_sink(log_sink, NULL, VT_LOG_INFO);
+    if (apr_app_initialize(&argc, (const char *const **)&argv, NULL) != APR_SUCCESS) {
+        fputs(VTH_PROG ": cannot initialize APR\n", stderr);
+        return 1;
+    }
+    atexit(apr_terminate);
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+        fputs(VTH_PROG ": out of memory\n", stderr);
+        return 1;
+    }
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int m;
+
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf(VTH_PROG " (mod_voxtwilio) %s\n", PACKAGE_VERSION);
+            return 0;
+        }
+        if (strcmp(a, "--once") == 0) {
+            cfg.once = 1;
+            continue;
+        }
+        if ((m = opt(argc, argv, &i, "--db", &cfg.conninfo)) != 0
+            || (m = opt(argc, argv, &i, "--key-file", &key_file)) != 0
+            || (m = opt(argc, argv, &i, "--api-base", &api_base)) != 0
+            || (m = opt(argc, argv, &i, "--recordings-dir", &cfg.recordings_dir)) != 0
+            || (m = opt(argc, argv, &i, "--parent-pid", &parent)) != 0
+            || (m = opt(argc, argv, &i, "--stale-after", &stale)) != 0
+            || (m = opt(argc, argv, &i, "--log-level", &level_name)) != 0) {
+            if (m < 0)
+                return VTH_EXIT_CONFIG;
+            continue;
+        }
+        /* Only the option's name: a stray argument could be a pasted secret. */
+        if (a[0] == '-')
+            return config_error("unknown option '%.*s' (see --help)", (int)strcspn(a, "="), a);
+        return config_error("unexpected argument (see --help)");
+    }
+
+    if (level_name && !parse_level(level_name, &level))
+        return config_error("--log-level must be error, warn, notice, info or debug");
+    vt_log_set_sink(log_sink, NULL, level);
+    if (stale) {
+        long v;
+        if (!parse_positive(stale, 86400, &v))
+            return config_error("--stale-after must be a number of seconds (1 to 86400)");
+        cfg.stale_after_s = (int)v;
+    }
+    if (parent) {
+        long v;
+        if (!parse_positive(parent, INT_MAX, &v))
+            return config_error("--parent-pid must be a process id");
+        cfg.parent_pid = (pid_t)v;
+    }
+    if (!key_file) {
+        const char *e = getenv("VOXTWILIO_KEY_FILE");
+        key_file = e && *e ? e : NULL;
+    }
+    if (!key_file)
+        return config_error("no key file: give --key-file PATH or set VOXTWILIO_KEY_FILE");
+    rv = vt_keyring_load(pool, key_file, &cfg.ring, &err);
+    if (rv != APR_SUCCESS || !cfg.ring) {
+        char buf[256];
+        if (!err)
+            err = apr_strerror(rv, buf, sizeof buf);
+        if (strstr(err, key_file)) /* the keyring's messages usually name the file */
+            return config_error("cannot load the key file: %s", err);
+        return config_error("cannot load the key file %s: %s", key_file, err);
+    }
+    if (!api_base) {
+        const char *e = getenv("VOXTWILIO_API_BASE");
+        api_base = e && *e ? e : VTH_DEFAULT_API_BASE;
+    }
+    err = NULL;
+    cfg.api_base = vt_base_url_normalize(pool, api_base, &err);
+    if (!cfg.api_base)
+        return config_error("invalid --api-base: %s", err ? err : "not an http(s) URL");
+    if (cfg.recordings_dir) {
+        if (!*cfg.recordings_dir)
+            return config_error("--recordings-dir is empty");
+        if ((rc = check_recordings_dir(cfg.recordings_dir)) != 0)
+            return rc;
+    }
+    if (cfg.conninfo) {
+        /* Syntax only (never logged: it may hold a password). */
+        char *perr = NULL;
+        PQconninfoOption *o = PQconninfoParse(cfg.conninfo, &perr);
+        if (!o) {
+            rc = config_error("invalid --db connection string: %s",
+                              perr ? strtok(perr, "\n") : "out of memory");
+            PQfreemem(perr);
+            return rc;
+        }
+        PQconninfoFree(o);
+    }
+
+    vth_signals_init();
+    if (cfg.parent_pid > 0) {
+        /* The kernel tells us when our parent dies; the pid check in the loop covers a
+         * --parent-pid that is not our direct parent, and a parent that died already. */
+        if (getppid() == cfg.parent_pid)
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (vth_stop_requested(&cfg) == -1) {
+            vt_log(VT_LOG_NOTICE, "parent process %ld is gone; exiting", (long)cfg.parent_pid);
+            return 0;
+        }
+    }
+    vt_rest_global_init(); /* before any thread exists */
+
+    ob = vth_outbox_create(pool, &cfg);
+    vt_log(VT_LOG_INFO, VTH_PROG " %s starting%s: API %s, recordings %s, key file %s",
+           PACKAGE_VERSION, cfg.once ? " (--once)" : "", cfg.api_base,
+           cfg.recordings_dir ? cfg.recordings_dir : "not downloaded by this helper",
+           key_file);
+    if (cfg.once)
+        rc = vth_outbox_run_once(ob);
+    else {
+        vth_outbox_source(ob, &sources[0]);
+        rc = vth_loop_run(&cfg, sources, 1) == 0 ? 0 : 1;
+    }
+    why = vth_stop_requested(&cfg);
+    if (why > 0)
+        vt_log(VT_LOG_INFO, "stopping on signal %s", strsignal(why));
+    else if (why < 0)
+        vt_log(VT_LOG_NOTICE, "parent process %ld is gone; stopping", (long)cfg.parent_pid);
+    vth_outbox_close(ob);
+    apr_pool_destroy(pool); /* wipes the keys */
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* vth — voxtwilio-helper internals.
+ *
+ * The helper is one event loop (vth_loop.c) over "sources": each source says which fd it
+ * waits on and when it next needs attention, and is dispatched after every wake-up. The
+ * job outbox (vth_outbox.c, jobs in vth_jobs.c) is the first source; the Media Streams
+ * WebSocket server will be another. A job runs to completion inside its dispatch (network
+ * calls have hard timeouts), so when streams arrive the outbox gets a loop of its own in a
+ * second thread and the stream loop never waits for a job.
+ *
+ * Signals are blocked everywhere except inside the loop's ppoll() and vth_stop_requested(),
+ * so a SIGTERM during a job is acted on once the job is finished and recorded.
+ */
+#ifndef VTH_H
+#define VTH_H
+
+#include <poll.h>
+#include <sys/types.h>
+
+#include <apr_pools.h>
+#include <libpq-fe.h>
+
+#include "vt_keyring.h"
+
+#define VTH_PROG "voxtwilio-helper"
+#define VTH_EXIT_CONFIG 254 /* start-up configuration error: a supervisor must not respawn */
+
+#define VTH_DEFAULT_API_BASE "https://api.twilio.com"
+#define VTH_MAX_WAIT_MS 5000L         /* longest sleep: a safety net for a lost NOTIFY */
+#define VTH_REST_TIMEOUT_MS 30000L    /* one Messages.json call */
+#define VTH_DOWNLOAD_TIMEOUT_MS 240000L /* one recording; below the stale-job limit */
+#define VTH_DOWNLOAD_MAX_BYTES ((apr_off_t)1 << 30)
+#define VTH_DEFAULT_STALE_S 300       /* a 'running' job older than this was orphaned */
+#define VTH_LAST_ERROR_MAX 200        /* characters of jobs.last_error */
+
+typedef struct vth_config {
+    const char *conninfo;       /* --db; NULL: libpq's environment */
+    const char *api_base;       /* normalized */
+    const char *recordings_dir; /* NULL: recording downloads are left to other helpers */
+    vt_keyring_t *ring;
+    pid_t parent_pid;           /* 0: none */
+    int once;
+    int stale_after_s;
+} vth_config_t;
+
+/* ---- time and signals (vth_loop.c) */
+/* Monotonic milliseconds. */
+long long vth_now_ms(void);
+/* Blocks SIGTERM/SIGINT/SIGHUP (and ignores SIGPIPE); they are only let in by the loop's
+ * wait and by vth_stop_requested(). */
+void vth_signals_init(void);
+/* Lets pending signals in, then says whether the helper should stop: 0 no, the signal
+ * number when a SIGTERM/SIGINT/SIGHUP arrived, -1 when the --parent-pid process is gone. */
+int vth_stop_requested(const vth_config_t *cfg);
+
+/* ---- the event loop (vth_loop.c) */
+typedef struct vth_source {
+    const char *name;
+    /* Sets pfd->fd/events (fd -1: nothing to watch) and lowers *timeout_ms to when the
+     * source next needs a dispatch without I/O. */
+    void (*prepare)(void *baton, struct pollfd *pfd, long *timeout_ms);
+    /* Called after every wake-up with the events of its fd (0 when none). */
+    void (*dispatch)(void *baton, short revents);
+    void *baton;
+} vth_source_t;
+
+/* Runs until vth_stop_requested(). Returns 0, or -1 if waiting itself failed. */
+int vth_loop_run(const vth_config_t *cfg, vth_source_t *sources, int nsources);
+
+/* ---- the job outbox (vth_outbox.c) */
+typedef struct vth_outbox vth_outbox_t;
+vth_outbox_t *vth_outbox_create(apr_pool_t *p, const vth_config_t *cfg);
+/* The outbox as an event-loop source (connects, LISTENs, runs due jobs, reconnects). */
+void vth_outbox_source(vth_outbox_t *ob, vth_source_t *src);
+/* --once: connect (blocking), requeue orphans, run every due job, disconnect.
+ * Returns 0, or 1 if the database could not be used. */
+int vth_outbox_run_once(vth_outbox_t *ob);
+void vth_outbox_close(vth_outbox_t *ob);
+
+/* ---- job kinds (vth_jobs.c) */
+typedef struct vth_job {
+    const char *id;
+    const char *kind;
+    const char *company_id; /* NULL when the job has none */
+    const char *call_sid;   /* NULL when the job has none */
+    const char *payload;    /* jsonb as text */
+    int attempts;           /* including this one */
+    int max_attempts;
+    const char *slug;       /* the company's, for the log; NULL until looked up */
+} vth_job_t;
+
+typedef enum { VTH_JOB_DONE, VTH_JOB_RETRY, VTH_JOB_FAIL } vth_job_status_t;
+
+typedef struct vth_outcome {
+    vth_job_status_t status;
+    const char *error;  /* RETRY/FAIL: short text for jobs.last_error, never a secret */
+    const char *result; /* DONE: a JSON object merged into jobs.payload, or NULL */
+    const char *note;   /* DONE: for the log ("message SM...", "1234 bytes to ...") */
+} vth_outcome_t;
+
+/* The kinds this helper must not claim, as a PostgreSQL text[] literal, or NULL for none
+ * (recording_download without --recordings-dir: left to a helper that has one). */
+const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg);
+/* Runs one claimed job. conn is used for short autocommit look-ups only (no transaction
+ * is open during network I/O). Secrets live in p only; the caller destroys it. */
+void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t *job,
+                 vth_outcome_t *out);
+
+#endif

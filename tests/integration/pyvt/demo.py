@@ -1,0 +1,277 @@
+"""The README's demo: PostgreSQL + Apache with mod_voxtwilio on 127.0.0.1, a demo tenant
+created with voxtwilio-admin, and a signed inbound call answered with its greeting.
+
+    /usr/bin/python3 tests/integration/pyvt/demo.py start [--build DIR] [--state DIR]
+    /usr/bin/python3 tests/integration/pyvt/demo.py stop|status
+
+State (cluster, key file, token, Apache ServerRoot) lives in ./.demo/ so `stop` can stop
+what `start` started; running `start` again reuses it (idempotent).
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import pyvt  # noqa: E402
+from pyvt.util import DEFAULT_SRCDIR, free_port, port_open, user_can_reach  # noqa: E402
+
+SLUG = "acme"
+NAME = "Acme Dental"
+GREETING = "Thank you for calling Acme Dental. How can I help you today?"
+NUMBER = "+15005550006"
+CALLER = "+14155550100"
+
+
+def rel(path):
+    """path relative to the current directory when it is below it, else absolute."""
+    r = os.path.relpath(path)
+    return path if r.startswith("..") else r
+
+
+def say(msg=""):
+    print(msg, flush=True)
+
+
+class Demo:
+    def __init__(self, state_dir, build_dir):
+        self.state_dir = os.path.abspath(state_dir)
+        os.makedirs(self.state_dir, exist_ok=True)
+        os.chmod(self.state_dir, 0o755)
+        self.state_file = os.path.join(self.state_dir, "state.json")
+        self.state = {}
+        if os.path.exists(self.state_file):
+            with open(self.state_file) as f:
+                self.state = json.load(f)
+        self.paths = pyvt.Paths(builddir=build_dir or self.state.get("build"),
+                                srcdir=DEFAULT_SRCDIR)
+        self.key_file = os.path.join(self.state_dir, "voxtwilio.keys")
+        self.token_file = os.path.join(self.state_dir, "acme.token")
+
+    def save(self):
+        with open(self.state_file, "w") as f:
+            json.dump(self.state, f, indent=2)
+
+    # ------------------------------------------------------------ pieces
+    def shared_dir(self):
+        """Where the postgres and nobody users can go: the state directory when they can
+        traverse it, else a directory in /var/tmp named after this checkout (a clone below
+        /root, mode 0700, is not reachable for them)."""
+        if "shared_dir" in self.state:
+            return self.state["shared_dir"]
+        d = self.state_dir
+        if not (user_can_reach("postgres", d) and user_can_reach("nobody", d)):
+            h = hashlib.sha1(self.state_dir.encode()).hexdigest()[:10]
+            d = "/var/tmp/voxtwilio-demo-%s" % h
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+        self.state["shared_dir"] = d
+        return d
+
+    def pg_base(self):
+        return self.state.get("pg_base") or os.path.join(self.shared_dir(), "pg")
+
+    def pg(self):
+        return pyvt.PgCluster(base_dir=self.pg_base(), port=self.state.get("pg_port"))
+
+    def apache(self, conninfo="", api_base=None):
+        root = os.path.join(self.state_dir, "httpd")
+        port = self.state.get("httpd_port")
+        return pyvt.Apache(self.paths, conninfo, self.key_file, api_base=api_base, root=root,
+                           port=port, docroot=os.path.join(self.shared_dir(), "htdocs"))
+
+    # ------------------------------------------------------------ verbs
+    def start(self):
+        p = self.paths
+        for f in (p.module_so, p.admin_bin):
+            if not os.path.exists(f):
+                sys.exit("demo: %s is missing: build first (scripts/demo.sh does)" % f)
+
+        say("== PostgreSQL")
+        pg = self.pg()
+        if pg.running():
+            say("   already running on 127.0.0.1:%d (%s)" % (pg.port, pg.datadir))
+        else:
+            if pg.port and port_open(pg.port):
+                pg.port = free_port()
+            pg.start()
+            say("   started on 127.0.0.1:%d (data in %s)" % (pg.port, pg.datadir))
+        self.state.update(pg_base=pg.base, pg_port=pg.port, build=p.builddir)
+        self.save()
+
+        admin = pyvt.Admin(p.admin_bin, pg.conninfo, self.key_file)
+
+        def must(*args, **kw):
+            r = admin(*args, **kw)
+            if r.rc != 0:
+                sys.exit("demo: voxtwilio-admin %s failed:\n%s%s" % (
+                    " ".join(str(a) for a in args[:2]), r.out, r.err))
+            return r
+
+        say("== Schema and key file")
+        say("   $ voxtwilio-admin migrate")
+        must("migrate")
+        if not os.path.exists(self.key_file):
+            say("   $ voxtwilio-admin keys generate %s" % self.key_file)
+            must("keys", "generate", self.key_file, key_file=None)
+        else:
+            say("   key file %s exists" % self.key_file)
+
+        say("== Demo tenant '%s'" % SLUG)
+        if not pg.psql("SELECT 1 FROM companies WHERE slug = '%s'" % SLUG):
+            say('   $ voxtwilio-admin company add %s --name "%s" --greeting "%s"'
+                % (SLUG, NAME, GREETING))
+            must("company", "add", SLUG, "--name", NAME, "--greeting", GREETING)
+        else:
+            say("   company %s exists" % SLUG)
+            must("company", "enable", SLUG)
+        rows = pg.psql("SELECT i.account_sid FROM client_integrations i JOIN companies c "
+                       "ON c.id = i.company_id WHERE c.slug = '%s'" % SLUG)
+        have_token = os.path.exists(self.token_file)
+        if not have_token:
+            fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(pyvt.new_auth_token() + "\n")
+        if not rows:
+            sid = pyvt.new_account_sid()
+            say("   $ voxtwilio-admin integration add %s --account-sid %s --number %s "
+                "--auth-token-file %s" % (SLUG, sid, NUMBER, self.token_file))
+            must("integration", "add", SLUG, "--account-sid", sid, "--number", NUMBER,
+                 "--auth-token-file", self.token_file)
+        else:
+            sid = rows[0][0]
+            say("   integration exists (AccountSid %s, number %s)" % (sid, NUMBER))
+            if not have_token:
+                say("   $ voxtwilio-admin integration set-token %s --auth-token-file %s"
+                    % (SLUG, self.token_file))
+                must("integration", "set-token", SLUG, "--auth-token-file", self.token_file)
+        self.state["account_sid"] = sid
+        self.save()
+
+        say("== Apache with mod_voxtwilio")
+        ap = self.apache(conninfo=pg.conninfo)
+        if ap.running():
+            ap.stop()
+            say("   stopped the previous demo Apache")
+        if not ap.port or port_open(ap.port):
+            ap.port = free_port()
+        ap.start()
+        self.state["httpd_port"] = ap.port
+        self.save()
+        url = ap.url("/voice/inbound")
+        say("   listening on %s (config %s)" % (ap.base_url(), ap.conf_path))
+
+        say("== A call comes in: %s calls %s" % (CALLER, NUMBER))
+        call_sid = pyvt.new_call_sid()
+        used_sim = False
+        if os.path.exists(p.sim_bin):
+            cmd = [p.sim_bin, "--url", url, "--from", CALLER, "--to", NUMBER,
+                   "--account-sid", sid, "--auth-token-file", self.token_file,
+                   "--call-sid", call_sid]
+            say("   $ %s" % " ".join(rel(c) if c.startswith("/") else c for c in cmd))
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, errors="replace",
+                               timeout=30)
+            out = r.stdout
+            if r.returncode == 0 and GREETING in out:
+                used_sim = True
+                say("   what the caller hears (voxtwilio-sim):")
+                for line in out.splitlines():
+                    say("     " + line)
+            else:
+                say("   voxtwilio-sim did not complete the call (rc %d); using the Python "
+                    "signer instead:\n%s" % (r.returncode, out))
+        token = open(self.token_file).read().strip()
+        client = pyvt.WebhookClient(ap.base_url())
+        params = pyvt.voice_params(sid, CALLER, NUMBER, call_sid=call_sid)
+        resp = client.post_signed("/voice/inbound", params, token)
+        if used_sim:
+            say("   the TwiML answer (the same call re-sent signed by the Python signer, as "
+                "a Twilio retry would be: still one call row):")
+        else:
+            say("   the TwiML answer:")
+        say("     HTTP %d, Content-Type: %s" % (resp.status_code,
+                                                resp.headers.get("Content-Type")))
+        say("     " + resp.text)
+        try:
+            tw = pyvt.parse_twiml(resp.content)
+            if not used_sim:
+                say("   what the caller hears:")
+                for s in tw.spoken():
+                    say("     assistant: " + s)
+        except Exception as e:  # noqa: BLE001
+            say("   (the answer is not TwiML: %s)" % e)
+
+        say("== The call log")
+        r = admin("--help")
+        if re.search(r"^\s*calls list", r.out + r.err, re.M):
+            say("   $ voxtwilio-admin calls list")
+            r = admin("calls", "list")
+            say("\n".join("     " + l for l in (r.out + r.err).splitlines()))
+        else:
+            rows = pg.psql("SELECT c.call_sid, co.slug, c.from_number, c.to_number, c.direction,"
+                           " c.status, to_char(c.started_at, 'YYYY-MM-DD HH24:MI:SS') FROM "
+                           "calls c JOIN companies co ON co.id = c.company_id "
+                           "ORDER BY c.started_at DESC LIMIT 5")
+            say("   $ psql -c 'SELECT ... FROM calls ORDER BY started_at DESC LIMIT 5'")
+            for row in rows:
+                say("     " + "  ".join(x or "" for x in row))
+
+        ok = resp.status_code == 200 and GREETING in resp.text
+        say()
+        say("The gateway is running: POST %s (tenant %s, number %s)." % (url, SLUG, NUMBER))
+        say("Place another call:")
+        say("  %s --url %s --from %s --to %s --account-sid %s --auth-token-file %s"
+            % (rel(p.sim_bin), url, CALLER, NUMBER, sid, rel(self.token_file)))
+        say("Logs: %s   Stop everything: scripts/demo.sh stop" % rel(ap.error_log))
+        if not ok:
+            say("demo: the call was not answered with the greeting")
+            return 1
+        return 0
+
+    def stop(self):
+        stopped = False
+        ap = self.apache()
+        if ap.running():
+            ap.stop()
+            say("demo Apache stopped")
+            stopped = True
+        if "pg_base" in self.state:
+            pg = self.pg()
+            if pg.running():
+                pg.stop()
+                say("demo PostgreSQL stopped")
+                stopped = True
+        if not stopped:
+            say("the demo is not running")
+        return 0
+
+    def status(self):
+        ap = self.apache()
+        say("Apache:     %s" % ("running on %s" % ap.base_url() if ap.running() else "stopped"))
+        if "pg_base" in self.state:
+            pg = self.pg()
+            say("PostgreSQL: %s" % ("running on 127.0.0.1:%d" % pg.port if pg.running()
+                                    else "stopped"))
+        else:
+            say("PostgreSQL: never started")
+        return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("verb", nargs="?", default="start", choices=["start", "stop", "status"])
+    ap.add_argument("--build", help="build directory (default: ./build)")
+    ap.add_argument("--state", default=".demo", help="state directory (default: ./.demo)")
+    a = ap.parse_args(argv)
+    build = a.build or (None if a.verb != "start" else os.path.abspath("build"))
+    d = Demo(a.state, build)
+    return getattr(d, a.verb)()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

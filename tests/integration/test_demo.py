@@ -1,0 +1,49 @@
+"""The README's demo (scripts/demo.sh runs pyvt/demo.py after installing and building):
+start answers a signed call with the greeting, a second start reuses everything, stop
+stops it all."""
+import json
+import os
+import subprocess
+import sys
+
+from pyvt.util import port_open
+
+DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyvt", "demo.py")
+
+
+def demo(paths, state, *args):
+    r = subprocess.run([sys.executable, DEMO] + list(args) + ["--state", state],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       stdin=subprocess.DEVNULL, timeout=180, cwd=paths.srcdir)
+    return r.returncode, r.stdout
+
+
+def test_demo_start_twice_then_stop(paths, workdir, capture):
+    state = os.path.join(workdir, "demo-state")
+    greeting = "Thank you for calling Acme Dental. How can I help you today?"
+    try:
+        rc, out = demo(paths, state, "start", "--build", paths.builddir)
+        capture.add_text("demo start", out)
+        for f in ("httpd/logs/error_log", "httpd/logs/access_log"):
+            capture.add_log_file(os.path.join(state, f))
+        with open(os.path.join(state, "acme.token")) as f:
+            capture.add_secret("demo token", f.read().strip())
+        assert rc == 0, out
+        assert "assistant: " + greeting in out or greeting in out, out
+        assert "<Gather" in out and "+15005550006" in out, out
+
+        rc, out = demo(paths, state, "start", "--build", paths.builddir)
+        capture.add_text("demo start again", out)
+        assert rc == 0, out
+        assert "company acme exists" in out and greeting in out, out
+
+        rc, out = demo(paths, state, "status")
+        assert rc == 0 and "Apache:     running" in out, out
+    finally:
+        rc, out = demo(paths, state, "stop")
+    assert rc == 0, out
+    with open(os.path.join(state, "state.json")) as f:
+        st = json.load(f)
+    assert not port_open(st["httpd_port"]) and not port_open(st["pg_port"])
+    rc, out = demo(paths, state, "status")
+    assert "Apache:     stopped" in out and "PostgreSQL: stopped" in out, out
