@@ -124,19 +124,20 @@ static const char *elem_attr(const apr_xml_elem *e, const char *name)
     return NULL;
 }
 
-/* Prints what the caller hears; returns 1 when the call ends (Hangup / end of document). */
-static int play_twiml(apr_pool_t *p, const apr_xml_elem *e, int depth)
+/* Prints what the caller hears. Returns 1 when a verb ended the call, -1 when a verb passed
+ * control elsewhere (Gather, Redirect, Dial...), 0 when the verbs ran out. */
+static int play_verbs(apr_pool_t *p, const apr_xml_elem *e, int depth)
 {
     for (; e; e = e->next) {
         if (strcmp(e->name, "Say") == 0) {
             printf("%*sassistant: %s\n", depth * 2, "", elem_text(p, e));
         }
         else if (strcmp(e->name, "Gather") == 0) {
-            play_twiml(p, e->first_child, depth);
+            play_verbs(p, e->first_child, depth + 1);
             printf("%*s[listening: Gather input=%s action=%s]\n", depth * 2, "",
                    elem_attr(e, "input") ? elem_attr(e, "input") : "dtmf",
                    elem_attr(e, "action") ? elem_attr(e, "action") : "(current URL)");
-            return 0;
+            return -1;
         }
         else if (strcmp(e->name, "Hangup") == 0 || strcmp(e->name, "Reject") == 0) {
             printf("[call ended by the gateway: %s]\n", e->name);
@@ -149,14 +150,21 @@ static int play_twiml(apr_pool_t *p, const apr_xml_elem *e, int depth)
                  || strcmp(e->name, "Connect") == 0 || strcmp(e->name, "Record") == 0
                  || strcmp(e->name, "Enqueue") == 0 || strcmp(e->name, "Start") == 0) {
             printf("%*s[%s %s]\n", depth * 2, "", e->name, elem_text(p, e));
-            return 0;
+            return -1;
         }
         else {
             die("invalid TwiML: unknown verb <%s>", e->name);
         }
     }
-    printf("[end of TwiML: Twilio hangs up]\n");
-    return 1;
+    return 0;
+}
+
+/* Plays a whole document: running off its end hangs the call up, as Twilio does. */
+static void play_twiml(apr_pool_t *p, const apr_xml_doc *doc)
+{
+    if (play_verbs(p, doc->root->first_child, 0) == 0) {
+        printf("[end of TwiML: Twilio hangs up]\n");
+    }
 }
 
 static apr_xml_doc *parse_twiml(apr_pool_t *p, const sim_http_t *h)
@@ -281,7 +289,7 @@ int main(int argc, char **argv)
         die("the gateway answered HTTP %s (Twilio error 11200: the caller hears an "
             "application error)", apr_ltoa(p, status));
     }
-    play_twiml(p, parse_twiml(p, &h)->root->first_child, 0);
+    play_twiml(p, parse_twiml(p, &h));
     curl_global_cleanup();
     apr_pool_destroy(p);
     apr_terminate();
