@@ -84,18 +84,6 @@ int vta_opt(int argc, char **argv, int *i, const char *name, const char **val)
 
 /* ------------------------------------------------------------------ database */
 
-/* The first line of a (possibly multi-line) libpq message, without "ERROR:  " noise. */
-static const char *first_line(apr_pool_t *p, const char *msg)
-{
-    size_t n;
-    if (!msg || !*msg)
-        return "unknown error";
-    n = strcspn(msg, "\r\n");
-    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == '\t'))
-        n--;
-    return n ? apr_pstrmemdup(p, msg, n) : "unknown error";
-}
-
 /* Server warnings are shown, NOTICEs ("relation already exists, skipping") are not. */
 static void notice_receiver(void *arg, const PGresult *res)
 {
@@ -129,7 +117,7 @@ int vta_db_connect(vta_ctx_t *c)
         return vta_err("cannot connect to the database: out of memory");
     if (PQstatus(c->conn) != CONNECTION_OK) {
         int rc = vta_err("cannot connect to the database: %s",
-                         first_line(c->pool, PQerrorMessage(c->conn)));
+                         vt_first_line(c->pool, PQerrorMessage(c->conn)));
         PQfinish(c->conn);
         c->conn = NULL;
         return rc;
@@ -175,9 +163,9 @@ int vta_db_fail(vta_ctx_t *c, PGresult *res, const char *what)
     const char *msg;
 
     if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
-        msg = first_line(c->pool, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        msg = vt_first_line(c->pool, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
     else
-        msg = first_line(c->pool, PQerrorMessage(c->conn));
+        msg = vt_first_line(c->pool, PQerrorMessage(c->conn));
     PQclear(res);
     if (strcmp(state, "42P01") == 0)
         return vta_err("%s: %s (has the schema been created? run '" VTA_PROG " migrate')",

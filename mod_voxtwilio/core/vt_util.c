@@ -260,3 +260,17 @@ const char *vt_base_url_normalize(apr_pool_t *p, const char *url, const char **e
         *c = (char)vt_lower((unsigned char)*c);
     return out;
 }
+
+const char *vt_first_line(apr_pool_t *p, const char *msg)
+{
+    size_t n;
+
+    if (!msg || !*msg) {
+        return "unknown error";
+    }
+    n = strcspn(msg, "\r\n");
+    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == '\t')) {
+        n--;
+    }
+    return n ? apr_pstrmemdup(p, msg, n) : "unknown error";
+}

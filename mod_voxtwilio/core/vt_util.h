@@ -25,6 +25,10 @@ int vt_sid_valid(const char *s, const char *prefix);
 /* Tenant slug: [a-z0-9][a-z0-9-]{0,62}. */
 int vt_slug_valid(const char *s);
 
+/* The first line of a (possibly multi-line) message such as libpq's, trailing blanks
+ * removed; "unknown error" for an empty one. */
+const char *vt_first_line(apr_pool_t *p, const char *msg);
+
 /* Validates and normalizes an absolute http(s) URL with no query or fragment, used by
  * VoxTwilioPublicURL / VoxTwilioAPIBase: returns the URL without a trailing '/',
  * or NULL with *err set. */

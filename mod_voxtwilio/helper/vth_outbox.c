@@ -18,6 +18,7 @@
 
 #include "vth.h"
 #include "vt_log.h"
+#include "vt_util.h"
 
 #define VTH_CHANNEL "voxtwilio_jobs"
 #define VTH_CONNECT_TIMEOUT_MS 10000LL
@@ -60,22 +61,10 @@ struct vth_outbox {
 
 /* ------------------------------------------------------------------ small helpers */
 
-/* The first line of a libpq message (they end in '\n' and may continue with hints). */
-static const char *first_line(apr_pool_t *p, const char *msg)
-{
-    size_t n;
-    if (!msg || !*msg)
-        return "unknown error";
-    n = strcspn(msg, "\r\n");
-    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == '\t'))
-        n--;
-    return n ? apr_pstrmemdup(p, msg, n) : "unknown error";
-}
-
 static const char *result_error(apr_pool_t *p, PGconn *conn, const PGresult *res)
 {
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    return first_line(p, m ? m : PQerrorMessage(conn));
+    return vt_first_line(p, m ? m : PQerrorMessage(conn));
 }
 
 /* xorshift64*: backoff jitter only, nothing secret. */
@@ -185,7 +174,7 @@ static void ob_connect_failed(vth_outbox_t *ob, const char *why)
     apr_pool_t *p;
 
     apr_pool_create(&p, ob->pool);
-    why = first_line(p, why);
+    why = vt_first_line(p, why);
     if (!ob->outage_since) {
         ob->outage_since = now;
         vt_log(VT_LOG_ERR, "database unavailable: %s (retrying every %ld s at most; "
@@ -210,7 +199,7 @@ static void ob_connection_lost(vth_outbox_t *ob, const char *why)
     if (!ob->outage_since) {
         ob->outage_since = vth_now_ms();
         vt_log(VT_LOG_ERR, "database connection lost: %s (reconnecting; logged once per "
-               "outage)", first_line(p, why));
+               "outage)", vt_first_line(p, why));
     }
     apr_pool_destroy(p);
     ob_drop(ob);
@@ -638,7 +627,7 @@ int vth_outbox_run_once(vth_outbox_t *ob)
         apr_pool_t *p;
         apr_pool_create(&p, ob->pool);
         vt_log(VT_LOG_ERR, "cannot connect to the database: %s",
-               ob->conn ? first_line(p, PQerrorMessage(ob->conn)) : "out of memory");
+               ob->conn ? vt_first_line(p, PQerrorMessage(ob->conn)) : "out of memory");
         apr_pool_destroy(p);
         ob_drop(ob);
         return 1;
