@@ -237,6 +237,72 @@ const char **vt_event_recording_args(apr_pool_t *p, const apr_array_header_t *pa
     return a;
 }
 
+const vt_event_stmt_t vt_event_turn_stmt = {
+    "voxtwilio_event_turn",
+    "WITH c AS (INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, "
+    "status, status_rank) VALUES (%s, CAST(%s AS bigint), 'inbound', %s, %s, 'in-progress', 3) "
+    "ON CONFLICT (call_sid) DO NOTHING) "
+    "INSERT INTO call_turns (call_sid, seq, role, text, confidence) "
+    "SELECT v.call_sid, v.seq, v.role, v.text, v.confidence FROM (VALUES "
+    "(%s, CAST(%s AS integer), 'caller', %s, CAST(%s AS real)), "
+    "(%s, CAST(%s AS integer), 'assistant', %s, CAST(NULL AS real))) "
+    "AS v (call_sid, seq, role, text, confidence) WHERE v.text IS NOT NULL "
+    "ON CONFLICT (call_sid, seq) DO NOTHING",
+    11
+};
+
+const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,
+                                const char *company_id, int turn, const char *caller_text,
+                                const char *confidence, const char *reply)
+{
+    const char *sid = vt_params_get(params, "CallSid");
+    const char **a = apr_pcalloc(p, sizeof(*a) * vt_event_turn_stmt.nargs);
+
+    a[0] = sid;
+    a[1] = company_id;
+    a[2] = vt_params_get(params, "From");
+    a[3] = vt_params_get(params, "To");
+    a[4] = sid;
+    a[5] = apr_itoa(p, 2 * turn);
+    a[6] = caller_text;
+    a[7] = caller_text ? confidence : NULL;
+    a[8] = sid;
+    a[9] = apr_itoa(p, 2 * turn + 1);
+    a[10] = reply;
+    return a;
+}
+
+const vt_event_stmt_t vt_event_sms_job_stmt = {
+    "voxtwilio_event_sms_job",
+    "INSERT INTO jobs (kind, company_id, call_sid, payload, dedup_key) "
+    "VALUES ('sms_alert', CAST(%s AS bigint), %s, CAST(%s AS jsonb), %s) "
+    "ON CONFLICT (dedup_key) DO NOTHING",
+    4
+};
+
+const char **vt_event_sms_job_args(apr_pool_t *p, const char *company_id, const char *call_sid,
+                                   const char *to, const char *body, const char *dedup)
+{
+    const char **a = apr_pcalloc(p, sizeof(*a) * vt_event_sms_job_stmt.nargs);
+    json_object *payload = json_object_new_object();
+
+    json_object_object_add(payload, "to", json_object_new_string(to));
+    json_object_object_add(payload, "body", json_object_new_string(body));
+    a[0] = company_id;
+    a[1] = call_sid;
+    a[2] = apr_pstrdup(p, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+    a[3] = dedup;
+    json_object_put(payload);
+    return a;
+}
+
+const vt_event_stmt_t vt_event_escalation_stmt = {
+    "voxtwilio_event_escalation",
+    "UPDATE calls SET escalated = true, escalation_status = %s, updated_at = now() "
+    "WHERE call_sid = %s",
+    2
+};
+
 char *vt_sql_to_libpq(apr_pool_t *p, const char *sql)
 {
     /* Each "%s" (2 chars) becomes "$N" (at most 4 chars for N < 1000). */

@@ -47,6 +47,22 @@ vt_event_args_fn vt_event_status_args;
 extern const vt_event_stmt_t vt_event_recording_stmt;
 vt_event_args_fn vt_event_recording_args;
 
+/* One conversation turn: the caller's words (NULL for none: only the assistant's row, as for
+ * the greeting) at seq 2*turn and the assistant's reply at 2*turn+1, once per (CallSid, seq)
+ * so a repeated Gather delivery adds nothing. Creates the call row if it is missing. */
+extern const vt_event_stmt_t vt_event_turn_stmt;
+const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,
+                                const char *company_id, int turn, const char *caller_text,
+                                const char *confidence, const char *reply);
+
+/* Queue an SMS through the helper (job sms_alert {to, body}), once per dedup key. */
+extern const vt_event_stmt_t vt_event_sms_job_stmt;
+const char **vt_event_sms_job_args(apr_pool_t *p, const char *company_id, const char *call_sid,
+                                   const char *to, const char *body, const char *dedup_key);
+
+/* Mark a call escalated with a status (dialing, completed, busy, no-answer, ...). */
+extern const vt_event_stmt_t vt_event_escalation_stmt;
+
 /* "... %s ... %s" -> "... $1 ... $2" (and "%%" -> "%"), for libpq. */
 char *vt_sql_to_libpq(apr_pool_t *p, const char *sql);
 

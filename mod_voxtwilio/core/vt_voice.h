@@ -24,6 +24,30 @@ typedef struct vt_voice_opts {
  * (not Twilio's end-of-document hangup) decides what happens after no input. */
 const char *vt_voice_gather(apr_pool_t *p, const char *text, const vt_voice_opts_t *o,
                             const char *action, apr_size_t *len);
+/* <Hangup/> */
+const char *vt_voice_hangup(apr_pool_t *p, apr_size_t *len);
+/* <Say>text</Say><Hangup/> */
+const char *vt_voice_say_hangup(apr_pool_t *p, const char *text, const vt_voice_opts_t *o,
+                                apr_size_t *len);
+/* <Say>text</Say><Redirect method="POST">url</Redirect> */
+const char *vt_voice_say_redirect(apr_pool_t *p, const char *text, const vt_voice_opts_t *o,
+                                  const char *url, apr_size_t *len);
+/* <Say>text</Say><Dial callerId action method="POST" timeout><Number>number</Number></Dial>.
+ * number must already be a validated E.164 number. */
+const char *vt_voice_dial(apr_pool_t *p, const char *text, const vt_voice_opts_t *o,
+                          const char *caller_id, const char *number, const char *action,
+                          int timeout_s, apr_size_t *len);
+
+/* Spoken while a database outage interrupts a conversation (then a fresh <Gather>). */
+#define VT_VOICE_RETRY_TEXT \
+    "Sorry, I am having trouble right now. Could you please say that again?"
+/* Spoken when the human could not be reached. */
+#define VT_VOICE_DIAL_FAILED_TEXT \
+    "Sorry, nobody is available to take your call right now. We have noted your call and " \
+    "will call you back as soon as possible. Goodbye."
+/* Spoken before the transfer. */
+#define VT_VOICE_CONNECTING_TEXT "Please hold while I connect you."
+
 /* <Say>not in service</Say><Hangup/> */
 const char *vt_voice_not_in_service(apr_pool_t *p, apr_size_t *len);
 /* <Say>apology</Say><Hangup/> */

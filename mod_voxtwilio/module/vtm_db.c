@@ -14,7 +14,8 @@ APLOG_USE_MODULE(voxtwilio);
  * apr_dbd placeholders: %s is bound as varchar, hence the explicit casts. */
 #define TENANT_COLUMNS                                                                  \
     "SELECT c.id, c.slug, c.enabled, c.greeting, c.voice, c.language, i.id IS NOT NULL, " \
-    "coalesce(i.enabled, false), i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id "
+    "coalesce(i.enabled, false), i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id, "  \
+    "c.escalation_phone, c.notification_phone, c.assistant_script::text "
 
 static const vt_event_stmt_t tenant_by_number = {
     "voxtwilio_tenant_by_number",
@@ -42,6 +43,7 @@ static const vt_event_stmt_t tenant_by_call = {
 static const vt_event_stmt_t *const stmts[] = {
     &tenant_by_number, &tenant_by_slug, &tenant_by_call,
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
+    &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
 };
 #define STMT_COUNT ((int)(sizeof(stmts) / sizeof(stmts[0])))
 
@@ -188,6 +190,9 @@ static vtm_db_rc tenant_lookup(request_rec *r, const vt_event_stmt_t *st, const 
     x->account_sid = c[8];
     x->token_blob_hex = c[9];
     x->key_id = c[10];
+    x->escalation_phone = c[11];
+    x->notification_phone = c[12];
+    x->assistant_script = c[13];
     *t = x;
     return VTM_DB_OK;
 }

@@ -30,6 +30,9 @@ typedef struct vtm_tenant {
     const char *account_sid;
     const char *token_blob_hex; /* sealed auth token */
     const char *key_id;
+    const char *escalation_phone;   /* E.164 or NULL: where a caller asking for a human goes */
+    const char *notification_phone; /* E.164 or NULL: who gets an SMS when a call escalates */
+    const char *assistant_script;   /* the script assistant's JSON, or NULL for the built-ins */
 } vtm_tenant_t;
 
 /* Config time (from `VoxTwilio On`): registers our statements with mod_dbd for this server.

@@ -15,13 +15,14 @@
 #include "vt_util.h"
 #include "vt_voice.h"
 #include "vtm_db.h"
+#include "vtm_conversation.h"
 #include "vtm_handler.h"
 #include "vtm_module.h"
 #include "vtm_request.h"
 
 APLOG_USE_MODULE(voxtwilio);
 
-static int send_apology(request_rec *r)
+int vtm_send_apology(request_rec *r)
 {
     apr_size_t len;
     const char *doc = vt_voice_apology(r->pool, &len);
@@ -29,7 +30,7 @@ static int send_apology(request_rec *r)
     return vtm_send_twiml(r, doc, len);
 }
 
-static int send_not_in_service(request_rec *r)
+int vtm_send_not_in_service(request_rec *r)
 {
     apr_size_t len;
     const char *doc = vt_voice_not_in_service(r->pool, &len);
@@ -37,12 +38,10 @@ static int send_not_in_service(request_rec *r)
     return vtm_send_twiml(r, doc, len);
 }
 
-typedef enum { TENANT_OK, TENANT_NONE, TENANT_DB_DOWN } tenant_rc;
-
 /* Finds the tenant of a webhook and checks it may take this call: by the path's slug, else
  * (for callbacks about an existing call) by the call's row, else by the called number, else
  * (callbacks of outbound calls) by the calling number. */
-static tenant_rc resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t **out)
+vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t **out)
 {
     request_rec *r = w->r;
     const char *to = vt_params_get(w->params, "To");
@@ -66,7 +65,7 @@ static tenant_rc resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t 
         }
     }
     if (rc == VTM_DB_UNAVAILABLE) {
-        return TENANT_DB_DOWN;
+        return VTM_TENANT_DB_DOWN;
     }
     if (rc == VTM_DB_NOT_FOUND || !t->enabled || !t->has_integration
         || !t->integration_enabled) {
@@ -74,21 +73,21 @@ static tenant_rc resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t 
                       VTLOGNO(10301) "CallSid %s: no enabled tenant for %s %s", w->call_sid,
                       w->slug ? "slug" : "number",
                       ap_escape_logitem(r->pool, w->slug ? w->slug : to ? to : "(none)"));
-        return TENANT_NONE;
+        return VTM_TENANT_NONE;
     }
     /* A tenant never answers for another Twilio account's call. */
     if (!account_sid || strcmp(account_sid, t->account_sid) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       VTLOGNO(10302) "CallSid %s: AccountSid does not belong to tenant %s",
                       w->call_sid, t->slug);
-        return TENANT_NONE;
+        return VTM_TENANT_NONE;
     }
     *out = t;
-    return TENANT_OK;
+    return VTM_TENANT_OK;
 }
 
 /* Decrypts the tenant's auth token and verifies the request with it. */
-static int authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
+int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
 {
     request_rec *r = w->r;
     const char *token, *err;
@@ -110,8 +109,8 @@ static int authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
 
 /* Builds the event's arguments and writes it. VTM_DB_NOT_FOUND: the parameters were
  * unusable (logged). */
-static vtm_db_rc record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
-                              const vt_event_stmt_t *stmt)
+vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
+                           const vt_event_stmt_t *stmt)
 {
     const char *err = NULL;
     const char **args = args_fn(w->r->pool, w->params, t->company_id,
@@ -126,46 +125,6 @@ static vtm_db_rc record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_
     return vtm_db_event(w->r, stmt, args);
 }
 
-/* POST inbound — "A call comes in": greet the caller and listen. */
-static int route_inbound(vtm_webhook_t *w)
-{
-    request_rec *r = w->r;
-    vtm_tenant_t *t = NULL;
-    vt_voice_opts_t voice;
-    const char *doc;
-    apr_size_t len;
-    int status;
-
-    switch (resolve_tenant(w, 0, &t)) {
-    case TENANT_DB_DOWN:
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      VTLOGNO(10304) "CallSid %s: database unavailable, caller hears apology",
-                      w->call_sid);
-        return send_apology(r);
-    case TENANT_NONE:
-        return send_not_in_service(r);
-    case TENANT_OK:
-        break;
-    }
-    status = authenticate(w, t);
-    if (status == HTTP_INTERNAL_SERVER_ERROR) {
-        return send_apology(r);
-    }
-    if (status != OK) {
-        return status;
-    }
-    /* Twilio retries a webhook it got no answer for: the write is idempotent by CallSid. */
-    if (record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt) != VTM_DB_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      VTLOGNO(10305) "CallSid %s: call not recorded (database unavailable)",
-                      w->call_sid);
-    }
-    voice.voice = t->voice;
-    voice.language = t->language;
-    doc = vt_voice_gather(r->pool, t->greeting, &voice, "speech", &len);
-    return vtm_send_twiml(r, doc, len);
-}
-
 /* Callbacks (status, recording) answer 204 once stored; they carry no TwiML. */
 static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
                           const vt_event_stmt_t *stmt)
@@ -174,19 +133,19 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
     vtm_tenant_t *t = NULL;
     int status;
 
-    switch (resolve_tenant(w, 1, &t)) {
-    case TENANT_DB_DOWN:
+    switch (vtm_resolve_tenant(w, 1, &t)) {
+    case VTM_TENANT_DB_DOWN:
         return HTTP_SERVICE_UNAVAILABLE;
-    case TENANT_NONE:
+    case VTM_TENANT_NONE:
         return HTTP_NOT_FOUND;
-    case TENANT_OK:
+    case VTM_TENANT_OK:
         break;
     }
-    status = authenticate(w, t);
+    status = vtm_authenticate(w, t);
     if (status != OK) {
         return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
     }
-    switch (record_event(w, t, args_fn, stmt)) {
+    switch (vtm_record_event(w, t, args_fn, stmt)) {
     case VTM_DB_OK:
         break;
     case VTM_DB_NOT_FOUND:
@@ -220,7 +179,9 @@ typedef struct vtm_route {
 } vtm_route_t;
 
 static const vtm_route_t vtm_routes[] = {
-    { "inbound", route_inbound, 1 },
+    { "inbound", vtm_route_inbound, 1 },
+    { "speech", vtm_route_speech, 1 },
+    { "escalate", vtm_route_escalate, 1 },
     { "status-callback", route_status_callback, 1 },
     { "recording", route_recording, 1 },
     { NULL, NULL, 0 },

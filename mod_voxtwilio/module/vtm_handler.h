@@ -1,9 +1,27 @@
-/* vtm_handler — the `voxtwilio` handler: maps {Location}/[slug/]route to a route function. */
+/* vtm_handler — the `voxtwilio` handler: maps {Location}/[slug/]route to a route function,
+ * and the steps every route shares (tenant, authentication, event write, stock answers). */
 #ifndef VTM_HANDLER_H
 #define VTM_HANDLER_H
 
 #include <httpd.h>
+#include "vt_events.h"
+#include "vtm_db.h"
+#include "vtm_request.h"
 
 int vtm_handler(request_rec *r);
+
+typedef enum { VTM_TENANT_OK, VTM_TENANT_NONE, VTM_TENANT_DB_DOWN } vtm_tenant_rc;
+
+/* The webhook's tenant, checked (enabled, has an integration, the request's AccountSid is
+ * its). is_callback: also try the call's own row and the calling number. */
+vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t **out);
+/* OK, HTTP_FORBIDDEN (bad signature) or HTTP_INTERNAL_SERVER_ERROR (token undecryptable). */
+int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t);
+/* Builds an event's arguments from the webhook and writes it; VTM_DB_NOT_FOUND when the
+ * parameters are unusable. */
+vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
+                           const vt_event_stmt_t *stmt);
+int vtm_send_apology(request_rec *r);
+int vtm_send_not_in_service(request_rec *r);
 
 #endif

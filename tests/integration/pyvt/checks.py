@@ -26,13 +26,14 @@ def twiml_response(r):
 
 
 def greeting(r, tenant):
-    """<Response><Gather input="speech" action="speech" method="POST"><Say voice language>
-    greeting</Say></Gather>...</Response>"""
+    """<Response><Gather input="speech" action="speech?t=1&ni=0&nm=0" method="POST">
+    <Say voice language>greeting</Say></Gather>...</Response> (the action is relative to the
+    inbound URL and carries the first turn's state)"""
     t = twiml_response(r)
     g = t.gather
     assert g is not None, "no top-level <Gather>\n" + _show(r)
     assert g.get("input") == "speech", _show(r)
-    assert g.get("action") == "speech", _show(r)
+    assert g.get("action") == "speech?t=1&ni=0&nm=0", _show(r)
     assert (g.get("method") or "POST").upper() == "POST", _show(r)
     says = g.findall("Say")
     assert len(says) == 1, "want one <Say> inside <Gather>\n" + _show(r)
