@@ -14,6 +14,7 @@
 
 #include "vta.h"
 #include "vta_assistant.h"
+#include "vta_calls.h"
 #include "vta_jobs.h"
 #include "vt_log.h"
 
@@ -66,6 +67,11 @@ static void usage(FILE *out)
 "      print the company's script, normalized (or the defaults when it has none)\n"
 "  jobs list [--failed] [--limit N]\n"
 "      the helper's job outbox, newest first (default limit 50)\n"
+"  calls list [SLUG] [--since TIME] [--limit N]\n"
+"      the call log, newest first (default limit 50); TIME: ISO 8601 (UTC unless it\n"
+"      has an offset) or an age such as 30m, 1h, 2d\n"
+"  calls show CALLSID\n"
+"      one call: its row, status history, transcript, escalation and recording\n"
 "\n"
 "Exit status: 0 success, 1 error, 2 usage error.\n",
         out);
@@ -151,6 +157,8 @@ int main(int argc, char **argv)
         rc = vta_cmd_assistant(&ctx, argc, argv);
     else if (strcmp(verb, "jobs") == 0)
         rc = vta_cmd_jobs(&ctx, argc, argv);
+    else if (strcmp(verb, "calls") == 0)
+        rc = vta_cmd_calls(&ctx, argc, argv);
     else if (strcmp(verb, "help") == 0) {
         usage(stdout);
         rc = VTA_OK;

@@ -1,6 +1,8 @@
 /* voxtwilio-helper — the companion daemon of mod_voxtwilio: works through the PostgreSQL
- * job outbox (SMS alerts, recording downloads). The module spawns it and supervises it;
- * it also runs standalone (systemd, cron with --once). See docs/helper.md.
+ * job outbox (SMS alerts, recording downloads) and replays the outage spool. The module
+ * spawns it and supervises it (as root, so it can read the root-only key file before it
+ * becomes httpd's User); it also runs standalone (systemd, cron with --once). See
+ * docs/helper.md.
  *
  * Exit status: 0 after a stop signal, a gone parent or --once; 1 on a runtime failure;
  * 254 (VTH_EXIT_CONFIG) on a start-up configuration error, so a supervisor does not
@@ -10,7 +12,9 @@
 #include "vt_config.h"
 #endif
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,17 +45,23 @@ static void usage(FILE *out)
 "Usage: " VTH_PROG " [OPTIONS]\n"
 "\n"
 "Runs mod_voxtwilio's background jobs (SMS alerts, recording downloads) from the\n"
-"database outbox. Logs go to standard error.\n"
+"database outbox, and replays the webhooks it spooled while the database was down.\n"
+"Logs go to standard error.\n"
 "\n"
 "Options:\n"
-"  --db CONNINFO          PostgreSQL connection string or URI (default: libpq's\n"
-"                         environment, PGHOST, PGDATABASE, PGUSER, ...)\n"
+"  --db CONNINFO          PostgreSQL connection string or URI (default:\n"
+"                         $VOXTWILIO_DB, else libpq's environment, PGHOST, ...)\n"
 "  --key-file PATH        credential key file (default: $VOXTWILIO_KEY_FILE)\n"
 "  --api-base URL         Twilio REST API base (default: $VOXTWILIO_API_BASE, else\n"
 "                         " VTH_DEFAULT_API_BASE ")\n"
 "  --recordings-dir DIR   where recordings are downloaded (DIR/<company>/<RE...>.wav);\n"
 "                         without it recording downloads are left to other helpers\n"
-"  --once                 run the jobs that are due, then exit (tests, cron)\n"
+"  --spool-dir DIR        replay the webhooks mod_voxtwilio stored there while the\n"
+"                         database was down (its VoxTwilioSpoolDir)\n"
+"  --user USER            after loading the key file as root, run as USER (name or\n"
+"                         #uid; the module passes httpd's User)\n"
+"  --group GROUP          ... and GROUP (default: USER's primary group)\n"
+"  --once                 replay the spool, run the jobs that are due, then exit\n"
 "  --parent-pid PID       exit when process PID is gone (the module passes httpd's)\n"
 "  --stale-after SECONDS  requeue jobs left running this long by a helper that\n"
 "                         died (default 300)\n"
@@ -59,7 +69,7 @@ static void usage(FILE *out)
 "  -h, --help             show this help\n"
 "  --version              show the version\n"
 "\n"
-"Signals: TERM, INT and HUP finish the current job, then exit 0.\n"
+"Signals: TERM, INT and HUP finish the current job, then exit 0; USR1 is ignored.\n"
 "Exit status: 0 stopped, 1 runtime error, 254 configuration error (do not respawn).\n",
         out);
 }
@@ -190,6 +200,104 @@ static int check_recordings_dir(const char *dir)
     return 0;
 }
 
+/* A directory given to the helper: when it is missing and the helper is about to drop
+ * root, it is created now and given to the user (the module passes directories below
+ * root-owned ones). Existing directories are left as they are. */
+static int make_dir_for(const char *opt, const char *dir, mode_t mode, int chown_to,
+                        uid_t uid, gid_t gid)
+{
+    if (mkdir(dir, mode) != 0) {
+        if (errno == EEXIST)
+            return 0;
+        return config_error("%s %s cannot be created: %s", opt, dir, strerror(errno));
+    }
+    if (chown_to && chown(dir, uid, gid) != 0)
+        return config_error("%s %s: cannot give it to uid %ld: %s", opt, dir, (long)uid,
+                            strerror(errno));
+    return 0;
+}
+
+/* The spool directory exists and the helper can read, write and search it. */
+static int check_spool_dir(const char *dir)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return config_error("--spool-dir %s cannot be created: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return config_error("--spool-dir %s is not a directory", dir);
+    if (access(dir, R_OK | W_OK | X_OK) != 0)
+        return config_error("--spool-dir %s is not readable and writable: %s", dir,
+                            strerror(errno));
+    return 0;
+}
+
+/* "#N" (httpd's User/Group syntax for a numeric id). */
+static int parse_id(const char *s, long *out)
+{
+    char *end;
+    long v;
+
+    if (s[0] != '#')
+        return 0;
+    errno = 0;
+    v = strtol(s + 1, &end, 10);
+    if (errno || end == s + 1 || *end || v < 0 || v > INT_MAX)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* --user: a name or #uid. 0 when found; *gid is its primary group, or -1 for a uid with
+ * no passwd entry. */
+static int lookup_user(const char *user, uid_t *uid, gid_t *gid, const char **name)
+{
+    struct passwd *pw;
+    long v;
+
+    if (parse_id(user, &v)) {
+        *uid = (uid_t)v;
+        pw = getpwuid(*uid);
+    }
+    else if (user[0] == '#' || !(pw = getpwnam(user)))
+        return -1;
+    else
+        *uid = pw->pw_uid;
+    *gid = pw ? pw->pw_gid : (gid_t)-1;
+    *name = pw ? strdup(pw->pw_name) : NULL;
+    return 0;
+}
+
+static int lookup_group(const char *group, gid_t *gid)
+{
+    struct group *gr;
+    long v;
+
+    if (parse_id(group, &v)) {
+        *gid = (gid_t)v;
+        return 0;
+    }
+    if (group[0] == '#' || !(gr = getgrnam(group)))
+        return -1;
+    *gid = gr->gr_gid;
+    return 0;
+}
+
+/* Root is needed only to read the root-only key file; everything after runs as the user
+ * httpd's children run as, so the helper can do no more than they can. */
+static int drop_privileges(const char *name, uid_t uid, gid_t gid)
+{
+    if ((name ? initgroups(name, gid) : setgroups(1, &gid)) != 0)
+        return config_error("cannot set the supplementary groups: %s", strerror(errno));
+    if (setgid(gid) != 0)
+        return config_error("cannot change to gid %ld: %s", (long)gid, strerror(errno));
+    if (setuid(uid) != 0)
+        return config_error("cannot change to uid %ld: %s", (long)uid, strerror(errno));
+    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+        return config_error("dropping root privileges did not work");
+    return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -197,10 +305,15 @@ int main(int argc, char **argv)
     vth_config_t cfg;
     apr_pool_t *pool;
     const char *key_file = NULL, *api_base = NULL, *parent = NULL, *stale = NULL;
-    const char *level_name = NULL, *err = NULL;
+    const char *level_name = NULL, *err = NULL, *user = NULL, *group = NULL;
+    const char *user_name = NULL;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int drop = 0;
+    vth_spool_t *spool = NULL;
     vt_log_level_t level = VT_LOG_INFO;
     vth_outbox_t *ob;
-    vth_source_t sources[1];
+    vth_source_t sources[2];
     apr_status_t rv;
     int i, rc = 0, why;
 
@@ -237,6 +350,9 @@ int main(int argc, char **argv)
             || (m = opt(argc, argv, &i, "--key-file", &key_file)) != 0
             || (m = opt(argc, argv, &i, "--api-base", &api_base)) != 0
             || (m = opt(argc, argv, &i, "--recordings-dir", &cfg.recordings_dir)) != 0
+            || (m = opt(argc, argv, &i, "--spool-dir", &cfg.spool_dir)) != 0
+            || (m = opt(argc, argv, &i, "--user", &user)) != 0
+            || (m = opt(argc, argv, &i, "--group", &group)) != 0
             || (m = opt(argc, argv, &i, "--parent-pid", &parent)) != 0
             || (m = opt(argc, argv, &i, "--stale-after", &stale)) != 0
             || (m = opt(argc, argv, &i, "--log-level", &level_name)) != 0) {
@@ -288,11 +404,38 @@ int main(int argc, char **argv)
     cfg.api_base = vt_base_url_normalize(pool, api_base, &err);
     if (!cfg.api_base)
         return config_error("invalid --api-base: %s", err ? err : "not an http(s) URL");
-    if (cfg.recordings_dir) {
-        if (!*cfg.recordings_dir)
-            return config_error("--recordings-dir is empty");
-        if ((rc = check_recordings_dir(cfg.recordings_dir)) != 0)
-            return rc;
+    if (user) {
+        if (lookup_user(user, &uid, &gid, &user_name) != 0)
+            return config_error("--user %s: no such user", user);
+        if (group && lookup_group(group, &gid) != 0)
+            return config_error("--group %s: no such group", group);
+        if (gid == (gid_t)-1)
+            return config_error("--user %s has no primary group: give --group", user);
+        if (geteuid() == 0)
+            drop = uid != 0 || gid != 0;
+        else if (uid != geteuid())
+            return config_error("--user %s needs the helper to start as root", user);
+    }
+    else if (group)
+        return config_error("--group needs --user");
+    if (cfg.recordings_dir && !*cfg.recordings_dir)
+        return config_error("--recordings-dir is empty");
+    if (cfg.spool_dir && !*cfg.spool_dir)
+        return config_error("--spool-dir is empty");
+    if (cfg.recordings_dir
+        && (rc = make_dir_for("--recordings-dir", cfg.recordings_dir, 0750, drop, uid, gid)))
+        return rc;
+    if (cfg.spool_dir && (rc = make_dir_for("--spool-dir", cfg.spool_dir, 0700, drop, uid, gid)))
+        return rc;
+    if (drop && (rc = drop_privileges(user_name, uid, gid)) != 0)
+        return rc;
+    if (cfg.recordings_dir && (rc = check_recordings_dir(cfg.recordings_dir)) != 0)
+        return rc;
+    if (cfg.spool_dir && (rc = check_spool_dir(cfg.spool_dir)) != 0)
+        return rc;
+    if (!cfg.conninfo) {
+        const char *e = getenv("VOXTWILIO_DB");
+        cfg.conninfo = e && *e ? e : NULL;
     }
     if (cfg.conninfo) {
         /* Syntax only (never logged: it may hold a password). */
@@ -321,15 +464,29 @@ int main(int argc, char **argv)
     vt_rest_global_init(); /* before any thread exists */
 
     ob = vth_outbox_create(pool, &cfg);
-    vt_log(VT_LOG_INFO, VTH_PROG " %s starting%s: API %s, recordings %s, key file %s",
-           PACKAGE_VERSION, cfg.once ? " (--once)" : "", cfg.api_base,
+    if (cfg.spool_dir)
+        spool = vth_spool_create(pool, &cfg, ob);
+    vt_log(VT_LOG_INFO, VTH_PROG " %s starting%s: API %s, recordings %s, spool %s, key file %s"
+           "%s%s", PACKAGE_VERSION, cfg.once ? " (--once)" : "", cfg.api_base,
            cfg.recordings_dir ? cfg.recordings_dir : "not downloaded by this helper",
-           key_file);
-    if (cfg.once)
-        rc = vth_outbox_run_once(ob);
+           cfg.spool_dir ? cfg.spool_dir : "none", key_file, drop ? ", running as " : "",
+           drop ? user : "");
+    if (cfg.once) {
+        /* The spool first: a replayed recording callback queues its download job. */
+        rc = vth_outbox_connect_blocking(ob);
+        if (rc == 0 && spool)
+            rc = vth_spool_run_once(spool);
+        if (rc == 0)
+            rc = vth_outbox_run_once(ob);
+    }
     else {
-        vth_outbox_source(ob, &sources[0]);
-        rc = vth_loop_run(&cfg, sources, 1) == 0 ? 0 : 1;
+        int n = 0;
+        /* The spool before the outbox: the outbox picks up NOTIFYs that arrived while
+         * spool statements ran in the same turn of the loop. */
+        if (spool)
+            vth_spool_source(spool, &sources[n++]);
+        vth_outbox_source(ob, &sources[n++]);
+        rc = vth_loop_run(&cfg, sources, n) == 0 ? 0 : 1;
     }
     why = vth_stop_requested(&cfg);
     if (why > 0)

@@ -36,6 +36,7 @@ typedef struct vth_config {
     const char *conninfo;       /* --db; NULL: libpq's environment */
     const char *api_base;       /* normalized */
     const char *recordings_dir; /* NULL: recording downloads are left to other helpers */
+    const char *spool_dir;      /* NULL: no outage spool to replay */
     vt_keyring_t *ring;
     pid_t parent_pid;           /* 0: none */
     int once;
@@ -75,6 +76,25 @@ void vth_outbox_source(vth_outbox_t *ob, vth_source_t *src);
  * Returns 0, or 1 if the database could not be used. */
 int vth_outbox_run_once(vth_outbox_t *ob);
 void vth_outbox_close(vth_outbox_t *ob);
+/* --once: a blocking connect. 0 when connected. */
+int vth_outbox_connect_blocking(vth_outbox_t *ob);
+/* The outbox's connection while it is up, for other sources' short autocommit statements
+ * (never left inside a transaction or with a pending result), else NULL. *generation (if
+ * not NULL) grows by one at every (re)connect. */
+PGconn *vth_outbox_conn(vth_outbox_t *ob, unsigned long *generation);
+/* A statement on that connection found it broken: reconnect. */
+void vth_outbox_conn_broken(vth_outbox_t *ob);
+
+/* ---- the outage spool (vth_spool.c): webhooks the module stored while the database was
+ * down, replayed over the outbox's connection once it is up. */
+#define VTH_SPOOL_REJECTED "rejected"
+typedef struct vth_spool vth_spool_t;
+vth_spool_t *vth_spool_create(apr_pool_t *p, const vth_config_t *cfg, vth_outbox_t *ob);
+/* The spool as an event-loop source: a pass right after every (re)connect, then every
+ * second. */
+void vth_spool_source(vth_spool_t *sp, vth_source_t *src);
+/* --once: one pass over every file. 0, or 1 if files are left for lack of a database. */
+int vth_spool_run_once(vth_spool_t *sp);
 
 /* ---- job kinds (vth_jobs.c) */
 typedef struct vth_job {

@@ -49,6 +49,9 @@ void vth_signals_init(void)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN; /* a peer closing a socket is an error return, not a death */
     sigaction(SIGPIPE, &sa, NULL);
+    /* httpd's graceful-restart signal: one sent to httpd's process group must not end us
+     * (the default action of SIGUSR1 is to terminate). */
+    sigaction(SIGUSR1, &sa, NULL);
     stop_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
 }

@@ -48,6 +48,7 @@ struct vth_outbox {
     long backoff_ms;
     long long outage_since;     /* 0: no outage being reported */
     int ever_connected;
+    unsigned long generation;   /* (re)connects so far: other sources watch it */
     int work;                   /* a NOTIFY or a (re)connect: look for due jobs now */
     long long next_due;
     long long next_sweep;
@@ -270,6 +271,7 @@ static void ob_connected(vth_outbox_t *ob, int listen)
                VTH_CHANNEL : "");
     ob->outage_since = 0;
     ob->ever_connected = 1;
+    ob->generation++;
     ob->backoff_ms = VTH_BACKOFF_FIRST_MS;
     ob->work = 1;
     ob->next_sweep = now;
@@ -620,8 +622,11 @@ void vth_outbox_source(vth_outbox_t *ob, vth_source_t *src)
     src->baton = ob;
 }
 
-int vth_outbox_run_once(vth_outbox_t *ob)
+int vth_outbox_connect_blocking(vth_outbox_t *ob)
 {
+    if (ob->conn && ob->state == OB_READY)
+        return 0;
+    ob_drop(ob);
     ob->conn = ob_connect_start(ob, 1);
     if (!ob->conn || PQstatus(ob->conn) != CONNECTION_OK) {
         apr_pool_t *p;
@@ -633,11 +638,31 @@ int vth_outbox_run_once(vth_outbox_t *ob)
         return 1;
     }
     ob_connected(ob, 0);
+    return ob->state == OB_READY ? 0 : 1;
+}
+
+int vth_outbox_run_once(vth_outbox_t *ob)
+{
+    if (vth_outbox_connect_blocking(ob) != 0)
+        return 1;
     if (ob->state == OB_READY)
         ob_sweep(ob);
     if (ob->state == OB_READY)
         ob_run_due(ob);
     return ob->state == OB_READY && !ob->query_failed && !ob->pending ? 0 : 1;
+}
+
+PGconn *vth_outbox_conn(vth_outbox_t *ob, unsigned long *generation)
+{
+    if (generation)
+        *generation = ob->generation;
+    return ob->state == OB_READY ? ob->conn : NULL;
+}
+
+void vth_outbox_conn_broken(vth_outbox_t *ob)
+{
+    if (ob->conn && ob->state == OB_READY)
+        ob_connection_lost(ob, PQerrorMessage(ob->conn));
 }
 
 void vth_outbox_close(vth_outbox_t *ob)

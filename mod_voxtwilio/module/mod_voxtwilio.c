@@ -10,10 +10,13 @@
 #include <http_log.h>
 #include <ap_mpm.h>
 #include <http_core.h>
+#include <mpm_common.h>
 #include "vt_log.h"
 #include "vt_rest.h"
 #include "vtm_handler.h"
+#include "vtm_helper_proc.h"
 #include "vtm_module.h"
+#include "vtm_spool.h"
 
 
 static void *create_srv_conf(apr_pool_t *p, server_rec *s)
@@ -44,6 +47,13 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
         vtm_srv_conf_t *c = vtm_srv_conf(v);
 
         vtm_srv_conf_apply_defaults(c);
+        /* Known only now: DefaultRuntimeDir may come after VoxTwilioSpoolDir. */
+        c->spool_dir = ap_runtime_dir_relative(pconf, c->spool_dir);
+        if (!c->spool_dir) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
+                         VTLOGNO(10426) "VoxTwilioSpoolDir: invalid path");
+            ok = 0;
+        }
         if (c->enabled && c->signature && !c->keyring) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
                          VTLOGNO(10001) "VoxTwilio On in %s:%u needs VoxTwilioKeyFile (at "
@@ -77,13 +87,23 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          (unsigned)v->port);
         }
     }
-    return OK;
+    if (vtm_spool_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return vtm_helper_post_config(pconf, s);
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    vtm_helper_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(vtm_helper_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vtm_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

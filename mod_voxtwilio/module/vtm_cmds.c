@@ -1,6 +1,9 @@
 /* vtm_cmds — the directive table and its handlers. Every value is validated here, when
  * the configuration is read, so `apachectl -t` reports mistakes with the directive's name.
  */
+#include <unistd.h>
+#include <apr_file_info.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include "vt_util.h"
@@ -92,6 +95,135 @@ static const char *cmd_max_body(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* VoxTwilioHelper PATH|Off: an executable file, checked now so `apachectl -t` reports it. */
+static const char *cmd_helper(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path, *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_finfo_t fi;
+
+    if (err) {
+        return err;
+    }
+    if (strcasecmp(arg, "Off") == 0) {
+        vtm_srv_conf(cmd->server)->helper = VTM_HELPER_OFF;
+        return NULL;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || !*arg) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG || access(path, X_OK) != 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an executable file (give the path "
+                            "of voxtwilio-helper, or Off when it runs under systemd)",
+                            cmd->cmd->name, path);
+    }
+    vtm_srv_conf(cmd->server)->helper = path;
+    return NULL;
+}
+
+/* libpq's keyword=value syntax (or a postgres:// URI), checked roughly here so a typo shows
+ * at `apachectl -t`; the helper checks it exactly (and exits 254). Never echoes the value:
+ * it may hold a password. */
+static int conninfo_plausible(const char *s)
+{
+    if (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0) {
+        return !strpbrk(s, " \t\r\n");
+    }
+    while (*s) {
+        const char *kw;
+
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        for (kw = s; apr_isalnum(*s) || *s == '_'; s++) {
+        }
+        if (s == kw) {
+            return 0;
+        }
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        if (*s++ != '=') {
+            return 0;
+        }
+        while (apr_isspace(*s)) {
+            s++;
+        }
+        if (*s == '\'') {
+            for (s++; *s && *s != '\''; s++) {
+                if (*s == '\\' && s[1]) {
+                    s++;
+                }
+            }
+            if (*s++ != '\'') {
+                return 0;
+            }
+        }
+        else {
+            for (; *s && !apr_isspace(*s); s++) {
+                if (*s == '\\' && s[1]) {
+                    s++;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+static const char *cmd_helper_db(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *p;
+
+    if (err) {
+        return err;
+    }
+    for (p = arg; *p; p++) {
+        if (apr_iscntrl(*p) && *p != '\t') {
+            break;
+        }
+    }
+    if (!*arg || *p || !conninfo_plausible(arg)) {
+        return apr_psprintf(cmd->pool, "%s: not a libpq connection string (keyword=value "
+                            "pairs, e.g. \"host=/run/postgresql dbname=voxtwilio\", or a "
+                            "postgresql:// URI); normally the same string as DBDParams",
+                            cmd->cmd->name);
+    }
+    vtm_srv_conf(cmd->server)->helper_db = arg;
+    return NULL;
+}
+
+/* VoxTwilioSpoolDir (kept as given: resolved against DefaultRuntimeDir at start, which may
+ * be set after it) and VoxTwilioRecordingsDir (ServerRoot-relative); cmd->info says which. */
+#define DIR_SPOOL ((void *)1)
+#define DIR_RECORDINGS ((void *)2)
+
+static const char *cmd_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    vtm_srv_conf_t *c = vtm_srv_conf(cmd->server);
+    const char *path, *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    path = *arg ? (cmd->info == DIR_SPOOL ? arg : ap_server_root_relative(cmd->pool, arg))
+                : NULL;
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid directory '%s'", cmd->cmd->name, arg);
+    }
+    if (cmd->info == DIR_SPOOL) {
+        c->spool_dir = path;
+    }
+    else {
+        c->recordings_dir = path;
+    }
+    return NULL;
+}
+
 const command_rec vtm_cmds[] = {
     AP_INIT_FLAG("VoxTwilio", cmd_enable, NULL, RSRC_CONF,
                  "On to answer Twilio webhooks in this virtual host (default Off)"),
@@ -109,5 +241,17 @@ const command_rec vtm_cmds[] = {
                   "Largest webhook body accepted, in bytes (default 65536)"),
     AP_INIT_FLAG("VoxTwilioSignature", cmd_signature, NULL, RSRC_CONF,
                  "Off disables X-Twilio-Signature checks (testing only; default On)"),
+    AP_INIT_TAKE1("VoxTwilioHelper", cmd_helper, NULL, RSRC_CONF,
+                  "Path of voxtwilio-helper, started and supervised by httpd, or Off when "
+                  "it runs on its own (default " VTM_DEFAULT_HELPER ")"),
+    AP_INIT_TAKE1("VoxTwilioHelperDB", cmd_helper_db, NULL, RSRC_CONF,
+                  "libpq connection string of the helper (normally the same as DBDParams); "
+                  "the helper is started only when it is set"),
+    AP_INIT_TAKE1("VoxTwilioSpoolDir", cmd_dir, DIR_SPOOL, RSRC_CONF,
+                  "Where webhooks received during a database outage wait for the helper "
+                  "(default voxtwilio-spool below DefaultRuntimeDir)"),
+    AP_INIT_TAKE1("VoxTwilioRecordingsDir", cmd_dir, DIR_RECORDINGS, RSRC_CONF,
+                  "Where the helper stores downloaded call recordings (default: it "
+                  "downloads none)"),
     { NULL }
 };

@@ -22,9 +22,22 @@
     X(const char *, tenant, NULL, NULL)                 /* VoxTwilioTenant slug */            \
     X(const char *, api_base, NULL, VTM_DEFAULT_API_BASE) /* VoxTwilioAPIBase url */          \
     X(const char *, key_file, NULL, NULL)               /* VoxTwilioKeyFile path (global) */  \
-    X(const vt_keyring_t *, keyring, NULL, NULL)        /* loaded from key_file */
+    X(const vt_keyring_t *, keyring, NULL, NULL)        /* loaded from key_file */       \
+    X(const char *, helper, NULL, VTM_DEFAULT_HELPER)   /* VoxTwilioHelper path|Off (global) */ \
+    X(const char *, helper_db, NULL, NULL)              /* VoxTwilioHelperDB conninfo (gl.) */ \
+    X(const char *, spool_dir, NULL, VTM_DEFAULT_SPOOL_DIR) /* VoxTwilioSpoolDir (global) */ \
+    X(const char *, recordings_dir, NULL, NULL)         /* VoxTwilioRecordingsDir (global) */
 
 #define VTM_DEFAULT_API_BASE "https://api.twilio.com"
+/* The installed helper, next to voxtwilio-admin: $(bindir), from the build. */
+#ifndef VT_HELPER_PATH
+#error "VT_HELPER_PATH must be defined by the build (see Makefile.am)"
+#endif
+#define VTM_DEFAULT_HELPER VT_HELPER_PATH
+/* VoxTwilioHelper Off: no path can be empty once made absolute. */
+#define VTM_HELPER_OFF ""
+/* Relative to DefaultRuntimeDir (resolved at start). */
+#define VTM_DEFAULT_SPOOL_DIR "voxtwilio-spool"
 #define VTM_MAX_BODY_LIMIT (16 * 1024 * 1024)
 
 typedef struct vtm_srv_conf {

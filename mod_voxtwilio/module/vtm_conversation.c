@@ -133,14 +133,16 @@ int vtm_route_inbound(vtm_webhook_t *w)
     if (!voice_preamble(w, 0, &t, &status)) {
         if (status == -1) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          VTLOGNO(10304) "CallSid %s: database unavailable, caller hears apology",
-                          w->call_sid);
+                          VTLOGNO(10304) "CallSid %s: database unavailable, caller hears "
+                          "apology; call %s",
+                          w->call_sid, vtm_spool(w) ? "spooled" : "NOT spooled");
             return vtm_send_apology(r);
         }
         return status;
     }
     /* Twilio retries a webhook it got no answer for: the write is idempotent by CallSid. */
-    if (vtm_record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt) != VTM_DB_OK) {
+    if (vtm_record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt) != VTM_DB_OK
+        && !vtm_spool(w)) {
         log_db_down(w, "call");
     }
     else {

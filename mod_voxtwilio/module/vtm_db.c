@@ -1,4 +1,5 @@
 /* vtm_db — statements run through mod_dbd, one pooled connection per statement. */
+#include <stdlib.h>
 #include <apr_dbd.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
@@ -39,9 +40,18 @@ static const vt_event_stmt_t tenant_by_call = {
     1
 };
 
+static const vt_event_stmt_t status_counts = {
+    "voxtwilio_status_counts",
+    "SELECT (SELECT count(*) FROM calls WHERE status_rank BETWEEN 1 AND 3 "
+    "AND started_at > now() - interval '4 hours'), "
+    "(SELECT count(*) FROM jobs WHERE status IN ('pending', 'running')), "
+    "(SELECT count(*) FROM jobs WHERE status = 'failed')",
+    0
+};
+
 /* Every statement the module runs; mod_dbd prepares them on each new connection. */
 static const vt_event_stmt_t *const stmts[] = {
-    &tenant_by_number, &tenant_by_slug, &tenant_by_call,
+    &tenant_by_number, &tenant_by_slug, &tenant_by_call, &status_counts,
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
     &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
 };
@@ -217,4 +227,16 @@ vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **a
     int nrows = 0;
 
     return exec_stmt(r, st, 0, args, NULL, &nrows);
+}
+
+void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long *failed)
+{
+    apr_array_header_t *rows = NULL;
+
+    if (exec_stmt(r, &status_counts, 1, NULL, &rows, NULL) == VTM_DB_OK && rows->nelts == 1) {
+        const char **c = APR_ARRAY_IDX(rows, 0, const char **);
+        *in_progress = c[0] ? atol(c[0]) : -1;
+        *backlog = c[1] ? atol(c[1]) : -1;
+        *failed = c[2] ? atol(c[2]) : -1;
+    }
 }

@@ -44,6 +44,10 @@ vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t *
 
 vtm_db_rc vtm_db_tenant_by_call(request_rec *r, const char *call_sid, vtm_tenant_t **t);
 
+/* For mod_status: calls in progress (last 4 hours), jobs pending or running, jobs failed;
+ * each -1 when the database cannot say. */
+void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long *failed);
+
 /* Runs one of vt_events' write statements with args from its argument builder. */
 vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args);
 

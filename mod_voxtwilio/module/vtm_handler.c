@@ -19,6 +19,8 @@
 #include "vtm_handler.h"
 #include "vtm_module.h"
 #include "vtm_request.h"
+#include "vtm_spool.h"
+#include "vtm_status.h"
 
 APLOG_USE_MODULE(voxtwilio);
 
@@ -65,6 +67,7 @@ vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t
         }
     }
     if (rc == VTM_DB_UNAVAILABLE) {
+        vtm_status_count(VTM_STAT_DB_UNAVAILABLE);
         return VTM_TENANT_DB_DOWN;
     }
     if (rc == VTM_DB_NOT_FOUND || !t->enabled || !t->has_integration
@@ -104,7 +107,11 @@ int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
                       w->call_sid, t->slug, w->conf->keyring ? err : "no key file", t->key_id);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return vtm_request_verify(w, token);
+    if (vtm_request_verify(w, token) != OK) {
+        vtm_status_count(VTM_STAT_SIGNATURE_FAILURES);
+        return HTTP_FORBIDDEN;
+    }
+    return OK;
 }
 
 /* Builds the event's arguments and writes it. VTM_DB_NOT_FOUND: the parameters were
@@ -125,7 +132,14 @@ vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_arg
     return vtm_db_event(w->r, stmt, args);
 }
 
-/* Callbacks (status, recording) answer 204 once stored; they carry no TwiML. */
+/* Keeps a webhook the database could not take; voxtwilio-helper replays it later. */
+int vtm_spool(vtm_webhook_t *w)
+{
+    return vtm_spool_write(w->r, w->route, vtm_request_signed_url(w), w->body, w->body_len)
+           == APR_SUCCESS;
+}
+
+/* Callbacks (status, recording) answer 204 once stored (or spooled); they carry no TwiML. */
 static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
                           const vt_event_stmt_t *stmt)
 {
@@ -135,6 +149,11 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
 
     switch (vtm_resolve_tenant(w, 1, &t)) {
     case VTM_TENANT_DB_DOWN:
+        /* Not authenticated yet: the helper verifies the signature before it writes. */
+        if (vtm_spool(w)) {
+            r->status = HTTP_NO_CONTENT;
+            return OK;
+        }
         return HTTP_SERVICE_UNAVAILABLE;
     case VTM_TENANT_NONE:
         return HTTP_NOT_FOUND;
@@ -151,10 +170,13 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
     case VTM_DB_NOT_FOUND:
         return HTTP_BAD_REQUEST;
     case VTM_DB_UNAVAILABLE:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      VTLOGNO(10307) "CallSid %s: %s not stored (database unavailable)",
-                      w->call_sid, w->route);
-        return HTTP_SERVICE_UNAVAILABLE;
+        if (!vtm_spool(w)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          VTLOGNO(10307) "CallSid %s: %s not stored (database unavailable)",
+                          w->call_sid, w->route);
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        break;
     }
     r->status = HTTP_NO_CONTENT;
     return OK;
@@ -268,5 +290,6 @@ int vtm_handler(request_rec *r)
     if (w.call_sid) {
         apr_table_setn(r->notes, "VT-CallSid", w.call_sid); /* LogFormat %{VT-CallSid}n */
     }
+    vtm_status_count(VTM_STAT_WEBHOOKS);
     return rt->handle(&w);
 }

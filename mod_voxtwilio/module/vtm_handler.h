@@ -21,6 +21,8 @@ int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t);
  * parameters are unusable. */
 vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
                            const vt_event_stmt_t *stmt);
+/* Writes the webhook to the outage spool; 1 when it is safely on disk. */
+int vtm_spool(vtm_webhook_t *w);
 int vtm_send_apology(request_rec *r);
 int vtm_send_not_in_service(request_rec *r);
 

@@ -1,297 +1,289 @@
-/* voxtwilio-sim — plays Twilio for a gateway: places a call the way Twilio does (a signed
- * `inbound` webhook with the usual voice parameters), checks the answer is TwiML that
- * Twilio would accept, and prints what the caller hears.
+/* voxtwilio-sim — plays Twilio for a gateway: places a call the way Twilio does (status
+ * callbacks, a signed `inbound` webhook), checks every answer is TwiML that Twilio would
+ * accept, prints what the caller hears, answers each <Gather> from a script (or the
+ * keyboard), follows Redirects and Dial actions, and ends like Twilio ends a call.
  *
  *   voxtwilio-sim --url http://127.0.0.1:8080/voice/inbound --from +14155550100 \
- *                 --to +15005550006 --account-sid AC... --auth-token-file token.txt
+ *                 --to +15005550006 --account-sid AC... --auth-token-file token.txt \
+ *                 [--script caller.txt | --interactive] [--dial answered|no-answer|...]
+ *
+ * Exit status: 0 the call ended normally, 1 an error (printed), 2 a usage error.
  */
+#ifdef HAVE_CONFIG_H
+#include "vt_config.h"
+#endif
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include <apr_xml.h>
-#include "vt_crypto.h"
-#include "vt_form.h"
-#include "vt_signature.h"
+#include "vt_twiml_doc.h"
 #include "vt_util.h"
+#include "vtsim.h"
 
-#define SIM_MAX_TWIML (64 * 1024) /* Twilio's limit for a TwiML document */
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
 
-typedef struct sim_http {
-    apr_pool_t *pool;
-    char *body;
-    apr_size_t len;
-    int too_large;
-    const char *content_type;
-    int chunked;
-} sim_http_t;
+#define VTSIM_TOKEN_MAX 256
 
-static void die(const char *fmt, const char *arg)
+static void usage(FILE *out)
 {
-    fprintf(stderr, "voxtwilio-sim: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    exit(1);
+    fputs(
+"Usage: " VTSIM_PROG " --url URL --from NUMBER --to NUMBER --account-sid AC...\n"
+"                     --auth-token-file FILE|- [OPTIONS]\n"
+"\n"
+"Places a call like Twilio: status callbacks, a signed `inbound` webhook to URL, then\n"
+"every TwiML answer played as Twilio plays it. Prints the call as a transcript.\n"
+"\n"
+"  --url URL               the number's \"A call comes in\" webhook\n"
+"  --from NUMBER           the caller (From)\n"
+"  --to NUMBER             the called Twilio number (To)\n"
+"  --account-sid AC...     the tenant's Twilio account (AccountSid)\n"
+"  --auth-token-file FILE  the tenant's auth token, first line of FILE (- : stdin);\n"
+"                          it signs every request and is never printed\n"
+"  --call-sid CA...        the CallSid (default: a random one)\n"
+"  --script FILE           the caller's lines, one per <Gather> (- : stdin): '#' starts\n"
+"                          a comment, <silence> says nothing, <hangup> hangs up;\n"
+"                          when the lines run out the caller hangs up\n"
+"  --interactive           type the caller's lines (empty line: silence, Ctrl-D: hang up)\n"
+"  --confidence X          Confidence sent with each utterance (default "
+                           VTSIM_DEFAULT_CONFIDENCE ")\n"
+"  --dial OUTCOME          how a <Dial> ends: answered (default), no-answer, busy, failed\n"
+"  --dial-duration N       seconds an answered <Dial> lasts (default 30)\n"
+"  --status-callback URL   where call status callbacks go (default: URL with its last\n"
+"                          path segment replaced by status-callback)\n"
+"  --no-status             send no status callbacks\n"
+"  --max-requests N        stop after N webhooks (default 100; Redirect loops)\n"
+"  -v, --verbose           print each request and the HTTP status of its answer\n"
+"  -h, --help              this help\n"
+"  --version               the version\n"
+"\n"
+"Exit status: 0 the call ended normally, 1 an error (non-2xx answer, invalid TwiML: the\n"
+"message names Twilio's error code), 2 a usage error.\n",
+        out);
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *baton)
+static int usage_err(const char *msg, const char *arg)
 {
-    sim_http_t *h = baton;
-    apr_size_t add = size * n;
-
-    if (h->len + add > SIM_MAX_TWIML) {
-        h->too_large = 1;
-        return 0;
-    }
-    memcpy(h->body + h->len, data, add);
-    h->len += add;
-    h->body[h->len] = '\0';
-    return add;
+    fprintf(stderr, VTSIM_PROG ": %s%s%s (see " VTSIM_PROG " --help)\n", msg, arg ? ": " : "",
+            arg ? arg : "");
+    return 2;
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *baton)
+static int read_token(apr_pool_t *p, const char *path, const char **token)
 {
-    sim_http_t *h = baton;
-    apr_size_t len = size * n;
-    char *line = apr_pstrmemdup(h->pool, data, len);
-
-    apr_collapse_spaces(line, line);
-    if (strncasecmp(line, "content-type:", 13) == 0) {
-        h->content_type = line + 13;
-    }
-    else if (strncasecmp(line, "transfer-encoding:chunked", 25) == 0) {
-        h->chunked = 1;
-    }
-    return len;
-}
-
-/* POSTs params to url signed with token, as Twilio does. Returns the HTTP status. */
-static long twilio_post(apr_pool_t *p, const char *url, const char *token,
-                        const apr_array_header_t *params, sim_http_t *h)
-{
-    CURL *curl = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    const char *body = vt_form_encode(p, params);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long status = 0;
-
-    h->pool = p;
-    h->body = apr_palloc(p, SIM_MAX_TWIML + 1);
-    h->body[0] = '\0';
-    hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "X-Twilio-Signature: ",
-                                               vt_signature_compute(p, token, url, params), NULL));
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-    hdrs = curl_slist_append(hdrs, "User-Agent: TwilioProxy/1.1 (voxtwilio-sim)");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, h);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 15L); /* Twilio's webhook limit */
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    if (curl_easy_perform(curl) != CURLE_OK && !h->too_large) {
-        die("request failed: %s", errbuf);
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
-    return status;
-}
-
-static const char *elem_text(apr_pool_t *p, const apr_xml_elem *e)
-{
-    const char *text;
-    apr_size_t len;
-
-    apr_xml_to_text(p, e, APR_XML_X2T_INNER, NULL, NULL, &text, &len);
-    return text;
-}
-
-static const char *elem_attr(const apr_xml_elem *e, const char *name)
-{
-    const apr_xml_attr *a;
-
-    for (a = e->attr; a; a = a->next) {
-        if (strcmp(a->name, name) == 0) {
-            return a->value;
-        }
-    }
-    return NULL;
-}
-
-/* Prints what the caller hears. Returns 1 when a verb ended the call, -1 when a verb passed
- * control elsewhere (Gather, Redirect, Dial...), 0 when the verbs ran out. */
-static int play_verbs(apr_pool_t *p, const apr_xml_elem *e, int depth)
-{
-    for (; e; e = e->next) {
-        if (strcmp(e->name, "Say") == 0) {
-            printf("%*sassistant: %s\n", depth * 2, "", elem_text(p, e));
-        }
-        else if (strcmp(e->name, "Gather") == 0) {
-            play_verbs(p, e->first_child, depth + 1);
-            printf("%*s[listening: Gather input=%s action=%s]\n", depth * 2, "",
-                   elem_attr(e, "input") ? elem_attr(e, "input") : "dtmf",
-                   elem_attr(e, "action") ? elem_attr(e, "action") : "(current URL)");
-            return -1;
-        }
-        else if (strcmp(e->name, "Hangup") == 0 || strcmp(e->name, "Reject") == 0) {
-            printf("[call ended by the gateway: %s]\n", e->name);
-            return 1;
-        }
-        else if (strcmp(e->name, "Pause") == 0 || strcmp(e->name, "Play") == 0) {
-            printf("%*s[%s]\n", depth * 2, "", e->name);
-        }
-        else if (strcmp(e->name, "Redirect") == 0 || strcmp(e->name, "Dial") == 0
-                 || strcmp(e->name, "Connect") == 0 || strcmp(e->name, "Record") == 0
-                 || strcmp(e->name, "Enqueue") == 0 || strcmp(e->name, "Start") == 0) {
-            printf("%*s[%s %s]\n", depth * 2, "", e->name, elem_text(p, e));
-            return -1;
-        }
-        else {
-            die("invalid TwiML: unknown verb <%s>", e->name);
-        }
-    }
-    return 0;
-}
-
-/* Plays a whole document: running off its end hangs the call up, as Twilio does. */
-static void play_twiml(apr_pool_t *p, const apr_xml_doc *doc)
-{
-    if (play_verbs(p, doc->root->first_child, 0) == 0) {
-        printf("[end of TwiML: Twilio hangs up]\n");
-    }
-}
-
-static apr_xml_doc *parse_twiml(apr_pool_t *p, const sim_http_t *h)
-{
-    apr_xml_parser *parser = apr_xml_parser_create(p);
-    apr_xml_doc *doc = NULL;
-    char err[256];
-
-    if (h->too_large) {
-        die("invalid TwiML: response larger than %s", "64 KB");
-    }
-    if (h->chunked) {
-        die("invalid TwiML: %s (Twilio needs Content-Length)", "chunked response");
-    }
-    if (!h->content_type || (strncasecmp(h->content_type, "text/xml", 8) != 0
-                             && strncasecmp(h->content_type, "application/xml", 15) != 0)) {
-        die("invalid TwiML: Content-Type %s (Twilio error 12300)",
-            h->content_type ? h->content_type : "missing");
-    }
-    if (apr_xml_parser_feed(parser, h->body, h->len) != APR_SUCCESS
-        || apr_xml_parser_done(parser, &doc) != APR_SUCCESS) {
-        apr_xml_parser_geterror(parser, err, sizeof(err));
-        die("invalid TwiML (Twilio error 12100): %s", err);
-    }
-    if (!doc->root || strcmp(doc->root->name, "Response") != 0) {
-        die("invalid TwiML: the root element is not %s", "<Response>");
-    }
-    return doc;
-}
-
-static const char *read_token(apr_pool_t *p, const char *path)
-{
-    char buf[256];
+    char buf[VTSIM_TOKEN_MAX + 2];
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    int ok;
 
-    if (!f || !fgets(buf, sizeof(buf), f)) {
-        die("cannot read the auth token from %s", path);
+    if (!f) {
+        return vtsim_error("cannot open the auth token file %s: %s", path, strerror(errno));
     }
+    ok = fgets(buf, sizeof(buf), f) != NULL;
     if (f != stdin) {
         fclose(f);
     }
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return apr_pstrdup(p, buf);
-}
-
-static const char *random_sid(apr_pool_t *p, const char *prefix)
-{
-    unsigned char raw[16];
-
-    if (vt_random_bytes(raw, sizeof(raw)) != VT_CRYPTO_OK) {
-        die("%s", "no randomness");
+    buf[ok ? strcspn(buf, "\r\n") : 0] = '\0';
+    if (!buf[0]) {
+        return vtsim_error("no auth token in %s (its first line)", path);
     }
-    return apr_pstrcat(p, prefix, vt_hex_encode(p, raw, sizeof(raw)), NULL);
+    *token = apr_pstrdup(p, buf);
+    memset(buf, 0, sizeof(buf));
+    return 0;
 }
 
-static void usage(void)
+static int parse_int(const char *s, int min, int max, int *out)
 {
-    puts("usage: voxtwilio-sim --url URL --from E164 --to E164 --account-sid AC...\n"
-         "                     --auth-token-file FILE|- [--call-sid CA...]\n"
-         "Places a call like Twilio: POSTs a signed `inbound` webhook to URL and prints\n"
-         "what the caller hears. The auth token is read from FILE (or stdin with -).");
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_dial(const char *s, vtsim_dial_t *d)
+{
+    static const char *const names[] = { "answered", "no-answer", "busy", "failed" };
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *d = (vtsim_dial_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int http_url(const char *u)
+{
+    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+/* Parses the command line into s. 0, or the exit status. */
+static int parse_args(vtsim_t *s, int argc, char **argv)
+{
+    enum { O_URL = 256, O_FROM, O_TO, O_ACCOUNT, O_TOKEN, O_CALL, O_SCRIPT, O_INTERACTIVE,
+           O_CONFIDENCE, O_DIAL, O_DIAL_DURATION, O_STATUS, O_NO_STATUS, O_MAX, O_VERSION };
+    static const struct option opts[] = {
+        { "url", required_argument, NULL, O_URL },
+        { "from", required_argument, NULL, O_FROM },
+        { "to", required_argument, NULL, O_TO },
+        { "account-sid", required_argument, NULL, O_ACCOUNT },
+        { "auth-token-file", required_argument, NULL, O_TOKEN },
+        { "call-sid", required_argument, NULL, O_CALL },
+        { "script", required_argument, NULL, O_SCRIPT },
+        { "interactive", no_argument, NULL, O_INTERACTIVE },
+        { "confidence", required_argument, NULL, O_CONFIDENCE },
+        { "dial", required_argument, NULL, O_DIAL },
+        { "dial-duration", required_argument, NULL, O_DIAL_DURATION },
+        { "status-callback", required_argument, NULL, O_STATUS },
+        { "no-status", no_argument, NULL, O_NO_STATUS },
+        { "max-requests", required_argument, NULL, O_MAX },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *token_file = NULL, *script = NULL, *status_url = NULL;
+    int c, no_status = 0;
+
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case O_URL: s->url = optarg; break;
+        case O_FROM: s->from = optarg; break;
+        case O_TO: s->to = optarg; break;
+        case O_ACCOUNT: s->account_sid = optarg; break;
+        case O_TOKEN: token_file = optarg; break;
+        case O_CALL: s->call_sid = optarg; break;
+        case O_SCRIPT: script = optarg; break;
+        case O_INTERACTIVE: s->interactive = 1; break;
+        case O_CONFIDENCE: {
+            char *end;
+            double v;
+            errno = 0;
+            v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v >= 0.0 && v <= 1.0)) {
+                return usage_err("--confidence must be a number from 0 to 1", NULL);
+            }
+            s->confidence = optarg;
+            break;
+        }
+        case O_DIAL:
+            if (parse_dial(optarg, &s->dial) != 0) {
+                return usage_err("--dial must be answered, no-answer, busy or failed", NULL);
+            }
+            break;
+        case O_DIAL_DURATION:
+            if (parse_int(optarg, 0, 14400, &s->dial_duration) != 0) {
+                return usage_err("--dial-duration must be a number of seconds, 0 to 14400",
+                                 NULL);
+            }
+            break;
+        case O_STATUS: status_url = optarg; break;
+        case O_NO_STATUS: no_status = 1; break;
+        case O_MAX:
+            if (parse_int(optarg, 1, 100000, &s->max_requests) != 0) {
+                return usage_err("--max-requests must be a number from 1 to 100000", NULL);
+            }
+            break;
+        case 'v': s->verbose = 1; break;
+        case 'h': usage(stdout); return -1;
+        case O_VERSION: printf(VTSIM_PROG " (mod_voxtwilio) %s\n", PACKAGE_VERSION); return -1;
+        default: return usage_err("bad option", NULL);
+        }
+    }
+    if (optind < argc) {
+        return usage_err("unexpected argument", argv[optind]);
+    }
+    if (!s->url || !s->from || !s->to || !s->account_sid || !token_file) {
+        return usage_err("--url, --from, --to, --account-sid and --auth-token-file are "
+                         "required", NULL);
+    }
+    if (!http_url(s->url) || strchr(s->url, '#')) {
+        return usage_err("--url must be an http:// or https:// URL without a fragment", NULL);
+    }
+    if (!s->from[0] || !s->to[0]) {
+        return usage_err("--from and --to must not be empty", NULL);
+    }
+    if (!vt_sid_valid(s->account_sid, "AC")) {
+        return usage_err("--account-sid is not an Account SID (AC + 32 hex digits)", NULL);
+    }
+    if (s->call_sid && !vt_sid_valid(s->call_sid, "CA")) {
+        return usage_err("--call-sid is not a Call SID (CA + 32 hex digits)", NULL);
+    }
+    if (script && s->interactive) {
+        return usage_err("--script and --interactive exclude each other", NULL);
+    }
+    if ((script && strcmp(script, "-") == 0 && strcmp(token_file, "-") == 0)
+        || (s->interactive && strcmp(token_file, "-") == 0)) {
+        return usage_err("the auth token and the caller's lines cannot both come from stdin",
+                         NULL);
+    }
+    if (status_url && no_status) {
+        return usage_err("--status-callback and --no-status exclude each other", NULL);
+    }
+    if (status_url && !http_url(status_url)) {
+        return usage_err("--status-callback must be an http:// or https:// URL", NULL);
+    }
+    if (!no_status) {
+        s->status_url = status_url ? status_url
+                                   : vt_twiml_doc_resolve(s->pool, s->url, "status-callback");
+    }
+    if (read_token(s->pool, token_file, &s->token) != 0) {
+        return 1;
+    }
+    if (script) {
+        s->script_name = script;
+        s->script = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
+        if (!s->script) {
+            vtsim_error("cannot open the script %s: %s", script, strerror(errno));
+            return 1;
+        }
+    }
+    if (!s->call_sid && !(s->call_sid = vtsim_random_sid(s->pool, "CA"))) {
+        vtsim_error("no randomness for the CallSid");
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "url", required_argument, NULL, 'u' },
-        { "from", required_argument, NULL, 'f' },
-        { "to", required_argument, NULL, 't' },
-        { "account-sid", required_argument, NULL, 'a' },
-        { "auth-token-file", required_argument, NULL, 'k' },
-        { "call-sid", required_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *url = NULL, *from = NULL, *to = NULL, *account = NULL, *token_file = NULL;
-    const char *call_sid = NULL;
-    apr_pool_t *p;
-    apr_array_header_t *params;
-    sim_http_t h = { 0 };
-    long status;
-    int c;
+    vtsim_t sim;
+    int rc;
 
-    apr_app_initialize(&argc, (const char *const **)&argv, NULL);
-    apr_pool_create(&p, NULL);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u': url = optarg; break;
-        case 'f': from = optarg; break;
-        case 't': to = optarg; break;
-        case 'a': account = optarg; break;
-        case 'k': token_file = optarg; break;
-        case 'c': call_sid = optarg; break;
-        case 'h': usage(); return 0;
-        default: usage(); return 2;
-        }
+    if (apr_app_initialize(&argc, (const char *const **)&argv, NULL) != APR_SUCCESS) {
+        fputs(VTSIM_PROG ": cannot initialize APR\n", stderr);
+        return 1;
     }
-    if (!url || !from || !to || !account || !token_file) {
-        usage();
-        return 2;
+    memset(&sim, 0, sizeof(sim));
+    apr_pool_create(&sim.pool, NULL);
+    sim.confidence = VTSIM_DEFAULT_CONFIDENCE;
+    sim.dial = VTSIM_DIAL_ANSWERED;
+    sim.dial_duration = VTSIM_DEFAULT_DIAL_DURATION;
+    sim.max_requests = VTSIM_DEFAULT_MAX_REQUESTS;
+    rc = parse_args(&sim, argc, argv);
+    if (rc == 0) {
+        rc = vtsim_http_init(&sim) == 0 ? vtsim_call(&sim) : 1;
+        vtsim_http_cleanup(&sim);
     }
-    if (!vt_sid_valid(account, "AC")) {
-        die("--account-sid '%s' is not an Account SID (AC + 32 hex digits)", account);
+    else if (rc < 0) {
+        rc = 0; /* --help, --version */
     }
-    if (!call_sid) {
-        call_sid = random_sid(p, "CA");
+    if (sim.script && sim.script != stdin) {
+        fclose(sim.script);
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    params = apr_array_make(p, 16, sizeof(vt_param_t));
-    vt_params_add(params, "AccountSid", account);
-    vt_params_add(params, "ApiVersion", "2010-04-01");
-    vt_params_add(params, "CallSid", call_sid);
-    vt_params_add(params, "CallStatus", "ringing");
-    vt_params_add(params, "Called", to);
-    vt_params_add(params, "Caller", from);
-    vt_params_add(params, "Direction", "inbound");
-    vt_params_add(params, "From", from);
-    vt_params_add(params, "To", to);
-    printf("[call %s from %s to %s]\n", call_sid, from, to);
-    status = twilio_post(p, url, read_token(p, token_file), params, &h);
-    if (status != 200) {
-        die("the gateway answered HTTP %s (Twilio error 11200: the caller hears an "
-            "application error)", apr_ltoa(p, status));
-    }
-    play_twiml(p, parse_twiml(p, &h));
-    curl_global_cleanup();
-    apr_pool_destroy(p);
+    fflush(stdout);
+    apr_pool_destroy(sim.pool);
     apr_terminate();
-    return 0;
+    return rc;
 }

@@ -103,6 +103,13 @@ START_TEST(test_documented_defaults)
     ck_assert_str_eq(c->api_base, "https://api.twilio.com");
     ck_assert_ptr_null(c->public_url);
     ck_assert_ptr_null(c->tenant);
+    /* VoxTwilioHelper: the installed helper; VoxTwilioSpoolDir: below DefaultRuntimeDir */
+    ck_assert_str_eq(c->helper, VT_HELPER_PATH);
+    ck_assert(strlen(c->helper) > 17
+              && strcmp(c->helper + strlen(c->helper) - 17, "/voxtwilio-helper") == 0);
+    ck_assert_ptr_null(c->helper_db);
+    ck_assert_str_eq(c->spool_dir, "voxtwilio-spool");
+    ck_assert_ptr_null(c->recordings_dir);
 }
 END_TEST
 

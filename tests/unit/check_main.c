@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_form());
     srunner_add_suite(sr, vt_suite_signature());
     srunner_add_suite(sr, vt_suite_twiml());
+    srunner_add_suite(sr, vt_suite_twiml_doc());
     srunner_add_suite(sr, vt_suite_config());
     srunner_add_suite(sr, vt_suite_assistant());
     srunner_add_suite(sr, vt_suite_events());

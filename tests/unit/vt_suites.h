@@ -11,6 +11,7 @@ Suite *vt_suite_keyring(void);
 Suite *vt_suite_form(void);
 Suite *vt_suite_signature(void);
 Suite *vt_suite_twiml(void);
+Suite *vt_suite_twiml_doc(void);
 Suite *vt_suite_config(void);
 Suite *vt_suite_assistant(void);
 Suite *vt_suite_events(void);

@@ -1,0 +1,562 @@
+/* vth_spool — voxtwilio-helper: replays the outage spool, the webhooks the module stored
+ * (vtm_spool.c; format in vtm_spool.h) while it could not reach the database.
+ *
+ * Each file is handled as the module would have handled the request: the tenant resolved
+ * the same way (the path's slug; else, for callbacks, the call's row; else the called
+ * number; else, for callbacks, the calling number), its AccountSid checked, the signature
+ * verified with the tenant's decrypted token over the stored URL, parameters and body, then
+ * the same vt_events statement and argument builder run. The events' dedup keys make a
+ * replay that already landed change nothing, so a crash between the write and the unlink
+ * only costs a second, harmless, write.
+ *
+ * Outcome per file: written → deleted; unusable for good (malformed, no such tenant, bad
+ * signature, rejected by the database) → moved to DIR/rejected/ and logged, for a human;
+ * database unavailable → left in place, and the pass stops until the next one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_base64.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <json-c/json.h>
+
+#include "vth.h"
+#include "vt_events.h"
+#include "vt_form.h"
+#include "vt_keyring.h"
+#include "vt_log.h"
+#include "vt_signature.h"
+#include "vt_util.h"
+
+#define SP_VERSION 1                      /* the writer's VTM_SPOOL_VERSION */
+#define SP_PASS_EVERY_MS 1000LL           /* rescan while the database is up */
+#define SP_BATCH 200                      /* files per dispatch: other sources get a turn */
+#define SP_MAX_FILE (32L * 1024 * 1024)   /* a 16 MiB body in base64 plus the rest */
+#define SP_MAX_PARAMS 256                 /* the module's VTM_MAX_PARAMS */
+#define SP_STALE_TMP_S 3600               /* a writer that died mid-file left this behind */
+#define SP_ERROR_QUIET_MS 60000LL         /* the same lookup error at most once a minute */
+
+/* Must select what vtm_db.c's tenant statements select for these columns, over the same
+ * joins, so that both resolve a tenant alike. */
+#define SP_TENANT_COLUMNS                                                                   \
+    "SELECT c.id, c.slug, c.enabled, i.id IS NOT NULL, coalesce(i.enabled, false), "        \
+    "i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id "
+static const char *const sp_tenant_by_number =
+    SP_TENANT_COLUMNS
+    "FROM integration_numbers n JOIN client_integrations i ON i.id = n.integration_id "
+    "JOIN companies c ON c.id = i.company_id WHERE n.number = $1";
+static const char *const sp_tenant_by_slug =
+    SP_TENANT_COLUMNS
+    "FROM companies c LEFT JOIN client_integrations i "
+    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE c.slug = $1";
+static const char *const sp_tenant_by_call =
+    SP_TENANT_COLUMNS
+    "FROM calls k JOIN companies c ON c.id = k.company_id LEFT JOIN client_integrations i "
+    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE k.call_sid = $1";
+
+/* The routes the module spools, with what it writes for each. */
+static const struct {
+    const char *route;
+    const vt_event_stmt_t *stmt;
+    vt_event_args_fn *args;
+    int is_callback;
+} sp_routes[] = {
+    { "inbound", &vt_event_inbound_stmt, vt_event_inbound_args, 0 },
+    { "status-callback", &vt_event_status_stmt, vt_event_status_args, 1 },
+    { "recording", &vt_event_recording_stmt, vt_event_recording_args, 1 },
+};
+
+struct vth_spool {
+    apr_pool_t *pool;
+    const vth_config_t *cfg;
+    vth_outbox_t *ob;
+    const char *dir;
+    const char *rejected;
+    unsigned long seen_generation; /* of the outbox connection at the last pass */
+    long long next_pass;
+    int more;                      /* the last pass stopped at SP_BATCH */
+    apr_hash_t *stuck;             /* names that could not be moved to rejected/ */
+    char last_error[160];
+    long long last_error_at;
+};
+
+typedef enum { SP_DONE, SP_REJECT, SP_RETRY } sp_rc;
+
+typedef struct sp_tenant {
+    const char *company_id, *slug, *account_sid, *token_hex, *key_id;
+    int enabled, has_integration, integration_enabled;
+} sp_tenant_t;
+
+/* One file being replayed. */
+typedef struct sp_item {
+    const char *name;
+    const char *route, *url, *signature, *idempotency_token, *content_type, *slug;
+    const char *body;
+    apr_size_t body_len;
+    apr_array_header_t *params;
+    const char *call_sid;
+    const char *why;  /* SP_REJECT / SP_RETRY: for the log */
+    const char *note; /* SP_DONE: for the log */
+} sp_item_t;
+
+/* ------------------------------------------------------------------ the file */
+
+static const char *json_str(json_object *o, const char *key, int *bad)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+        return NULL;
+    if (!json_object_is_type(v, json_type_string)) {
+        *bad = 1;
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
+/* Standard base64 with its padding (apr_base64_decode would stop quietly at a bad byte). */
+static int b64_valid(const char *s)
+{
+    size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    size_t pad = strspn(s + n, "=");
+
+    return s[n + pad] == '\0' && pad <= 2 && (n + pad) % 4 == 0;
+}
+
+/* Reads and decodes the file. SP_DONE when *it is filled (route NULL: the file is gone). */
+static sp_rc sp_load(apr_pool_t *p, const char *path, sp_item_t *it)
+{
+    struct stat st;
+    json_object *o, *v;
+    enum json_tokener_error jerr;
+    char *buf, *body;
+    const char *b64;
+    ssize_t n;
+    size_t got = 0;
+    int fd, bad = 0, blen;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        it->why = apr_psprintf(p, "cannot open: %s", strerror(errno));
+        return errno == ENOENT ? SP_DONE : SP_REJECT; /* ENOENT: another helper took it */
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SP_MAX_FILE) {
+        close(fd);
+        it->why = "not a regular file of at most 32 MiB";
+        return SP_REJECT;
+    }
+    buf = apr_palloc(p, (apr_size_t)st.st_size + 1);
+    while (got < (size_t)st.st_size) {
+        n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    o = json_tokener_parse_verbose(buf, &jerr);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        it->why = "not a JSON object";
+        return SP_REJECT;
+    }
+    if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != SP_VERSION) {
+        json_object_put(o);
+        it->why = "unknown spool file version";
+        return SP_REJECT;
+    }
+#define STR(field) (it->field = json_str(o, #field, &bad), \
+                    it->field = it->field ? apr_pstrdup(p, it->field) : NULL)
+    STR(route);
+    STR(url);
+    STR(signature);
+    STR(idempotency_token);
+    STR(content_type);
+#undef STR
+    it->slug = json_str(o, "tenant", &bad);
+    it->slug = it->slug ? apr_pstrdup(p, it->slug) : NULL;
+    b64 = json_str(o, "body", &bad);
+    if (bad || !it->route || !it->url || !b64) {
+        json_object_put(o);
+        it->why = "a field is missing or not a string";
+        return SP_REJECT;
+    }
+    if (!b64_valid(b64)) {
+        json_object_put(o);
+        it->why = "body is not base64";
+        return SP_REJECT;
+    }
+    body = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b64) + 1);
+    blen = apr_base64_decode(body, b64);
+    json_object_put(o);
+    body[blen] = '\0';
+    it->body = body;
+    it->body_len = (apr_size_t)blen;
+    if (it->slug && !vt_slug_valid(it->slug)) {
+        it->why = "tenant is not a slug";
+        return SP_REJECT;
+    }
+    if (it->content_type
+        && strncasecmp(it->content_type, "application/x-www-form-urlencoded", 33) == 0) {
+        vt_form_rc frc = vt_form_parse(p, it->body, it->body_len, SP_MAX_PARAMS, &it->params);
+        if (frc != VT_FORM_OK) {
+            it->why = apr_psprintf(p, "malformed form: %s", vt_form_strerror(frc));
+            return SP_REJECT;
+        }
+    }
+    else {
+        it->params = apr_array_make(p, 1, sizeof(vt_param_t)); /* JSON (bodySHA256) */
+    }
+    it->call_sid = vt_params_get(it->params, "CallSid");
+    return SP_DONE;
+}
+
+/* ------------------------------------------------------------------ the database */
+
+/* A failed statement: SP_RETRY (kept for later; a broken connection is handed back to the
+ * outbox) with *why, logged here at most once a minute for the same message. */
+static sp_rc sp_db_failed(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, PGresult *res,
+                          const char *what, const char **why)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    long long now = vth_now_ms();
+
+    *why = apr_psprintf(p, "%s: %s", what, vt_first_line(p, m ? m : PQerrorMessage(conn)));
+    if (PQstatus(conn) == CONNECTION_BAD) {
+        vth_outbox_conn_broken(sp->ob);
+        return SP_RETRY;
+    }
+    if (strncmp(sp->last_error, *why, sizeof(sp->last_error) - 1) != 0
+        || now - sp->last_error_at >= SP_ERROR_QUIET_MS) {
+        vt_log(VT_LOG_ERR, "spool: %s (files stay in the spool)", *why);
+        apr_cpystrn(sp->last_error, *why, sizeof(sp->last_error));
+        sp->last_error_at = now;
+    }
+    return SP_RETRY;
+}
+
+/* 1 found (*t filled), 0 not found, -1 failed (*why set). */
+static int sp_tenant(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char *sql,
+                     const char *arg, sp_tenant_t *t, const char **why)
+{
+    const char *params[1] = { arg };
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        sp_db_failed(sp, p, conn, res, "tenant look-up failed", why);
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return 0;
+    }
+#define COL(i) (PQgetisnull(res, 0, (i)) ? NULL : apr_pstrdup(p, PQgetvalue(res, 0, (i))))
+    t->company_id = COL(0);
+    t->slug = COL(1);
+    t->enabled = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    t->has_integration = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+    t->integration_enabled = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+    t->account_sid = COL(5);
+    t->token_hex = COL(6);
+    t->key_id = COL(7);
+#undef COL
+    PQclear(res);
+    return 1;
+}
+
+/* The handler's resolve_tenant(), over libpq. */
+static sp_rc sp_resolve(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, sp_item_t *it,
+                        int is_callback, sp_tenant_t *t)
+{
+    const char *to = vt_params_get(it->params, "To");
+    const char *from = vt_params_get(it->params, "From");
+    const char *account_sid = vt_params_get(it->params, "AccountSid");
+    int rc = 0;
+
+    memset(t, 0, sizeof(*t));
+    if (it->slug)
+        rc = sp_tenant(sp, p, conn, sp_tenant_by_slug, it->slug, t, &it->why);
+    else {
+        if (is_callback && it->call_sid)
+            rc = sp_tenant(sp, p, conn, sp_tenant_by_call, it->call_sid, t, &it->why);
+        if (rc == 0 && to && vt_e164_valid(to))
+            rc = sp_tenant(sp, p, conn, sp_tenant_by_number, to, t, &it->why);
+        if (rc == 0 && is_callback && from && vt_e164_valid(from))
+            rc = sp_tenant(sp, p, conn, sp_tenant_by_number, from, t, &it->why);
+    }
+    if (rc < 0)
+        return SP_RETRY;
+    if (rc == 0 || !t->enabled || !t->has_integration || !t->integration_enabled) {
+        it->why = apr_psprintf(p, "no enabled tenant for %s %s", it->slug ? "slug" : "number",
+                               it->slug ? it->slug : to ? to : "(none)");
+        return SP_REJECT;
+    }
+    /* A tenant never takes another Twilio account's call. */
+    if (!account_sid || !t->account_sid || strcmp(account_sid, t->account_sid) != 0) {
+        it->why = apr_psprintf(p, "AccountSid does not belong to tenant %s", t->slug);
+        return SP_REJECT;
+    }
+    return SP_DONE;
+}
+
+/* ------------------------------------------------------------------ one file */
+
+static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char *path,
+                       sp_item_t *it)
+{
+    const char *token = NULL, *err = NULL, **args;
+    sp_tenant_t t;
+    PGresult *res;
+    vt_sig_rc sig;
+    size_t r;
+    sp_rc rc;
+
+    rc = sp_load(p, path, it);
+    if (rc != SP_DONE || !it->route)
+        return rc;
+    for (r = 0; r < sizeof(sp_routes) / sizeof(sp_routes[0]); r++)
+        if (strcmp(sp_routes[r].route, it->route) == 0)
+            break;
+    if (r == sizeof(sp_routes) / sizeof(sp_routes[0])) {
+        it->why = apr_psprintf(p, "route '%s' is not replayed", it->route);
+        return SP_REJECT;
+    }
+    if (!vt_sid_valid(it->call_sid, "CA")) {
+        it->why = "missing or malformed CallSid";
+        return SP_REJECT;
+    }
+    rc = sp_resolve(sp, p, conn, it, sp_routes[r].is_callback, &t);
+    if (rc != SP_DONE)
+        return rc;
+    if (!t.token_hex || !t.key_id
+        || vt_secret_decrypt(p, sp->cfg->ring, t.company_id, t.key_id, t.token_hex, &token,
+                             &err) != APR_SUCCESS) {
+        it->why = apr_psprintf(p, "cannot decrypt the auth token of tenant %s: %s (is key %s "
+                               "in the key file?)", t.slug, err ? err : "no token",
+                               t.key_id ? t.key_id : "-");
+        return SP_REJECT;
+    }
+    /* Anyone who could write into the spool could otherwise forge events. */
+    sig = it->signature ? vt_signature_verify(p, token, it->url, it->params, it->body,
+                                              it->body_len, it->signature)
+                        : VT_SIG_MISSING;
+    if (sig != VT_SIG_OK) {
+        it->why = apr_psprintf(p, "tenant %s: %s", t.slug,
+                               sig == VT_SIG_MISSING ? "no signature"
+                               : sig == VT_SIG_BODY_HASH ? "body does not match bodySHA256"
+                               : "signature does not match");
+        return SP_REJECT;
+    }
+    args = sp_routes[r].args(p, it->params, t.company_id, it->idempotency_token, &err);
+    if (!args) {
+        it->why = apr_psprintf(p, "tenant %s: %s", t.slug, err);
+        return SP_REJECT;
+    }
+    res = PQexecParams(conn, vt_sql_to_libpq(p, sp_routes[r].stmt->sql),
+                       sp_routes[r].stmt->nargs, NULL, args, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        if (PQstatus(conn) == CONNECTION_BAD) {
+            rc = sp_db_failed(sp, p, conn, res, "writing the event failed", &it->why);
+        }
+        else {
+            /* The statement itself is refused (a constraint, a changed schema): retrying
+             * cannot help. */
+            it->why = apr_psprintf(p, "tenant %s: the database refused the event: %s", t.slug,
+                                   vt_first_line(p, m ? m : PQerrorMessage(conn)));
+            rc = SP_REJECT;
+        }
+        PQclear(res);
+        return rc;
+    }
+    /* Whether it was new is not visible here (the event's INSERT is a CTE); the dedup
+     * keys are what make a second replay change nothing. */
+    it->note = apr_psprintf(p, "%s, CallSid %s, tenant %s", it->route, it->call_sid, t.slug);
+    PQclear(res);
+    return SP_DONE;
+}
+
+/* ------------------------------------------------------------------ the directory */
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The spool files in arrival (name) order; removes temporary files a dead writer left. */
+static apr_array_header_t *sp_list(vth_spool_t *sp, apr_pool_t *p)
+{
+    apr_array_header_t *names = apr_array_make(p, 16, sizeof(const char *));
+    DIR *d = opendir(sp->dir);
+    struct dirent *de;
+    time_t now = time(NULL);
+
+    if (!d) {
+        vt_log(VT_LOG_ERR, "spool: cannot read %s: %s", sp->dir, strerror(errno));
+        return names;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        struct stat st;
+
+        if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+            const char *tmp = apr_pstrcat(p, sp->dir, "/", de->d_name, NULL);
+            if (lstat(tmp, &st) == 0 && now - st.st_mtime > SP_STALE_TMP_S && unlink(tmp) == 0)
+                vt_log(VT_LOG_WARN, "spool: removed %s, left half-written by a process "
+                       "that died", de->d_name);
+            continue;
+        }
+        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0
+            || apr_hash_get(sp->stuck, de->d_name, APR_HASH_KEY_STRING))
+            continue;
+        *(const char **)apr_array_push(names) = apr_pstrdup(p, de->d_name);
+    }
+    closedir(d);
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), name_cmp);
+    return names;
+}
+
+static void sp_reject(vth_spool_t *sp, apr_pool_t *p, const char *name, const char *why)
+{
+    const char *from = apr_pstrcat(p, sp->dir, "/", name, NULL);
+    const char *to = apr_pstrcat(p, sp->rejected, "/", name, NULL);
+
+    if ((mkdir(sp->rejected, 0700) != 0 && errno != EEXIST) || rename(from, to) != 0) {
+        vt_log(VT_LOG_ERR, "spool: %s rejected (%s) but cannot be moved to %s: %s; it is "
+               "skipped until the helper restarts", name, why, sp->rejected, strerror(errno));
+        apr_hash_set(sp->stuck, apr_pstrdup(sp->pool, name), APR_HASH_KEY_STRING, "");
+        return;
+    }
+    vt_log(VT_LOG_WARN, "spool: %s rejected and moved to %s/: %s", name, VTH_SPOOL_REJECTED,
+           why);
+}
+
+/* One pass of at most limit files. Returns 1 when files are left beyond the limit, 0 when
+ * the spool was worked through, -1 when the database failed (the rest waits). */
+static int sp_pass(vth_spool_t *sp, PGconn *conn, int limit)
+{
+    apr_pool_t *p, *fp;
+    apr_array_header_t *names;
+    int i, done = 0, rejected = 0, rc = 0;
+    long long t0 = vth_now_ms();
+
+    apr_pool_create(&p, sp->pool);
+    names = sp_list(sp, p);
+    for (i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *path = apr_pstrcat(p, sp->dir, "/", name, NULL);
+        sp_item_t it;
+        sp_rc r;
+
+        if (i >= limit) {
+            rc = 1;
+            break;
+        }
+        if (vth_stop_requested(sp->cfg)) {
+            rc = 1;
+            break;
+        }
+        memset(&it, 0, sizeof(it));
+        it.name = name;
+        apr_pool_create(&fp, p);
+        r = sp_replay(sp, fp, conn, path, &it);
+        if (r == SP_DONE) {
+            if (unlink(path) != 0 && errno != ENOENT) {
+                /* It would be replayed again: harmless (dedup keys), but say so. */
+                vt_log(VT_LOG_WARN, "spool: %s replayed but not removed: %s", name,
+                       strerror(errno));
+            }
+            if (it.note)
+                vt_log(VT_LOG_INFO, "spool: replayed %s (%s)", name, it.note);
+            done++;
+        }
+        else if (r == SP_REJECT) {
+            sp_reject(sp, fp, name, it.why ? it.why : "unusable");
+            rejected++;
+        }
+        apr_pool_destroy(fp); /* wipes the decrypted token */
+        if (r == SP_RETRY) {
+            rc = -1;
+            break;
+        }
+    }
+    if (done || rejected)
+        vt_log(VT_LOG_NOTICE, "spool: %d webhook(s) replayed, %d rejected in %lld ms; %d left",
+               done, rejected, vth_now_ms() - t0, names->nelts - done - rejected);
+    apr_pool_destroy(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ event-loop source */
+
+static void sp_prepare(void *baton, struct pollfd *pfd, long *timeout_ms)
+{
+    vth_spool_t *sp = baton;
+    unsigned long gen;
+    long long t;
+
+    (void)pfd;
+    if (!vth_outbox_conn(sp->ob, &gen))
+        return; /* nothing to do before the database is up; the outbox wakes the loop */
+    t = (gen != sp->seen_generation || sp->more) ? 0 : sp->next_pass - vth_now_ms();
+    if (t < *timeout_ms)
+        *timeout_ms = t < 0 ? 0 : (long)t;
+}
+
+static void sp_dispatch(void *baton, short revents)
+{
+    vth_spool_t *sp = baton;
+    unsigned long gen;
+    PGconn *conn = vth_outbox_conn(sp->ob, &gen);
+    long long now = vth_now_ms();
+
+    (void)revents;
+    if (!conn || (gen == sp->seen_generation && !sp->more && now < sp->next_pass))
+        return;
+    sp->seen_generation = gen;
+    sp->more = sp_pass(sp, conn, SP_BATCH) > 0;
+    sp->next_pass = vth_now_ms() + SP_PASS_EVERY_MS;
+}
+
+vth_spool_t *vth_spool_create(apr_pool_t *p, const vth_config_t *cfg, vth_outbox_t *ob)
+{
+    vth_spool_t *sp = apr_pcalloc(p, sizeof(*sp));
+
+    sp->pool = p;
+    sp->cfg = cfg;
+    sp->ob = ob;
+    sp->dir = cfg->spool_dir;
+    sp->rejected = apr_pstrcat(p, cfg->spool_dir, "/" VTH_SPOOL_REJECTED, NULL);
+    sp->stuck = apr_hash_make(p);
+    return sp;
+}
+
+void vth_spool_source(vth_spool_t *sp, vth_source_t *src)
+{
+    src->name = "outage spool";
+    src->prepare = sp_prepare;
+    src->dispatch = sp_dispatch;
+    src->baton = sp;
+}
+
+int vth_spool_run_once(vth_spool_t *sp)
+{
+    PGconn *conn = vth_outbox_conn(sp->ob, NULL);
+    int rc;
+
+    if (!conn)
+        return 1;
+    while ((rc = sp_pass(sp, conn, SP_BATCH)) > 0 && !vth_stop_requested(sp->cfg)) {
+    }
+    return rc < 0 ? 1 : 0;
+}

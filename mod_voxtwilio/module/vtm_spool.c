@@ -1,0 +1,200 @@
+/* vtm_spool — the outage spool's writer (module side); see vtm_spool.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_base64.h>
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <json-c/json.h>
+#include <unixd.h>
+
+#include "vt_util.h"
+#include "vtm_module.h"
+#include "vtm_spool.h"
+
+APLOG_USE_MODULE(voxtwilio);
+
+/* The tenant slug of the request's path ("/voice/acme/status-callback" under
+ * <Location /voice>), else VoxTwilioTenant, else NULL: the helper resolves the tenant the
+ * way the handler did. Same rules as the handler's path parsing. */
+static const char *request_slug(request_rec *r, const char *route)
+{
+    const vtm_srv_conf_t *c = vtm_srv_conf(r->server);
+    const core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    const char *loc = (cd && cd->d && !cd->r && !cd->d_is_fnmatch) ? cd->d : "";
+    apr_size_t n = strlen(loc), ulen = strlen(r->uri), rlen = strlen(route), end;
+    const char *slug;
+
+    if (c->tenant) {
+        return c->tenant;
+    }
+    while (n > 0 && loc[n - 1] == '/') {
+        n--;
+    }
+    /* r->uri = loc "/" slug "/" route */
+    if (ulen < n + rlen + 3 || strncmp(r->uri, loc, n) != 0 || r->uri[n] != '/'
+        || strcmp(r->uri + ulen - rlen, route) != 0 || r->uri[ulen - rlen - 1] != '/') {
+        return NULL;
+    }
+    end = ulen - rlen - 1;
+    slug = apr_pstrmemdup(r->pool, r->uri + n + 1, end - n - 1);
+    return vt_slug_valid(slug) ? slug : NULL;
+}
+
+static void add_str(json_object *o, const char *key, const char *val)
+{
+    json_object_object_add(o, key, val ? json_object_new_string(val) : NULL);
+}
+
+static const char *spool_json(request_rec *r, const char *route, const char *signed_url,
+                              const char *body, apr_size_t len, apr_time_t now)
+{
+    json_object *o = json_object_new_object();
+    apr_time_exp_t tm;
+    char *b64 = apr_palloc(r->pool, apr_base64_encode_len((int)len));
+    const char *slug = request_slug(r, route), *out;
+
+    apr_base64_encode(b64, body, (int)len);
+    apr_time_exp_gmt(&tm, now);
+    json_object_object_add(o, "version", json_object_new_int(VTM_SPOOL_VERSION));
+    add_str(o, "route", route);
+    add_str(o, "url", signed_url);
+    add_str(o, "signature", apr_table_get(r->headers_in, "X-Twilio-Signature"));
+    add_str(o, "idempotency_token", apr_table_get(r->headers_in, "I-Twilio-Idempotency-Token"));
+    add_str(o, "content_type", apr_table_get(r->headers_in, "Content-Type"));
+    add_str(o, "body", b64);
+    add_str(o, "received_at",
+            apr_psprintf(r->pool, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         tm.tm_usec));
+    if (slug) {
+        add_str(o, "tenant", slug);
+    }
+    out = apr_pstrdup(r->pool, json_object_to_json_string_ext(
+                                   o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return out;
+}
+
+static apr_status_t write_all(int fd, const char *buf, apr_size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        buf += w;
+        len -= (apr_size_t)w;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *signed_url,
+                             const char *body, apr_size_t len)
+{
+    const vtm_srv_conf_t *c = vtm_srv_conf(r->server);
+    apr_time_t now = apr_time_now();
+    unsigned char rnd[8];
+    const char *doc, *name, *tmp, *dst, *step = "write";
+    apr_status_t rv;
+    int fd, dfd;
+
+    if (!c->spool_dir) {
+        return APR_ENOENT;
+    }
+    rv = apr_generate_random_bytes(rnd, sizeof(rnd));
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, VTLOGNO(10420) "spool: no random bytes");
+        return rv;
+    }
+    doc = spool_json(r, route, signed_url, body ? body : "", body ? len : 0, now);
+    name = apr_psprintf(r->pool, "%016" APR_TIME_T_FMT "-%s.json", now,
+                        vt_hex_encode(r->pool, rnd, sizeof(rnd)));
+    /* The helper skips dot-files: it never reads a file still being written. */
+    tmp = apr_pstrcat(r->pool, c->spool_dir, "/.tmp-", name, NULL);
+    dst = apr_pstrcat(r->pool, c->spool_dir, "/", name, NULL);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rv = errno;
+        step = "create";
+    }
+    else {
+        rv = write_all(fd, doc, strlen(doc));
+        if (rv == APR_SUCCESS && fsync(fd) != 0) {
+            rv = errno;
+            step = "fsync";
+        }
+        if (close(fd) != 0 && rv == APR_SUCCESS) {
+            rv = errno;
+            step = "close";
+        }
+        if (rv == APR_SUCCESS && rename(tmp, dst) != 0) {
+            rv = errno;
+            step = "rename";
+        }
+        if (rv != APR_SUCCESS) {
+            unlink(tmp);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      VTLOGNO(10421) "spool: cannot %s %s: this %s request is lost", step,
+                      tmp, route);
+        return rv;
+    }
+    /* The rename is durable only once the directory is. */
+    dfd = open(c->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  VTLOGNO(10422) "spool: %s request stored as %s for the helper", route, name);
+    return APR_SUCCESS;
+}
+
+int vtm_spool_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    const vtm_srv_conf_t *mc = vtm_srv_conf(s);
+    const char *dir = mc->spool_dir;
+    server_rec *v;
+    struct stat st;
+    apr_status_t rv;
+
+    for (v = s; v && !vtm_srv_conf(v)->enabled; v = v->next) {
+    }
+    if (!v || !dir) {
+        return OK; /* nothing serves webhooks: nothing to spool */
+    }
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
+                                pconf);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
+                     VTLOGNO(10423) "VoxTwilioSpoolDir %s cannot be created", dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     VTLOGNO(10424) "VoxTwilioSpoolDir %s is not a directory (a symbolic "
+                     "link is not accepted)", dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* The children (httpd's User) write into it, the helper (same User) reads and deletes;
+     * nobody else may read: the files hold callers' phone numbers. */
+    if ((geteuid() == 0
+         && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0)
+        || chmod(dir, 0700) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, errno, s,
+                     VTLOGNO(10425) "VoxTwilioSpoolDir %s: cannot give it to User %s with "
+                     "mode 0700", dir, ap_unixd_config.user_name);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}

@@ -1,0 +1,96 @@
+/* vtm_status — shared counters and the mod_status section; see vtm_status.h. */
+#include <apr_atomic.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <mod_status.h>
+#include "vtm_db.h"
+#include "vtm_module.h"
+#include "vtm_status.h"
+
+APLOG_USE_MODULE(voxtwilio);
+
+typedef struct vtm_stats {
+    volatile apr_uint32_t counters[VTM_STAT_COUNT];
+    volatile apr_uint32_t helper_pid;
+    volatile apr_uint32_t helper_restarts;
+} vtm_stats_t;
+
+#define VTM_STATS_KEY "voxtwilio-stats"
+
+/* The segment's address: set in the parent before the children fork, then only read. */
+static vtm_stats_t *stats;
+
+apr_status_t vtm_status_init(server_rec *s)
+{
+    apr_pool_t *proc = s->process->pool;
+    apr_shm_t *shm = NULL;
+    apr_status_t rv;
+
+    apr_pool_userdata_get((void **)&shm, VTM_STATS_KEY, proc);
+    if (!shm) {
+        rv = apr_shm_create(&shm, sizeof(vtm_stats_t), NULL, proc);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                         VTLOGNO(10601) "cannot create the shared counters; mod_status "
+                         "will show none");
+            return rv;
+        }
+        memset(apr_shm_baseaddr_get(shm), 0, sizeof(vtm_stats_t));
+        apr_pool_userdata_set(shm, VTM_STATS_KEY, apr_pool_cleanup_null, proc);
+    }
+    stats = apr_shm_baseaddr_get(shm);
+    return APR_SUCCESS;
+}
+
+void vtm_status_count(vtm_stat_t which)
+{
+    if (stats) {
+        apr_atomic_inc32(&stats->counters[which]);
+    }
+}
+
+void vtm_status_set_helper(long pid, unsigned restarts)
+{
+    if (stats) {
+        apr_atomic_set32(&stats->helper_pid, (apr_uint32_t)pid);
+        apr_atomic_set32(&stats->helper_restarts, restarts);
+    }
+}
+
+static int status_hook(request_rec *r, int flags)
+{
+    const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable" };
+    long in_progress = -1, backlog = -1, failed = -1;
+    int i;
+
+    if (!stats) {
+        return OK;
+    }
+    vtm_db_status_counts(r, &in_progress, &backlog, &failed);
+    if (flags & AP_STATUS_SHORT) {
+        for (i = 0; i < VTM_STAT_COUNT; i++) {
+            ap_rprintf(r, "VoxTwilio%s: %u\n", names[i], apr_atomic_read32(&stats->counters[i]));
+        }
+        ap_rprintf(r, "VoxTwilioCallsInProgress: %ld\nVoxTwilioJobBacklog: %ld\n"
+                      "VoxTwilioJobsFailed: %ld\nVoxTwilioHelperPid: %u\n"
+                      "VoxTwilioHelperRestarts: %u\n",
+                   in_progress, backlog, failed, apr_atomic_read32(&stats->helper_pid),
+                   apr_atomic_read32(&stats->helper_restarts));
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>mod_voxtwilio</h2>\n<dl>\n", r);
+    ap_rprintf(r, "<dt>Calls in progress: %ld</dt>\n", in_progress);
+    for (i = 0; i < VTM_STAT_COUNT; i++) {
+        ap_rprintf(r, "<dt>%s: %u</dt>\n", names[i], apr_atomic_read32(&stats->counters[i]));
+    }
+    ap_rprintf(r, "<dt>Job backlog: %ld pending, %ld failed</dt>\n", backlog, failed);
+    ap_rprintf(r, "<dt>Helper: pid %u, %u restart(s)</dt>\n</dl>\n",
+               apr_atomic_read32(&stats->helper_pid), apr_atomic_read32(&stats->helper_restarts));
+    return OK;
+}
+
+void vtm_status_register_hooks(apr_pool_t *p)
+{
+    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,29 @@
+/* vtm_status — the gateway's counters and its section of mod_status's page.
+ *
+ * Counters live in an anonymous shared-memory segment that the parent creates once per
+ * httpd process (kept across graceful restarts in the process pool), so every child adds to
+ * the same numbers and the parent can publish the helper's pid and restart count there.
+ * Calls in progress and the job backlog come from the database when the page is drawn.
+ */
+#ifndef VTM_STATUS_H
+#define VTM_STATUS_H
+
+#include <httpd.h>
+
+typedef enum {
+    VTM_STAT_WEBHOOKS,          /* webhooks answered by a route */
+    VTM_STAT_SIGNATURE_FAILURES,
+    VTM_STAT_DB_UNAVAILABLE,    /* webhooks that met an unreachable database */
+    VTM_STAT_COUNT
+} vtm_stat_t;
+
+/* post_config: create (or find again after a graceful restart) the shared counters. */
+apr_status_t vtm_status_init(server_rec *s);
+/* Registers the mod_status hook. */
+void vtm_status_register_hooks(apr_pool_t *p);
+
+void vtm_status_count(vtm_stat_t which);
+/* Called by the supervisor in the parent whenever the helper (re)starts. */
+void vtm_status_set_helper(long pid, unsigned restarts);
+
+#endif
