@@ -15,6 +15,7 @@
 #include "vt_rest.h"
 #include "vtm_handler.h"
 #include "vtm_helper_proc.h"
+#include "vtm_status.h"
 #include "vtm_module.h"
 #include "vtm_spool.h"
 
@@ -87,6 +88,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          (unsigned)v->port);
         }
     }
+    /* Before the helper starts: the supervisor publishes its pid in these counters. */
+    vtm_status_init(s);
     if (vtm_spool_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -105,6 +108,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(vtm_helper_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vtm_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    vtm_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(voxtwilio) = {
