@@ -238,7 +238,10 @@ class Apache:
             raise ApacheError("%s -k start failed (rc %d):\n%s%s\n--- error_log:\n%s" % (
                 self.paths.httpd, r.returncode, r.stdout, r.stderr, self.read_log(start_off)[-4000:]))
         try:
-            wait_until(lambda: port_open(self.port) and self.pid() is not None, timeout,
+            # "resuming normal operations" too: a graceful signal sent before it can land
+            # mid-start, and graceful() would mistake this line for its own.
+            wait_until(lambda: port_open(self.port) and self.pid() is not None
+                       and "resuming normal operations" in self.read_log(start_off), timeout,
                        what="httpd on port %d" % self.port)
         except TimeoutError:
             raise ApacheError("httpd did not come up within %ss:\n%s%s\n--- error_log:\n%s" % (

@@ -1,5 +1,7 @@
 """The README's demo: PostgreSQL + Apache with mod_voxtwilio on 127.0.0.1, a demo tenant
-created with voxtwilio-admin, and a signed inbound call answered with its greeting.
+created with voxtwilio-admin (with the example script assistant), and a whole simulated
+call: greeting, a question answered from the example intents, a request for a human, the
+transfer; then the call as `voxtwilio-admin calls show` reports it.
 
     /usr/bin/python3 tests/integration/pyvt/demo.py start [--build DIR] [--state DIR]
     /usr/bin/python3 tests/integration/pyvt/demo.py stop|status
@@ -25,6 +27,12 @@ NAME = "Acme Dental"
 GREETING = "Thank you for calling Acme Dental. How can I help you today?"
 NUMBER = "+15005550006"
 CALLER = "+14155550100"
+ESCALATION = "+15005550010"
+NOTIFY = "+15005550011"
+CALLER_SCRIPT = """# what the caller says, one line per <Gather>
+Hi, what are your opening hours?
+Can I speak to a real person please?
+"""
 
 
 def rel(path):
@@ -151,6 +159,13 @@ class Demo:
                 must("integration", "set-token", SLUG, "--auth-token-file", self.token_file)
         self.state["account_sid"] = sid
         self.save()
+        say("   $ voxtwilio-admin company set %s --escalation-phone %s --notification-phone %s"
+            % (SLUG, ESCALATION, NOTIFY))
+        must("company", "set", SLUG, "--escalation-phone", ESCALATION,
+             "--notification-phone", NOTIFY)
+        example = os.path.join(p.srcdir, "docs", "examples", "assistant-dental.json")
+        say("   $ voxtwilio-admin assistant import %s %s" % (SLUG, rel(example)))
+        must("assistant", "import", SLUG, example)
 
         say("== Apache with mod_voxtwilio")
         ap = self.apache(conninfo=pg.conninfo)
@@ -167,69 +182,33 @@ class Demo:
 
         say("== A call comes in: %s calls %s" % (CALLER, NUMBER))
         call_sid = pyvt.new_call_sid()
-        used_sim = False
-        if os.path.exists(p.sim_bin):
-            cmd = [p.sim_bin, "--url", url, "--from", CALLER, "--to", NUMBER,
-                   "--account-sid", sid, "--auth-token-file", self.token_file,
-                   "--call-sid", call_sid]
-            say("   $ %s" % " ".join(rel(c) if c.startswith("/") else c for c in cmd))
-            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True, errors="replace",
-                               timeout=30)
-            out = r.stdout
-            if r.returncode == 0 and GREETING in out:
-                used_sim = True
-                say("   what the caller hears (voxtwilio-sim):")
-                for line in out.splitlines():
-                    say("     " + line)
-            else:
-                say("   voxtwilio-sim did not complete the call (rc %d); using the Python "
-                    "signer instead:\n%s" % (r.returncode, out))
-        token = open(self.token_file).read().strip()
-        client = pyvt.WebhookClient(ap.base_url())
-        params = pyvt.voice_params(sid, CALLER, NUMBER, call_sid=call_sid)
-        resp = client.post_signed("/voice/inbound", params, token)
-        if used_sim:
-            say("   the TwiML answer (the same call re-sent signed by the Python signer, as "
-                "a Twilio retry would be: still one call row):")
-        else:
-            say("   the TwiML answer:")
-        say("     HTTP %d, Content-Type: %s" % (resp.status_code,
-                                                resp.headers.get("Content-Type")))
-        say("     " + resp.text)
-        try:
-            tw = pyvt.parse_twiml(resp.content)
-            if not used_sim:
-                say("   what the caller hears:")
-                for s in tw.spoken():
-                    say("     assistant: " + s)
-        except Exception as e:  # noqa: BLE001
-            say("   (the answer is not TwiML: %s)" % e)
+        script = os.path.join(self.state_dir, "caller-script.txt")
+        with open(script, "w") as f:
+            f.write(CALLER_SCRIPT)
+        cmd = [p.sim_bin, "--url", url, "--from", CALLER, "--to", NUMBER,
+               "--account-sid", sid, "--auth-token-file", self.token_file,
+               "--call-sid", call_sid, "--script", script, "--dial", "answered"]
+        say("   $ %s" % " ".join(rel(c) if c.startswith("/") else c for c in cmd))
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, text=True, errors="replace", timeout=60)
+        for line in r.stdout.splitlines():
+            say("     " + line)
+        ok = r.returncode == 0 and GREETING in r.stdout
 
         say("== The call log")
-        r = admin("--help")
-        if re.search(r"^\s*calls list", r.out + r.err, re.M):
-            say("   $ voxtwilio-admin calls list")
-            r = admin("calls", "list")
-            say("\n".join("     " + l for l in (r.out + r.err).splitlines()))
-        else:
-            rows = pg.psql("SELECT c.call_sid, co.slug, c.from_number, c.to_number, c.direction,"
-                           " c.status, to_char(c.started_at, 'YYYY-MM-DD HH24:MI:SS') FROM "
-                           "calls c JOIN companies co ON co.id = c.company_id "
-                           "ORDER BY c.started_at DESC LIMIT 5")
-            say("   $ psql -c 'SELECT ... FROM calls ORDER BY started_at DESC LIMIT 5'")
-            for row in rows:
-                say("     " + "  ".join(x or "" for x in row))
+        say("   $ voxtwilio-admin calls show %s" % call_sid)
+        r = admin("calls", "show", call_sid)
+        say("\n".join("     " + l for l in (r.out + r.err).splitlines()))
+        ok = ok and r.rc == 0
 
-        ok = resp.status_code == 200 and GREETING in resp.text
         say()
         say("The gateway is running: POST %s (tenant %s, number %s)." % (url, SLUG, NUMBER))
-        say("Place another call:")
-        say("  %s --url %s --from %s --to %s --account-sid %s --auth-token-file %s"
+        say("Talk to it yourself:")
+        say("  %s --url %s --from %s --to %s --account-sid %s --auth-token-file %s --interactive"
             % (rel(p.sim_bin), url, CALLER, NUMBER, sid, rel(self.token_file)))
         say("Logs: %s   Stop everything: scripts/demo.sh stop" % rel(ap.error_log))
         if not ok:
-            say("demo: the call was not answered with the greeting")
+            say("demo: the simulated call did not go through")
             return 1
         return 0
 
