@@ -33,6 +33,7 @@
 #include "vt_keyring.h"
 #include "vt_log.h"
 #include "vt_signature.h"
+#include "vt_tenant.h"
 #include "vt_util.h"
 
 #define SP_VERSION 1                      /* the writer's VTM_SPOOL_VERSION */
@@ -42,24 +43,6 @@
 #define SP_MAX_PARAMS 256                 /* the module's VTM_MAX_PARAMS */
 #define SP_STALE_TMP_S 3600               /* a writer that died mid-file left this behind */
 #define SP_ERROR_QUIET_MS 60000LL         /* the same lookup error at most once a minute */
-
-/* Must select what vtm_db.c's tenant statements select for these columns, over the same
- * joins, so that both resolve a tenant alike. */
-#define SP_TENANT_COLUMNS                                                                   \
-    "SELECT c.id, c.slug, c.enabled, i.id IS NOT NULL, coalesce(i.enabled, false), "        \
-    "i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id "
-static const char *const sp_tenant_by_number =
-    SP_TENANT_COLUMNS
-    "FROM integration_numbers n JOIN client_integrations i ON i.id = n.integration_id "
-    "JOIN companies c ON c.id = i.company_id WHERE n.number = $1";
-static const char *const sp_tenant_by_slug =
-    SP_TENANT_COLUMNS
-    "FROM companies c LEFT JOIN client_integrations i "
-    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE c.slug = $1";
-static const char *const sp_tenant_by_call =
-    SP_TENANT_COLUMNS
-    "FROM calls k JOIN companies c ON c.id = k.company_id LEFT JOIN client_integrations i "
-    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE k.call_sid = $1";
 
 /* The routes the module spools, with what it writes for each. */
 static const struct {
@@ -88,11 +71,6 @@ struct vth_spool {
 };
 
 typedef enum { SP_DONE, SP_REJECT, SP_RETRY } sp_rc;
-
-typedef struct sp_tenant {
-    const char *company_id, *slug, *account_sid, *token_hex, *key_id;
-    int enabled, has_integration, integration_enabled;
-} sp_tenant_t;
 
 /* One file being replayed. */
 typedef struct sp_item {
@@ -244,15 +222,26 @@ static sp_rc sp_db_failed(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, PGresult
     return SP_RETRY;
 }
 
-/* 1 found (*t filled), 0 not found, -1 failed (*why set). */
-static int sp_tenant(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char *sql,
-                     const char *arg, sp_tenant_t *t, const char **why)
-{
-    const char *params[1] = { arg };
-    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+/* vt_tenant_lookup_fn over the spool's libpq connection. */
+typedef struct sp_lookup {
+    vth_spool_t *sp;
+    apr_pool_t *p;
+    PGconn *conn;
+    const char **why;
+} sp_lookup_t;
 
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        sp_db_failed(sp, p, conn, res, "tenant look-up failed", why);
+static int sp_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
+                            vt_tenant_t *t)
+{
+    sp_lookup_t *l = baton;
+    const char *params[1] = { key };
+    const char *cols[VT_TENANT_NCOLS];
+    PGresult *res = PQexecParams(l->conn, vt_sql_to_libpq(l->p, st->sql), 1, NULL, params,
+                                 NULL, NULL, 0);
+    int i;
+
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != VT_TENANT_NCOLS) {
+        sp_db_failed(l->sp, l->p, l->conn, res, "tenant look-up failed", l->why);
         PQclear(res);
         return -1;
     }
@@ -260,51 +249,27 @@ static int sp_tenant(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char *s
         PQclear(res);
         return 0;
     }
-#define COL(i) (PQgetisnull(res, 0, (i)) ? NULL : apr_pstrdup(p, PQgetvalue(res, 0, (i))))
-    t->company_id = COL(0);
-    t->slug = COL(1);
-    t->enabled = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    t->has_integration = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-    t->integration_enabled = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-    t->account_sid = COL(5);
-    t->token_hex = COL(6);
-    t->key_id = COL(7);
-#undef COL
+    for (i = 0; i < VT_TENANT_NCOLS; i++)
+        cols[i] = PQgetisnull(res, 0, i) ? NULL : apr_pstrdup(l->p, PQgetvalue(res, 0, i));
     PQclear(res);
+    vt_tenant_from_row(cols, t);
     return 1;
 }
 
-/* The handler's resolve_tenant(), over libpq. */
+/* The module's tenant resolution (vt_tenant_resolve), over libpq. */
 static sp_rc sp_resolve(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, sp_item_t *it,
-                        int is_callback, sp_tenant_t *t)
+                        int is_callback, vt_tenant_t *t)
 {
-    const char *to = vt_params_get(it->params, "To");
-    const char *from = vt_params_get(it->params, "From");
-    const char *account_sid = vt_params_get(it->params, "AccountSid");
-    int rc = 0;
+    sp_lookup_t l = { sp, p, conn, &it->why };
 
-    memset(t, 0, sizeof(*t));
-    if (it->slug)
-        rc = sp_tenant(sp, p, conn, sp_tenant_by_slug, it->slug, t, &it->why);
-    else {
-        if (is_callback && it->call_sid)
-            rc = sp_tenant(sp, p, conn, sp_tenant_by_call, it->call_sid, t, &it->why);
-        if (rc == 0 && to && vt_e164_valid(to))
-            rc = sp_tenant(sp, p, conn, sp_tenant_by_number, to, t, &it->why);
-        if (rc == 0 && is_callback && from && vt_e164_valid(from))
-            rc = sp_tenant(sp, p, conn, sp_tenant_by_number, from, t, &it->why);
-    }
-    if (rc < 0)
+    switch (vt_tenant_resolve(p, sp_tenant_lookup, &l, it->slug, it->params, is_callback, t,
+                              &it->why)) {
+    case VT_TENANT_DB_FAILED:
         return SP_RETRY;
-    if (rc == 0 || !t->enabled || !t->has_integration || !t->integration_enabled) {
-        it->why = apr_psprintf(p, "no enabled tenant for %s %s", it->slug ? "slug" : "number",
-                               it->slug ? it->slug : to ? to : "(none)");
+    case VT_TENANT_REFUSED:
         return SP_REJECT;
-    }
-    /* A tenant never takes another Twilio account's call. */
-    if (!account_sid || !t->account_sid || strcmp(account_sid, t->account_sid) != 0) {
-        it->why = apr_psprintf(p, "AccountSid does not belong to tenant %s", t->slug);
-        return SP_REJECT;
+    case VT_TENANT_FOUND:
+        break;
     }
     return SP_DONE;
 }
@@ -315,7 +280,7 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
                        sp_item_t *it)
 {
     const char *token = NULL, *err = NULL, **args;
-    sp_tenant_t t;
+    vt_tenant_t t;
     PGresult *res;
     vt_sig_rc sig;
     size_t r;
@@ -338,8 +303,8 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
     rc = sp_resolve(sp, p, conn, it, sp_routes[r].is_callback, &t);
     if (rc != SP_DONE)
         return rc;
-    if (!t.token_hex || !t.key_id
-        || vt_secret_decrypt(p, sp->cfg->ring, t.company_id, t.key_id, t.token_hex, &token,
+    if (!t.token_blob_hex || !t.key_id
+        || vt_secret_decrypt(p, sp->cfg->ring, t.company_id, t.key_id, t.token_blob_hex, &token,
                              &err) != APR_SUCCESS) {
         it->why = apr_psprintf(p, "cannot decrypt the auth token of tenant %s: %s (is key %s "
                                "in the key file?)", t.slug, err ? err : "no token",

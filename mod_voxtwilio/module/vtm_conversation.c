@@ -56,13 +56,13 @@ static const char *next_action(request_rec *r, const conv_state_t *s)
                         s->no_match);
 }
 
-static vt_voice_opts_t voice_of(const vtm_tenant_t *t)
+static vt_voice_opts_t voice_of(const vt_tenant_t *t)
 {
     vt_voice_opts_t o = { t->voice, t->language };
     return o;
 }
 
-static const vt_script_t *script_of(request_rec *r, const vtm_tenant_t *t)
+static const vt_script_t *script_of(request_rec *r, const vt_tenant_t *t)
 {
     vt_script_t *s = NULL;
     const char *err = NULL;
@@ -81,7 +81,7 @@ static const vt_script_t *script_of(request_rec *r, const vtm_tenant_t *t)
 }
 
 /* Resolves and authenticates a voice webhook; on anything but OK *status is the answer. */
-static int voice_preamble(vtm_webhook_t *w, int is_callback, vtm_tenant_t **t, int *status)
+static int voice_preamble(vtm_webhook_t *w, int is_callback, vt_tenant_t **t, int *status)
 {
     switch (vtm_resolve_tenant(w, is_callback, t)) {
     case VTM_TENANT_DB_DOWN:
@@ -108,7 +108,7 @@ static void log_db_down(vtm_webhook_t *w, const char *what)
                   w->call_sid, what);
 }
 
-static void record_turn(vtm_webhook_t *w, const vtm_tenant_t *t, int turn, const char *caller,
+static void record_turn(vtm_webhook_t *w, const vt_tenant_t *t, int turn, const char *caller,
                         const char *confidence, const char *reply)
 {
     const char **args = vt_event_turn_args(w->r->pool, w->params, t->company_id, turn, caller,
@@ -123,7 +123,7 @@ static void record_turn(vtm_webhook_t *w, const vtm_tenant_t *t, int turn, const
 int vtm_route_inbound(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
-    vtm_tenant_t *t = NULL;
+    vt_tenant_t *t = NULL;
     vt_voice_opts_t voice;
     conv_state_t start = { 0, 0, 0 };
     const char *doc;
@@ -154,7 +154,7 @@ int vtm_route_inbound(vtm_webhook_t *w)
 }
 
 /* The answer once a miss limit is reached: a human if the tenant has one, else goodbye. */
-static const char *limit_reached(vtm_webhook_t *w, const vtm_tenant_t *t, const vt_script_t *s,
+static const char *limit_reached(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *s,
                                  const vt_voice_opts_t *voice, const char **reply,
                                  apr_size_t *len)
 {
@@ -170,7 +170,7 @@ static const char *limit_reached(vtm_webhook_t *w, const vtm_tenant_t *t, const 
 int vtm_route_speech(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
-    vtm_tenant_t *t = NULL;
+    vt_tenant_t *t = NULL;
     conv_state_t st = read_state(r);
     const vt_script_t *script;
     vt_voice_opts_t voice;
@@ -266,7 +266,7 @@ int vtm_route_speech(vtm_webhook_t *w)
 int vtm_route_escalate(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
-    vtm_tenant_t *t = NULL;
+    vt_tenant_t *t = NULL;
     const char *dial_status = vt_params_get(w->params, "DialCallStatus");
     const char *to = vt_params_get(w->params, "To");
     const char *doc, **args;

@@ -8,38 +8,12 @@
 #include "vtm_module.h"
 #include "vtm_db.h"
 #include "vt_events.h"
+#include "vt_tenant.h"
 
 APLOG_USE_MODULE(voxtwilio);
 
 /* Labels become PostgreSQL statement names, so they must be SQL identifiers.
  * apr_dbd placeholders: %s is bound as varchar, hence the explicit casts. */
-#define TENANT_COLUMNS                                                                  \
-    "SELECT c.id, c.slug, c.enabled, c.greeting, c.voice, c.language, i.id IS NOT NULL, " \
-    "coalesce(i.enabled, false), i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id, "  \
-    "c.escalation_phone, c.notification_phone, c.assistant_script::text "
-
-static const vt_event_stmt_t tenant_by_number = {
-    "voxtwilio_tenant_by_number",
-    TENANT_COLUMNS
-    "FROM integration_numbers n JOIN client_integrations i ON i.id = n.integration_id "
-    "JOIN companies c ON c.id = i.company_id WHERE n.number = %s",
-    1
-};
-static const vt_event_stmt_t tenant_by_slug = {
-    "voxtwilio_tenant_by_slug",
-    TENANT_COLUMNS
-    "FROM companies c LEFT JOIN client_integrations i "
-    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE c.slug = %s",
-    1
-};
-static const vt_event_stmt_t tenant_by_call = {
-    "voxtwilio_tenant_by_call",
-    TENANT_COLUMNS
-    "FROM calls k JOIN companies c ON c.id = k.company_id LEFT JOIN client_integrations i "
-    "ON i.company_id = c.id AND i.provider = 'TWILIO' WHERE k.call_sid = %s",
-    1
-};
-
 static const vt_event_stmt_t status_counts = {
     "voxtwilio_status_counts",
     "SELECT (SELECT count(*) FROM calls WHERE status_rank BETWEEN 1 AND 3 "
@@ -51,7 +25,7 @@ static const vt_event_stmt_t status_counts = {
 
 /* Every statement the module runs; mod_dbd prepares them on each new connection. */
 static const vt_event_stmt_t *const stmts[] = {
-    &tenant_by_number, &tenant_by_slug, &tenant_by_call, &status_counts,
+    &vt_tenant_by_number_stmt, &vt_tenant_by_slug_stmt, &vt_tenant_by_call_stmt, &status_counts,
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
     &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
 };
@@ -167,59 +141,24 @@ static vtm_db_rc exec_stmt(request_rec *r, const vt_event_stmt_t *st, int select
     return rc;
 }
 
-static int pg_bool(const char *v)
+int vtm_db_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
+                         vt_tenant_t *t)
 {
-    return v && v[0] == 't';
-}
-
-static vtm_db_rc tenant_lookup(request_rec *r, const vt_event_stmt_t *st, const char *key,
-                               vtm_tenant_t **t)
-{
+    request_rec *r = baton;
     const char *args[] = { key };
     apr_array_header_t *rows = NULL;
-    vtm_db_rc rc = exec_stmt(r, st, 1, args, &rows, NULL);
-    const char **c;
-    vtm_tenant_t *x;
 
-    if (rc != VTM_DB_OK) {
-        return rc;
+    switch (exec_stmt(r, st, 1, args, &rows, NULL)) {
+    case VTM_DB_OK:
+        break;
+    default:
+        return -1;
     }
     if (rows->nelts == 0) {
-        return VTM_DB_NOT_FOUND;
+        return 0;
     }
-    c = APR_ARRAY_IDX(rows, 0, const char **);
-    x = apr_pcalloc(r->pool, sizeof(*x));
-    x->company_id = c[0];
-    x->slug = c[1];
-    x->enabled = pg_bool(c[2]);
-    x->greeting = c[3];
-    x->voice = c[4];
-    x->language = c[5];
-    x->has_integration = pg_bool(c[6]);
-    x->integration_enabled = pg_bool(c[7]);
-    x->account_sid = c[8];
-    x->token_blob_hex = c[9];
-    x->key_id = c[10];
-    x->escalation_phone = c[11];
-    x->notification_phone = c[12];
-    x->assistant_script = c[13];
-    *t = x;
-    return VTM_DB_OK;
-}
-
-vtm_db_rc vtm_db_tenant_by_number(request_rec *r, const char *number, vtm_tenant_t **t)
-{
-    return tenant_lookup(r, &tenant_by_number, number, t);
-}
-
-vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t **t)
-{
-    return tenant_lookup(r, &tenant_by_slug, slug, t);
-}
-
-vtm_db_rc vtm_db_tenant_by_call(request_rec *r, const char *call_sid, vtm_tenant_t **t)
-{
-    return tenant_lookup(r, &tenant_by_call, call_sid, t);
+    vt_tenant_from_row(APR_ARRAY_IDX(rows, 0, const char **), t);
+    return 1;
 }
 
 vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args)

@@ -12,6 +12,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include "vt_events.h"
+#include "vt_tenant.h"
 
 typedef enum {
     VTM_DB_OK = 0,
@@ -19,30 +20,14 @@ typedef enum {
     VTM_DB_UNAVAILABLE /* no connection, or the statement failed */
 } vtm_db_rc;
 
-/* A tenant as the webhooks need it. Strings are allocated in the request pool. */
-typedef struct vtm_tenant {
-    const char *company_id; /* decimal; also the credential's associated data */
-    const char *slug;
-    int enabled;
-    const char *greeting, *voice, *language;
-    int has_integration;    /* 0 when the company has no Twilio integration yet */
-    int integration_enabled;
-    const char *account_sid;
-    const char *token_blob_hex; /* sealed auth token */
-    const char *key_id;
-    const char *escalation_phone;   /* E.164 or NULL: where a caller asking for a human goes */
-    const char *notification_phone; /* E.164 or NULL: who gets an SMS when a call escalates */
-    const char *assistant_script;   /* the script assistant's JSON, or NULL for the built-ins */
-} vtm_tenant_t;
 
 /* Config time (from `VoxTwilio On`): registers our statements with mod_dbd for this server.
  * Returns an error message when mod_dbd is not loaded. */
 const char *vtm_db_register_statements(cmd_parms *cmd);
 
-vtm_db_rc vtm_db_tenant_by_number(request_rec *r, const char *number, vtm_tenant_t **t);
-vtm_db_rc vtm_db_tenant_by_slug(request_rec *r, const char *slug, vtm_tenant_t **t);
-
-vtm_db_rc vtm_db_tenant_by_call(request_rec *r, const char *call_sid, vtm_tenant_t **t);
+/* vt_tenant_lookup_fn over mod_dbd; baton is the request_rec. */
+int vtm_db_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
+                         vt_tenant_t *t);
 
 /* For mod_status: calls in progress (last 4 hours), jobs pending or running, jobs failed;
  * each -1 when the database cannot say. */

@@ -40,57 +40,31 @@ int vtm_send_not_in_service(request_rec *r)
     return vtm_send_twiml(r, doc, len);
 }
 
-/* Finds the tenant of a webhook and checks it may take this call: by the path's slug, else
- * (for callbacks about an existing call) by the call's row, else by the called number, else
- * (callbacks of outbound calls) by the calling number. */
-vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t **out)
+/* Finds the tenant of a webhook and checks it may take this call (vt_tenant.h). */
+vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vt_tenant_t **out)
 {
     request_rec *r = w->r;
-    const char *to = vt_params_get(w->params, "To");
-    const char *from = vt_params_get(w->params, "From");
-    const char *account_sid = vt_params_get(w->params, "AccountSid");
-    vtm_tenant_t *t = NULL;
-    vtm_db_rc rc = VTM_DB_NOT_FOUND;
+    vt_tenant_t *t = apr_pcalloc(r->pool, sizeof(*t));
+    const char *why = NULL;
 
-    if (w->slug) {
-        rc = vtm_db_tenant_by_slug(r, w->slug, &t);
-    }
-    else {
-        if (is_callback && w->call_sid) {
-            rc = vtm_db_tenant_by_call(r, w->call_sid, &t);
-        }
-        if (rc == VTM_DB_NOT_FOUND && to && vt_e164_valid(to)) {
-            rc = vtm_db_tenant_by_number(r, to, &t);
-        }
-        if (rc == VTM_DB_NOT_FOUND && is_callback && from && vt_e164_valid(from)) {
-            rc = vtm_db_tenant_by_number(r, from, &t);
-        }
-    }
-    if (rc == VTM_DB_UNAVAILABLE) {
+    switch (vt_tenant_resolve(r->pool, vtm_db_tenant_lookup, r, w->slug, w->params, is_callback,
+                              t, &why)) {
+    case VT_TENANT_DB_FAILED:
         vtm_status_count(VTM_STAT_DB_UNAVAILABLE);
         return VTM_TENANT_DB_DOWN;
-    }
-    if (rc == VTM_DB_NOT_FOUND || !t->enabled || !t->has_integration
-        || !t->integration_enabled) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      VTLOGNO(10301) "CallSid %s: no enabled tenant for %s %s", w->call_sid,
-                      w->slug ? "slug" : "number",
-                      ap_escape_logitem(r->pool, w->slug ? w->slug : to ? to : "(none)"));
+    case VT_TENANT_REFUSED:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VTLOGNO(10301) "CallSid %s: %s",
+                      w->call_sid, ap_escape_logitem(r->pool, why));
         return VTM_TENANT_NONE;
-    }
-    /* A tenant never answers for another Twilio account's call. */
-    if (!account_sid || strcmp(account_sid, t->account_sid) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                      VTLOGNO(10302) "CallSid %s: AccountSid does not belong to tenant %s",
-                      w->call_sid, t->slug);
-        return VTM_TENANT_NONE;
+    case VT_TENANT_FOUND:
+        break;
     }
     *out = t;
     return VTM_TENANT_OK;
 }
 
 /* Decrypts the tenant's auth token and verifies the request with it. */
-int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
+int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t)
 {
     request_rec *r = w->r;
     const char *token, *err;
@@ -116,7 +90,7 @@ int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t)
 
 /* Builds the event's arguments and writes it. VTM_DB_NOT_FOUND: the parameters were
  * unusable (logged). */
-vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
+vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
                            const vt_event_stmt_t *stmt)
 {
     const char *err = NULL;
@@ -144,7 +118,7 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
                           const vt_event_stmt_t *stmt)
 {
     request_rec *r = w->r;
-    vtm_tenant_t *t = NULL;
+    vt_tenant_t *t = NULL;
     int status;
 
     switch (vtm_resolve_tenant(w, 1, &t)) {

@@ -14,12 +14,12 @@ typedef enum { VTM_TENANT_OK, VTM_TENANT_NONE, VTM_TENANT_DB_DOWN } vtm_tenant_r
 
 /* The webhook's tenant, checked (enabled, has an integration, the request's AccountSid is
  * its). is_callback: also try the call's own row and the calling number. */
-vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vtm_tenant_t **out);
+vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vt_tenant_t **out);
 /* OK, HTTP_FORBIDDEN (bad signature) or HTTP_INTERNAL_SERVER_ERROR (token undecryptable). */
-int vtm_authenticate(vtm_webhook_t *w, const vtm_tenant_t *t);
+int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t);
 /* Builds an event's arguments from the webhook and writes it; VTM_DB_NOT_FOUND when the
  * parameters are unusable. */
-vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vtm_tenant_t *t, vt_event_args_fn *args_fn,
+vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
                            const vt_event_stmt_t *stmt);
 /* Writes the webhook to the outage spool; 1 when it is safely on disk. */
 int vtm_spool(vtm_webhook_t *w);

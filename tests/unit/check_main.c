@@ -29,6 +29,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_config());
     srunner_add_suite(sr, vt_suite_assistant());
     srunner_add_suite(sr, vt_suite_events());
+    srunner_add_suite(sr, vt_suite_tenant());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

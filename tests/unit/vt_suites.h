@@ -15,6 +15,7 @@ Suite *vt_suite_twiml_doc(void);
 Suite *vt_suite_config(void);
 Suite *vt_suite_assistant(void);
 Suite *vt_suite_events(void);
+Suite *vt_suite_tenant(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

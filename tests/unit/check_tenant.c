@@ -1,0 +1,138 @@
+/* Tenant resolution order and checks, with a lookup callback playing the database. */
+#include <string.h>
+#include "vt_suites.h"
+#include "vt_form.h"
+#include "vt_tenant.h"
+
+#define ACME_SID "AC0123456789abcdef0123456789abcdef"
+#define OTHER_SID "ACffffffffffffffffffffffffffffffff"
+#define CALL_SID "CA0123456789abcdef0123456789abcdef"
+
+typedef struct fake_db {
+    const char *known_key;          /* the one key that finds acme */
+    int fail;                       /* every lookup fails */
+    int enabled;
+    char trail[256];                /* "label:key;" per lookup */
+} fake_db_t;
+
+static int fake_lookup(void *baton, const vt_event_stmt_t *st, const char *key, vt_tenant_t *t)
+{
+    fake_db_t *db = baton;
+    const char *row[VT_TENANT_NCOLS] = { "7", "acme", db->enabled ? "t" : "f", "Hi", "Polly.Joanna",
+                                         "en-US", "t", "t", ACME_SID, "00", "k1" };
+
+    strcat(db->trail, st->label + strlen("voxtwilio_tenant_by_"));
+    strcat(db->trail, ";");
+    if (db->fail) {
+        return -1;
+    }
+    if (strcmp(key, db->known_key) != 0) {
+        return 0;
+    }
+    vt_tenant_from_row(row, t);
+    return 1;
+}
+
+static apr_array_header_t *params(const char *body)
+{
+    apr_array_header_t *p = NULL;
+
+    ck_assert_int_eq(vt_form_parse(vt_test_pool, body, strlen(body), 32, &p), VT_FORM_OK);
+    return p;
+}
+
+#define VOICE(account) \
+    "AccountSid=" account "&CallSid=" CALL_SID "&From=%2B14155550100&To=%2B15005550006"
+
+START_TEST(test_inbound_by_called_number)
+{
+    fake_db_t db = { .known_key = "+15005550006", .enabled = 1 };
+    vt_tenant_t t;
+    const char *why = NULL;
+
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
+                                       params(VOICE(ACME_SID)), 0, &t, &why),
+                     VT_TENANT_FOUND);
+    ck_assert_str_eq(db.trail, "number;"); /* no call-row or From lookup for inbound */
+    ck_assert_str_eq(t.slug, "acme");
+    ck_assert_str_eq(t.company_id, "7");
+}
+END_TEST
+
+START_TEST(test_callback_order_call_then_to_then_from)
+{
+    fake_db_t db = { .known_key = "+14155550100", .enabled = 1 };
+    vt_tenant_t t;
+    const char *why = NULL;
+
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
+                                       params(VOICE(ACME_SID)), 1, &t, &why),
+                     VT_TENANT_FOUND);
+    ck_assert_str_eq(db.trail, "call;number;number;");
+}
+END_TEST
+
+START_TEST(test_slug_wins)
+{
+    fake_db_t db = { .known_key = "acme", .enabled = 1 };
+    vt_tenant_t t;
+    const char *why = NULL;
+
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, "acme",
+                                       params(VOICE(ACME_SID)), 1, &t, &why),
+                     VT_TENANT_FOUND);
+    ck_assert_str_eq(db.trail, "slug;");
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+    fake_db_t db = { .known_key = "+15005550006", .enabled = 1 };
+    vt_tenant_t t;
+    const char *why = NULL;
+
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
+                                       params(VOICE(OTHER_SID)), 0, &t, &why),
+                     VT_TENANT_REFUSED);
+    ck_assert_str_eq(why, "AccountSid does not belong to tenant acme");
+    db.enabled = 0;
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
+                                       params(VOICE(ACME_SID)), 0, &t, &why),
+                     VT_TENANT_REFUSED);
+    ck_assert_str_eq(why, "no enabled tenant for number +15005550006");
+    db.known_key = "nothing";
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
+                                       params("AccountSid=" ACME_SID "&To=client%3Aalice"), 0,
+                                       &t, &why),
+                     VT_TENANT_REFUSED);
+    ck_assert_str_eq(db.trail, "number;number;"); /* a non-E.164 To is never looked up */
+}
+END_TEST
+
+START_TEST(test_database_failure)
+{
+    fake_db_t db = { .known_key = "+15005550006", .fail = 1 };
+    vt_tenant_t t;
+    const char *why = NULL;
+
+    ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
+                                       params(VOICE(ACME_SID)), 1, &t, &why),
+                     VT_TENANT_DB_FAILED);
+    ck_assert_str_eq(db.trail, "call;"); /* stops at the first failure */
+}
+END_TEST
+
+Suite *vt_suite_tenant(void)
+{
+    Suite *s = suite_create("tenant");
+    TCase *tc = tcase_create("tenant");
+
+    tcase_add_checked_fixture(tc, vt_test_pool_setup, vt_test_pool_teardown);
+    tcase_add_test(tc, test_inbound_by_called_number);
+    tcase_add_test(tc, test_callback_order_call_then_to_then_from);
+    tcase_add_test(tc, test_slug_wins);
+    tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_database_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
