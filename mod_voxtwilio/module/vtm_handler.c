@@ -109,8 +109,8 @@ vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args
 /* Keeps a webhook the database could not take; voxtwilio-helper replays it later. */
 int vtm_spool(vtm_webhook_t *w)
 {
-    return vtm_spool_write(w->r, w->route, vtm_request_signed_url(w), w->body, w->body_len)
-           == APR_SUCCESS;
+    return vtm_spool_write(w->r, w->route, w->slug, vtm_request_signed_url(w), w->body,
+                           w->body_len) == APR_SUCCESS;
 }
 
 /* Callbacks (status, recording) answer 204 once stored (or spooled); they carry no TwiML. */

@@ -18,45 +18,19 @@
 
 APLOG_USE_MODULE(voxtwilio);
 
-/* The tenant slug of the request's path ("/voice/acme/status-callback" under
- * <Location /voice>), else VoxTwilioTenant, else NULL: the helper resolves the tenant the
- * way the handler did. Same rules as the handler's path parsing. */
-static const char *request_slug(request_rec *r, const char *route)
-{
-    const vtm_srv_conf_t *c = vtm_srv_conf(r->server);
-    const core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
-    const char *loc = (cd && cd->d && !cd->r && !cd->d_is_fnmatch) ? cd->d : "";
-    apr_size_t n = strlen(loc), ulen = strlen(r->uri), rlen = strlen(route), end;
-    const char *slug;
-
-    if (c->tenant) {
-        return c->tenant;
-    }
-    while (n > 0 && loc[n - 1] == '/') {
-        n--;
-    }
-    /* r->uri = loc "/" slug "/" route */
-    if (ulen < n + rlen + 3 || strncmp(r->uri, loc, n) != 0 || r->uri[n] != '/'
-        || strcmp(r->uri + ulen - rlen, route) != 0 || r->uri[ulen - rlen - 1] != '/') {
-        return NULL;
-    }
-    end = ulen - rlen - 1;
-    slug = apr_pstrmemdup(r->pool, r->uri + n + 1, end - n - 1);
-    return vt_slug_valid(slug) ? slug : NULL;
-}
-
 static void add_str(json_object *o, const char *key, const char *val)
 {
     json_object_object_add(o, key, val ? json_object_new_string(val) : NULL);
 }
 
-static const char *spool_json(request_rec *r, const char *route, const char *signed_url,
-                              const char *body, apr_size_t len, apr_time_t now)
+static const char *spool_json(request_rec *r, const char *route, const char *slug,
+                              const char *signed_url, const char *body, apr_size_t len,
+                              apr_time_t now)
 {
     json_object *o = json_object_new_object();
     apr_time_exp_t tm;
     char *b64 = apr_palloc(r->pool, apr_base64_encode_len((int)len));
-    const char *slug = request_slug(r, route), *out;
+    const char *out;
 
     apr_base64_encode(b64, body, (int)len);
     apr_time_exp_gmt(&tm, now);
@@ -96,8 +70,8 @@ static apr_status_t write_all(int fd, const char *buf, apr_size_t len)
     return APR_SUCCESS;
 }
 
-apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *signed_url,
-                             const char *body, apr_size_t len)
+apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *slug,
+                             const char *signed_url, const char *body, apr_size_t len)
 {
     const vtm_srv_conf_t *c = vtm_srv_conf(r->server);
     apr_time_t now = apr_time_now();
@@ -114,7 +88,7 @@ apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *sign
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, VTLOGNO(10420) "spool: no random bytes");
         return rv;
     }
-    doc = spool_json(r, route, signed_url, body ? body : "", body ? len : 0, now);
+    doc = spool_json(r, route, slug, signed_url, body ? body : "", body ? len : 0, now);
     name = apr_psprintf(r->pool, "%016" APR_TIME_T_FMT "-%s.json", now,
                         vt_hex_encode(r->pool, rnd, sizeof(rnd)));
     /* The helper skips dot-files: it never reads a file still being written. */

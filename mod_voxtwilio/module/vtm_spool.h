@@ -17,11 +17,12 @@
 
 #define VTM_SPOOL_VERSION 1
 
-/* Durably stores one webhook. route: "inbound", "status-callback", ...; signed_url: what
+/* Durably stores one webhook. route: "inbound", "status-callback", ...; slug: the tenant from
+ * the path or VoxTwilioTenant (NULL: the helper resolves by numbers); signed_url: what
  * vtm_request_signed_url() returns. APR_SUCCESS once the file is on disk; otherwise logged
  * (error) and the caller must answer as if nothing was stored. */
-apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *signed_url,
-                             const char *body, apr_size_t len);
+apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *slug,
+                             const char *signed_url, const char *body, apr_size_t len);
 
 /* post_config (parent, as root): creates VoxTwilioSpoolDir, mode 0700, owned by httpd's User,
  * when a host has VoxTwilio On. OK, or an error status after logging. */
