@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "vt_events.h"
 #include "vt_form.h"
+#include "vt_signature.h"
 #include "vt_util.h"
 
 static const struct {
@@ -234,6 +235,36 @@ const char **vt_event_recording_args(apr_pool_t *p, const apr_array_header_t *pa
     a[11] = apr_pstrdup(p, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
     a[12] = apr_pstrcat(p, "recording_download:", rec, NULL);
     json_object_put(payload);
+    return a;
+}
+
+const vt_event_stmt_t vt_event_speech_stmt = {
+    "voxtwilio_event_speech",
+    "INSERT INTO call_events (call_sid, company_id, kind, dedup_key, params) "
+    "VALUES (%s, CAST(%s AS bigint), 'speech', %s, CAST(%s AS jsonb)) "
+    "ON CONFLICT (dedup_key) DO NOTHING",
+    4
+};
+
+const char **vt_event_speech_args(apr_pool_t *p, const apr_array_header_t *params,
+                                  const char *company_id, const char *idempotency_token,
+                                  const char **err)
+{
+    const char *sid = vt_params_get(params, "CallSid");
+    const char **a;
+
+    if (!vt_sid_valid(sid, "CA")) {
+        *err = "Gather result without a valid CallSid";
+        return NULL;
+    }
+    a = apr_pcalloc(p, sizeof(*a) * vt_event_speech_stmt.nargs);
+    a[0] = sid;
+    a[1] = company_id;
+    a[2] = dedup_key(p, idempotency_token, "speech", sid,
+                     vt_sha256_hex(p, vt_params_to_json(p, params),
+                                   strlen(vt_params_to_json(p, params))),
+                     NULL);
+    a[3] = vt_params_to_json(p, params);
     return a;
 }
 

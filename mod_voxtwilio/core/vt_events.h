@@ -47,6 +47,11 @@ vt_event_args_fn vt_event_status_args;
 extern const vt_event_stmt_t vt_event_recording_stmt;
 vt_event_args_fn vt_event_recording_args;
 
+/* A Gather result that met a database outage: kept as a `speech` event (the caller was asked
+ * to repeat, so it is a record, not a turn). Replayed from the spool by the helper. */
+extern const vt_event_stmt_t vt_event_speech_stmt;
+vt_event_args_fn vt_event_speech_args;
+
 /* One conversation turn: the caller's words (NULL for none: only the assistant's row, as for
  * the greeting) at seq 2*turn and the assistant's reply at 2*turn+1, once per (CallSid, seq)
  * so a repeated Gather delivery adds nothing. Creates the call row if it is missing. */

@@ -54,6 +54,7 @@ static const struct {
     { "inbound", &vt_event_inbound_stmt, vt_event_inbound_args, 0 },
     { "status-callback", &vt_event_status_stmt, vt_event_status_args, 1 },
     { "recording", &vt_event_recording_stmt, vt_event_recording_args, 1 },
+    { "speech", &vt_event_speech_stmt, vt_event_speech_args, 1 },
 };
 
 struct vth_spool {

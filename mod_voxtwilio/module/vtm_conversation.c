@@ -183,8 +183,9 @@ int vtm_route_speech(vtm_webhook_t *w)
         if (status == -1) {
             /* Keep the caller on the line: the next result may reach a database again. */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          VTLOGNO(10503) "CallSid %s: database unavailable during a turn",
-                          w->call_sid);
+                          VTLOGNO(10503) "CallSid %s: database unavailable during a turn; "
+                          "caller asked to repeat, result %s",
+                          w->call_sid, vtm_spool(w) ? "spooled" : "NOT spooled");
             doc = vt_voice_gather(r->pool, VT_VOICE_RETRY_TEXT, NULL,
                                   apr_psprintf(r->pool, "speech?t=%d&ni=%d&nm=%d", st.turn,
                                                st.no_input, st.no_match),

@@ -247,3 +247,30 @@ def test_outage_50_status_callbacks_and_a_call_land_once(tenant, spool_apache, c
     assert call_state(pg, sid) == [("completed", "4", "61")]
     assert events(pg, param(during, "CallSid"), "inbound") == 1
     assert rejected(ap.spool) == []
+
+
+@pytest.mark.expect_log(*DB_DOWN)
+def test_speech_during_outage_asks_again_and_is_kept(tenant, spool_apache, client_for, pg):
+    """A Gather result during an outage: the caller hears an apology and a fresh <Gather> for
+    the same turn, and the result is written as a `speech` event once the database is back."""
+    t = tenant()
+    ap = spool_apache()
+    c = client_for(ap)
+    p = t.params()
+    sid = param(p, "CallSid")
+    checks.greeting(c.post_signed("/voice/inbound", p, t.token), t)
+    said = p + [("SpeechResult", "what are your opening hours"), ("Confidence", "0.9")]
+    pg.stop()
+    try:
+        r = c.post_signed("/voice/speech?t=1&ni=0&nm=0", said, t.token)
+        doc = checks.twiml_response(r)
+        assert doc.gather is not None and doc.gather.get("action") == "speech?t=1&ni=0&nm=0"
+        assert "say that again" in doc.spoken()[0]
+    finally:
+        pg.start()
+    wait_until(lambda: events(pg, sid, "speech") == 1, 10, interval=0.1,
+               what="the spooled Gather result replayed")
+    assert pg.scalar("SELECT params->>'SpeechResult' FROM call_events WHERE call_sid = '%s' "
+                     "AND kind = 'speech'" % sid) == "what are your opening hours"
+    wait_drained(ap.spool)
+    assert rejected(ap.spool) == []

@@ -105,7 +105,8 @@ START_TEST(test_placeholder_counts_match_nargs)
 {
     const vt_event_stmt_t *all[] = { &vt_event_inbound_stmt,   &vt_event_status_stmt,
                                      &vt_event_recording_stmt, &vt_event_turn_stmt,
-                                     &vt_event_sms_job_stmt,   &vt_event_escalation_stmt };
+                                     &vt_event_sms_job_stmt,   &vt_event_escalation_stmt,
+                                     &vt_event_speech_stmt };
     apr_size_t i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
