@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# mod_voxtwilio load benchmark (on demand; never part of `make check`). As root on Debian 12:
+#   bench/run.sh            15 s per point: inbound, speech, status-callback and the bare
+#                           "hello" handler at 32 and 128 connections, then Apache's memory
+#                           before/after 100,000 mixed webhooks, and a control memory run
+#                           with glibc's tcache off (about 5 minutes on 2 cores)
+#   bench/run.sh --quick    5 s per point (about 3 minutes; the memory runs are the same)
+# Other options go to bench/bench.py (--help). Builds into $VT_BUILD_DIR (default
+# build-bench/) when the module or voxtwilio-admin is missing there.
+# Results: bench/results/latest.json, latest.md and a dated JSON; see docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+PY=/usr/bin/python3
+BUILD=${VT_BUILD_DIR:-$SRC/build-bench}
+
+case "${1:-}" in
+    -h|--help) sed -n '2,10p' "$0"; exec "$PY" "$SRC/bench/bench.py" --help ;;
+esac
+
+vt_install_packages "${VT_BUILD_PACKAGES[@]}" wrk
+
+if [ ! -f "$BUILD/.libs/mod_voxtwilio.so" ] || [ ! -x "$BUILD/voxtwilio-admin" ]; then
+    vt_section "build ($BUILD)"
+    if [ ! -f "$BUILD/Makefile" ]; then
+        vt_configure "$SRC" "$BUILD"
+    fi
+    make -C "$BUILD" -j"${JOBS:-2}"
+fi
+
+vt_section "benchmark"
+PYTHONDONTWRITEBYTECODE=1 exec "$PY" "$SRC/bench/bench.py" --build "$BUILD" "$@"
