@@ -251,20 +251,20 @@ const char **vt_event_speech_args(apr_pool_t *p, const apr_array_header_t *param
                                   const char **err)
 {
     const char *sid = vt_params_get(params, "CallSid");
-    const char **a;
+    const char *json, **a;
 
     if (!vt_sid_valid(sid, "CA")) {
         *err = "Gather result without a valid CallSid";
         return NULL;
     }
+    json = vt_params_to_json(p, params);
     a = apr_pcalloc(p, sizeof(*a) * vt_event_speech_stmt.nargs);
     a[0] = sid;
     a[1] = company_id;
-    a[2] = dedup_key(p, idempotency_token, "speech", sid,
-                     vt_sha256_hex(p, vt_params_to_json(p, params),
-                                   strlen(vt_params_to_json(p, params))),
+    /* Without a token the delivery is identified by its content. */
+    a[2] = dedup_key(p, idempotency_token, "speech", sid, vt_sha256_hex(p, json, strlen(json)),
                      NULL);
-    a[3] = vt_params_to_json(p, params);
+    a[3] = json;
     return a;
 }
 

@@ -201,7 +201,6 @@ int vtm_route_speech(vtm_webhook_t *w)
     if (!said || strspn(said, " \t\r\n") == strlen(said)) {
         st.no_input++;
         reply = vt_script_reprompt(script);
-        said = NULL;
         if (st.no_input >= vt_script_no_input_limit(script)) {
             doc = limit_reached(w, t, script, &voice, &reply, &len);
             record_turn(w, t, st.turn, "", NULL, reply);
@@ -213,9 +212,7 @@ int vtm_route_speech(vtm_webhook_t *w)
     }
     st.no_input = 0;
     if (confidence && atof(confidence) > 0 && atof(confidence) < VTM_MIN_CONFIDENCE) {
-        ans.reply = vt_script_fallback(script);
-        ans.action = VT_ACTION_NONE;
-        ans.intent = NULL;
+        ans.reply = vt_script_fallback(script); /* no intent, no action */
     }
     else {
         vt_script_match(script, r->pool, said, &ans);
