@@ -524,7 +524,7 @@ def apache_extra(hello_so, threads_per_child, servers, dbd, mkr):
         "ThreadLimit %d" % threads_per_child,
         "ThreadsPerChild %d" % threads_per_child,
         "MaxRequestWorkers %d" % (servers * threads_per_child),
-        "MinSpareThreads 25",
+        "MinSpareThreads %d" % min(25, threads_per_child),
         "MaxSpareThreads %d" % (servers * threads_per_child),
         "MaxConnectionsPerChild 0",
         "KeepAliveTimeout 5",
@@ -568,7 +568,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--tenants", type=int, default=50)
     ap.add_argument("--mem-requests", type=int, default=100000)
-    ap.add_argument("--mem-connections", type=int, default=32)
+    ap.add_argument("--mem-connections", type=int, default=8)
+    ap.add_argument("--mem-threads-per-child", type=int, default=16,
+                    help="ThreadsPerChild of the memory runs' Apache (>= --mem-connections)")
+    ap.add_argument("--mem-warmup", type=int, default=50000,
+                    help="mixed webhooks sent before the memory run's first figure")
+    ap.add_argument("--mem-only", action="store_true",
+                    help="only the memory runs (no throughput points)")
     ap.add_argument("--no-mem-control", action="store_true",
                     help="skip the second memory run with glibc's tcache off")
     ap.add_argument("--mem-segments", type=int, default=4,
@@ -654,16 +660,16 @@ def main():
         # prepares its statements): a short run per target sizes the request files so
         # that no point has to repeat a request.
         estimate = {}
+        points = []
         cal_s = 2 if a.quick else 3
-        for target in TARGETS:
+        for target in (() if a.mem_only else TARGETS):
             f = os.path.join(reqdir, "cal-%s.txt" % target)
             write_requests(f, signer, pg, target, "cal" + target[:2], 4000)
             res = run_wrk(url, f, min(conns), a.threads, duration=cal_s)
             estimate[target] = res["rps"]
             log("calibration %-16s %8.0f req/s" % (target, res["rps"]))
 
-        points = []
-        for c in conns:
+        for c in (() if a.mem_only else conns):
             for target in TARGETS:
                 n = int(estimate[target] * duration * 2) + 2000
                 if target == "hello":
@@ -702,15 +708,27 @@ def main():
                 "p99": round(p["latency_us"]["p99"] / max(1, h["latency_us"]["p99"]), 2),
             }
 
-        # Memory: a fresh Apache, a warm-up, then a fixed-size mixed run.
-        memory = memory_run(a, httpd, signer, pg, reqdir, a.mem_segments)
+        # Memory: an Apache of its own (fewer threads, so that the warm-up reaches every
+        # thread: see docs/performance.md), a warm-up, then a fixed-size mixed run.
+        log_text = httpd.read_log()
+        httpd.stop()
+        mem_httpd = pyvt.Apache(paths, pg.conninfo, key_file, root=os.path.join(work, "httpd-mem"),
+                                log_level="warn", module_log_level=None,
+                                server_extra=apache_extra(hello_so, a.mem_threads_per_child,
+                                                          a.servers, dbd,
+                                                          a.max_keepalive_requests),
+                                vhost_extra=HELLO_VHOST)
+        ap_ = mem_httpd
+        mem_signer = Signer(mem_httpd.base_url(), tenants)
+        log("memory runs: Apache with %d children x %d threads, %d connections"
+            % (a.servers, a.mem_threads_per_child, a.mem_connections))
+        memory = memory_run(a, mem_httpd, mem_signer, pg, reqdir, a.mem_segments)
         control = None
         if not a.no_mem_control:
             log("memory control run: the same, with glibc's per-thread malloc cache off")
-            control = memory_run(a, httpd, signer, pg, reqdir, a.mem_segments, tag="c",
+            control = memory_run(a, mem_httpd, mem_signer, pg, reqdir, a.mem_segments, tag="c",
                                  glibc_tunables="glibc.malloc.tcache_count=0")
-
-        log_text = httpd.read_log()
+        log_text += mem_httpd.read_log()
         bad_log = pyvt.scan_log_text(log_text)
         problems = []
         for p in points:
@@ -749,6 +767,7 @@ def main():
                 "wrk_threads": a.threads, "tenants": len(tenants),
                 "apache": {"mpm": "event", "servers": a.servers,
                            "threads_per_child": a.threads_per_child,
+                           "memory_runs_threads_per_child": a.mem_threads_per_child,
                            "dbd_min_keep_max": dbd, "log_level": "warn", "access_log": True,
                            "keepalive": True,
                            "max_keepalive_requests": a.max_keepalive_requests},
@@ -807,7 +826,7 @@ def memory_run(a, httpd, signer, pg, reqdir, segments=4, tag="m", glibc_tunables
     cold = children_mem(parent)
     log("memory: Apache restarted (parent pid %d), children RSS %d KiB"
         % (parent, cold["rss_kib"]))
-    warm_n = 3000
+    warm_n = a.mem_warmup
     warm = os.path.join(reqdir, "mem-warm.txt")
     # Each file has a few more lines than the run sends: the responses still in flight when
     # a wrk thread reaches its share must not wrap round to repeated deliveries.

@@ -5,6 +5,8 @@
 #                           before/after 100,000 mixed webhooks, and a control memory run
 #                           with glibc's tcache off (about 5 minutes on 2 cores)
 #   bench/run.sh --quick    5 s per point (about 3 minutes; the memory runs are the same)
+#   bench/run.sh --llm      the gateway's own latency per LLM turn (bench/llm_turn.py):
+#                           time in the module minus time waiting on a local stand-in model
 # Other options go to bench/bench.py (--help). Builds into $VT_BUILD_DIR (default
 # build-bench/) when the module or voxtwilio-admin is missing there.
 # Results: bench/results/latest.json, latest.md and a dated JSON; see docs/performance.md.
@@ -17,7 +19,7 @@ PY=/usr/bin/python3
 BUILD=${VT_BUILD_DIR:-$SRC/build-bench}
 
 case "${1:-}" in
-    -h|--help) sed -n '2,10p' "$0"; exec "$PY" "$SRC/bench/bench.py" --help ;;
+    -h|--help) sed -n '2,12p' "$0"; exec "$PY" "$SRC/bench/bench.py" --help ;;
 esac
 
 vt_install_packages "${VT_BUILD_PACKAGES[@]}" wrk
@@ -31,4 +33,8 @@ if [ ! -f "$BUILD/.libs/mod_voxtwilio.so" ] || [ ! -x "$BUILD/voxtwilio-admin" ]
 fi
 
 vt_section "benchmark"
+if [ "${1:-}" = "--llm" ]; then
+    shift
+    PYTHONDONTWRITEBYTECODE=1 exec "$PY" "$SRC/bench/llm_turn.py" --build "$BUILD" "$@"
+fi
 PYTHONDONTWRITEBYTECODE=1 exec "$PY" "$SRC/bench/bench.py" --build "$BUILD" "$@"

@@ -96,6 +96,11 @@ int vta_cmd_integration(vta_ctx_t *c, int argc, char **argv);
 
 /* Loads c->key_file into *ring (prints the error). */
 struct vt_keyring;
+/* Reads a secret ("auth token", "API key") of at most max printable ASCII characters from
+ * file (NULL or "-": standard input; a terminal is prompted "PROMPT for SLUG: " without
+ * echo). The error messages name the source, never the value. (vta_secret.c) */
+int vta_read_secret(vta_ctx_t *c, const char *file, const char *what, const char *prompt,
+                    const char *slug, apr_size_t max, const char **out);
 int vta_load_keyring(vta_ctx_t *c, struct vt_keyring **ring);
 
 #endif

@@ -7,9 +7,18 @@
 
 #include <apr_strings.h>
 
+#include <json-c/json.h>
+
 #include "vta.h"
 #include "vta_assistant.h"
 #include "vt_assistant.h"
+#include "vt_keyring.h"
+#include "vt_llm.h"
+#include "vt_util.h"
+
+/* OpenAI keys are ~160 characters; room for longer tokens of self-hosted gateways. */
+#define VTA_API_KEY_MAX 1024
+#define VTA_PROMPT_MAX 8000 /* characters of a system prompt */
 
 /* Far above any valid script (200 intents x 50 phrases x 1000 characters is ~40 MB only in
  * theory); a bound so that a wrong FILE (a disk image...) fails fast. */
@@ -105,6 +114,251 @@ static int assistant_import(vta_ctx_t *c, int argc, char **argv)
     return VTA_OK;
 }
 
+/* ------------------------------------------------------------------ assistant set */
+
+typedef struct llm_opts {
+    const char *kind, *endpoint, *model, *key_file, *prompt, *prompt_file;
+    const char *temperature, *max_tokens, *languages;
+    int no_key;
+} llm_opts_t;
+
+static int parse_set_opts(int argc, char **argv, const char **slug, llm_opts_t *o)
+{
+    int i, m;
+
+    memset(o, 0, sizeof(*o));
+    *slug = NULL;
+    for (i = 1; i < argc; i++) {
+        if ((m = vta_opt(argc, argv, &i, "--kind", &o->kind)) != 0
+            || (m = vta_opt(argc, argv, &i, "--endpoint", &o->endpoint)) != 0
+            || (m = vta_opt(argc, argv, &i, "--model", &o->model)) != 0
+            || (m = vta_opt(argc, argv, &i, "--api-key-file", &o->key_file)) != 0
+            || (m = vta_opt(argc, argv, &i, "--system-prompt", &o->prompt)) != 0
+            || (m = vta_opt(argc, argv, &i, "--system-prompt-file", &o->prompt_file)) != 0
+            || (m = vta_opt(argc, argv, &i, "--temperature", &o->temperature)) != 0
+            || (m = vta_opt(argc, argv, &i, "--max-tokens", &o->max_tokens)) != 0
+            || (m = vta_opt(argc, argv, &i, "--languages", &o->languages)) != 0) {
+            if (m < 0)
+                return VTA_USAGE;
+        }
+        else if (strcmp(argv[i], "--no-api-key") == 0)
+            o->no_key = 1;
+        else if (strncmp(argv[i], "--api-key", 9) == 0 && argv[i][9] != '-')
+            return vta_usage_err("the API key is never accepted on the command line: give it "
+                                 "on standard input with --api-key-file - or in a file");
+        else if (argv[i][0] == '-' || *slug)
+            return vta_usage_err("unexpected argument '%s' for assistant set",
+                                 vta_arg_for_msg(argv[i]));
+        else
+            *slug = argv[i];
+    }
+    if (!*slug)
+        return vta_usage_err("usage: assistant set SLUG [--kind script|llm] [--endpoint URL] "
+                             "[--model NAME] [--api-key-file FILE|-] [--no-api-key] "
+                             "[--system-prompt TEXT|--system-prompt-file FILE] "
+                             "[--temperature T] [--max-tokens N] [--languages L=VOICE,...]");
+    if (o->prompt && o->prompt_file)
+        return vta_usage_err("give --system-prompt or --system-prompt-file, not both");
+    if (o->key_file && o->no_key)
+        return vta_usage_err("give --api-key-file or --no-api-key, not both");
+    if (!o->kind && !o->endpoint && !o->model && !o->key_file && !o->no_key && !o->prompt
+        && !o->prompt_file && !o->temperature && !o->max_tokens && !o->languages)
+        return vta_usage_err("assistant set needs at least one option to change");
+    return VTA_OK;
+}
+
+/* "en-US=Polly.Joanna,es-ES=Polly.Lucia": the first is the primary (companies.language and
+ * .voice), the others go to companies.languages as JSON. */
+static int parse_languages(apr_pool_t *p, const char *spec, const char **primary,
+                           const char **voice, const char **extra_json)
+{
+    char *copy = apr_pstrdup(p, spec), *last = NULL, *item;
+    json_object *arr = json_object_new_array();
+    int n = 0;
+
+    for (item = apr_strtok(copy, ",", &last); item; item = apr_strtok(NULL, ",", &last)) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            json_object_put(arr);
+            return vta_err("--languages: '%s' must be LANGUAGE=VOICE (e.g. es-ES=Polly.Lucia)",
+                           item);
+        }
+        *eq = '\0';
+        if (!vt_language_valid(item) || !vt_voice_name_valid(eq + 1)) {
+            json_object_put(arr);
+            return vta_err("--languages: '%s=%s' is not a language tag with a voice name "
+                           "(e.g. es-ES=Polly.Lucia)", item, eq + 1);
+        }
+        if (++n > VT_LLM_LANGUAGES_MAX) {
+            json_object_put(arr);
+            return vta_err("--languages: at most %d languages", VT_LLM_LANGUAGES_MAX);
+        }
+        if (n == 1) {
+            *primary = item;
+            *voice = eq + 1;
+        }
+        else {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "language", json_object_new_string(item));
+            json_object_object_add(e, "voice", json_object_new_string(eq + 1));
+            json_object_array_add(arr, e);
+        }
+    }
+    if (n == 0) {
+        json_object_put(arr);
+        return vta_err("--languages needs at least one LANGUAGE=VOICE");
+    }
+    *extra_json = apr_pstrdup(p, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    return VTA_OK;
+}
+
+static int check_number(const char *opt, const char *v, double lo, double hi, int integer)
+{
+    char *end;
+    double d;
+
+    if (!v)
+        return VTA_OK;
+    d = strtod(v, &end);
+    if (end == v || *end || d < lo || d > hi || (integer && d != (double)(long)d))
+        return vta_err("%s '%s' must be %s from %g to %g", opt, v,
+                       integer ? "a whole number" : "a number", lo, hi);
+    return VTA_OK;
+}
+
+static int assistant_set(vta_ctx_t *c, int argc, char **argv)
+{
+    const char *slug, *endpoint = NULL, *err = NULL, *prompt, *company_id;
+    const char *key = NULL, *key_id = NULL, *blob = NULL;
+    const char *lang = NULL, *voice = NULL, *extra = NULL;
+    const char *params[14];
+    vt_keyring_t *ring = NULL;
+    llm_opts_t o;
+    apr_size_t len;
+    PGresult *res;
+    int rc;
+
+    if ((rc = parse_set_opts(argc, argv, &slug, &o)) != VTA_OK)
+        return rc;
+    if (vta_check_slug(slug) != VTA_OK)
+        return VTA_FAIL;
+    if (o.kind && strcmp(o.kind, "script") != 0 && strcmp(o.kind, "llm") != 0)
+        return vta_err("--kind '%s' must be script or llm", o.kind);
+    if (o.endpoint && !(endpoint = vt_base_url_normalize(c->pool, o.endpoint, &err)))
+        return vta_err("--endpoint %s (e.g. https://api.openai.com/v1)", err);
+    if (o.model && (!*o.model || strlen(o.model) > 200 || strpbrk(o.model, " \t\r\n")))
+        return vta_err("--model must be 1 to 200 characters without spaces");
+    if (check_number("--temperature", o.temperature, 0, 2, 0) != VTA_OK
+        || check_number("--max-tokens", o.max_tokens, 16, 4096, 1) != VTA_OK)
+        return VTA_FAIL;
+    prompt = o.prompt;
+    if (o.prompt_file && !(prompt = read_file(c->pool, o.prompt_file, &len)))
+        return VTA_FAIL;
+    if (prompt && vt_utf8_chars(prompt) > VTA_PROMPT_MAX)
+        return vta_err("the system prompt must be at most %d characters", VTA_PROMPT_MAX);
+    if (o.languages && parse_languages(c->pool, o.languages, &lang, &voice, &extra) != VTA_OK)
+        return VTA_FAIL;
+    if (vta_db_connect(c) != VTA_OK || vta_company_id(c, slug, &company_id) != VTA_OK)
+        return VTA_FAIL;
+    if (o.key_file) {
+        if (vta_read_secret(c, o.key_file, "API key", "Model API key", slug, VTA_API_KEY_MAX,
+                            &key) != VTA_OK || vta_load_keyring(c, &ring) != VTA_OK)
+            return VTA_FAIL;
+        if (vt_secret_encrypt(c->pool, ring, company_id, key, &key_id, &blob, &err)
+            != APR_SUCCESS)
+            return vta_err("cannot encrypt the API key: %s", err ? err : "unknown error");
+    }
+    params[0] = company_id;
+    params[1] = o.kind;
+    params[2] = endpoint;
+    params[3] = o.model;
+    params[4] = blob;
+    params[5] = key_id;
+    params[6] = o.no_key ? "t" : "f";
+    params[7] = prompt ? (*prompt ? prompt : "") : NULL;
+    params[8] = o.temperature;
+    params[9] = o.max_tokens;
+    params[10] = lang;
+    params[11] = voice;
+    params[12] = extra;
+    /* One statement: every setting changes, or none (the CHECKs see the final row). */
+    res = vta_q(c,
+                "UPDATE companies SET"
+                " assistant_kind = coalesce($2, assistant_kind),"
+                " llm_base_url = coalesce($3, llm_base_url),"
+                " llm_model = coalesce($4, llm_model),"
+                " llm_api_key_enc = CASE WHEN $7::boolean THEN NULL"
+                "   ELSE coalesce(decode($5, 'hex'), llm_api_key_enc) END,"
+                " llm_key_id = CASE WHEN $7::boolean THEN NULL ELSE coalesce($6, llm_key_id) END,"
+                " system_prompt = CASE WHEN $8::text IS NULL THEN system_prompt"
+                "   ELSE nullif($8::text, '') END,"
+                " llm_temperature = coalesce($9::real, llm_temperature),"
+                " llm_max_tokens = coalesce($10::integer, llm_max_tokens),"
+                " language = coalesce($11, language),"
+                " voice = coalesce($12, voice),"
+                " languages = coalesce($13::jsonb, languages),"
+                " updated_at = now()"
+                " WHERE id = $1::bigint",
+                13, params);
+    if (!vta_res_ok(res)) {
+        const char *con = vta_constraint(res);
+        if (con && strcmp(con, "companies_llm_complete") == 0) {
+            PQclear(res);
+            return vta_err("--kind llm needs --endpoint and --model (company '%s' has no "
+                           "model endpoint yet)", slug);
+        }
+        return vta_db_fail(c, res, "cannot update the assistant settings");
+    }
+    PQclear(res);
+    printf("assistant settings of %s updated%s\n", slug,
+           key ? " (API key stored encrypted)" : o.no_key ? " (API key removed)" : "");
+    return VTA_OK;
+}
+
+/* ------------------------------------------------------------------ assistant show */
+
+/* The settings, one "name: value" line each; the API key only as whether one is set. */
+static int print_settings(vta_ctx_t *c, const char *slug)
+{
+    const char *params[1] = { slug };
+    PGresult *res = vta_q(c,
+                          "SELECT assistant_kind, coalesce(llm_base_url, '-'),"
+                          " coalesce(llm_model, '-'),"
+                          " CASE WHEN llm_api_key_enc IS NULL THEN 'none'"
+                          "   ELSE 'set (sealed with key ' || llm_key_id || ')' END,"
+                          " llm_temperature::text, llm_max_tokens::text, language, voice,"
+                          " languages::text, coalesce(system_prompt, '(none)')"
+                          " FROM companies WHERE slug = $1",
+                          1, params);
+    json_object *extra;
+    size_t i, n;
+
+    if (!vta_res_ok(res))
+        return vta_db_fail(c, res, "cannot read the assistant settings");
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return vta_err("no company with slug '%s'", slug);
+    }
+    printf("kind: %s\nendpoint: %s\nmodel: %s\napi key: %s\ntemperature: %s\n"
+           "max tokens: %s\nlanguages: %s (%s)",
+           PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+           PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
+           PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7));
+    extra = json_tokener_parse(PQgetvalue(res, 0, 8));
+    n = json_object_is_type(extra, json_type_array) ? json_object_array_length(extra) : 0;
+    for (i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(extra, i), *l = NULL, *v = NULL;
+        json_object_object_get_ex(e, "language", &l);
+        json_object_object_get_ex(e, "voice", &v);
+        printf(", %s (%s)", json_object_get_string(l), json_object_get_string(v));
+    }
+    json_object_put(extra);
+    printf("\nsystem prompt: %s\n", PQgetvalue(res, 0, 9));
+    PQclear(res);
+    return VTA_OK;
+}
+
 static int assistant_show(vta_ctx_t *c, int argc, char **argv)
 {
     const char *slug, *err, *params[1];
@@ -116,8 +370,9 @@ static int assistant_show(vta_ctx_t *c, int argc, char **argv)
     slug = argv[1];
     if (vta_check_slug(slug) != VTA_OK)
         return VTA_FAIL;
-    if (vta_db_connect(c) != VTA_OK)
+    if (vta_db_connect(c) != VTA_OK || print_settings(c, slug) != VTA_OK)
         return VTA_FAIL;
+    fputs("script:\n", stdout);
     params[0] = slug;
     res = vta_q(c, "SELECT assistant_script::text FROM companies WHERE slug = $1", 1, params);
     if (!vta_res_ok(res)) {
@@ -154,12 +409,14 @@ static int assistant_show(vta_ctx_t *c, int argc, char **argv)
 int vta_cmd_assistant(vta_ctx_t *c, int argc, char **argv)
 {
     if (argc < 2)
-        return vta_usage_err("assistant needs a sub-command: import or show");
+        return vta_usage_err("assistant needs a sub-command: set, import or show");
     argc--;
     argv++;
     if (strcmp(argv[0], "import") == 0)
         return assistant_import(c, argc, argv);
     if (strcmp(argv[0], "show") == 0)
         return assistant_show(c, argc, argv);
+    if (strcmp(argv[0], "set") == 0)
+        return assistant_set(c, argc, argv);
     return vta_usage_err("unknown assistant sub-command '%s'", argv[0]);
 }

@@ -1,7 +1,8 @@
 /* vta_calls — voxtwilio-admin: the `calls` verb (the call log).
  *
  *   calls list [SLUG] [--since TIME] [--limit N]   newest first
- *   calls show CALLSID                             the call, its status history, transcript
+ *   calls show CALLSID                             the call, its analysis, status history,
+ *                                                  transcript
  *
  * TIME is an ISO 8601 date or timestamp (UTC unless it carries an offset) or a relative
  * age: N followed by s, m, h, d or w ("1h", "2d"). Times are printed in UTC.
@@ -213,7 +214,9 @@ static int show_call(vta_ctx_t *c, const char *sid)
                           " coalesce(c.recording_sid, ''), coalesce(c.recording_url, ''),"
                           " coalesce(c.recording_duration_s::text || ' s', ''),"
                           " coalesce(c.summary, ''), coalesce(c.sentiment, ''),"
-                          " c.no_input_count, c.no_match_count"
+                          " c.no_input_count, c.no_match_count,"
+                          " coalesce(c.analysis_source, ''),"
+                          " coalesce(" VTA_UTC("c.analyzed_at") ", '-')"
                           " FROM calls c JOIN companies co ON co.id = c.company_id"
                           " WHERE c.call_sid = $1",
                           1, params);
@@ -255,6 +258,37 @@ static int show_call(vta_ctx_t *c, const char *sid)
         field(p, "summary", PQgetvalue(res, 0, 16));
     if (*PQgetvalue(res, 0, 17))
         field(p, "sentiment", PQgetvalue(res, 0, 17));
+    if (*PQgetvalue(res, 0, 20))
+        field(p, "analysis", apr_pstrcat(p, PQgetvalue(res, 0, 20), " at ",
+                                         PQgetvalue(res, 0, 21), NULL));
+    PQclear(res);
+    return VTA_OK;
+}
+
+/* The analysis's follow-up to-dos, one per line; nothing for a call not analysed. */
+static int show_todos(vta_ctx_t *c, const char *sid)
+{
+    const char *params[1] = { sid };
+    /* One row per to-do; one NULL row when the analysis found none; no row without one. */
+    PGresult *res = vta_q(c,
+                          "SELECT t.value FROM calls c"
+                          " LEFT JOIN LATERAL jsonb_array_elements_text("
+                          "  CASE WHEN jsonb_typeof(c.todos) = 'array' THEN c.todos"
+                          "  ELSE '[]'::jsonb END) WITH ORDINALITY AS t(value, n) ON true"
+                          " WHERE c.call_sid = $1 AND c.analysis_source IS NOT NULL"
+                          " ORDER BY t.n",
+                          1, params);
+    int i;
+
+    if (!vta_res_ok(res))
+        return vta_db_fail(c, res, "cannot read the call's to-dos");
+    if (PQntuples(res) == 1 && PQgetisnull(res, 0, 0))
+        puts("\nto-dos: none");
+    else if (PQntuples(res) > 0) {
+        puts("\nto-dos:");
+        for (i = 0; i < PQntuples(res); i++)
+            printf("- %s\n", printable(c->pool, PQgetvalue(res, i, 0)));
+    }
     PQclear(res);
     return VTA_OK;
 }
@@ -334,8 +368,8 @@ static int calls_show(vta_ctx_t *c, int argc, char **argv)
     if (vta_exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
                     "cannot start a transaction") != VTA_OK)
         return VTA_FAIL;
-    if (show_call(c, sid) != VTA_OK || show_events(c, sid) != VTA_OK
-        || show_turns(c, sid) != VTA_OK)
+    if (show_call(c, sid) != VTA_OK || show_todos(c, sid) != VTA_OK
+        || show_events(c, sid) != VTA_OK || show_turns(c, sid) != VTA_OK)
         return VTA_FAIL;
     return VTA_OK;
 }

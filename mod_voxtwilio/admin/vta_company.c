@@ -11,15 +11,6 @@ typedef struct company_opts {
     const char *name, *greeting, *voice, *language, *escalation, *notification;
 } company_opts_t;
 
-/* Code points in s (the database's length()). */
-static size_t chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 static int has_control(const char *s)
 {
@@ -27,36 +18,6 @@ static int has_control(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 1;
     return 0;
-}
-
-/* ^[A-Za-z0-9._-]{1,64}$ */
-static int voice_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return 0;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-/* ^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$ */
-static int language_valid(const char *s)
-{
-    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t n = strspn(s, alpha);
-
-    if (n < 2 || n > 3)
-        return 0;
-    s += n;
-    while (*s) {
-        if (*s++ != '-')
-            return 0;
-        n = strspn(s, alnum);
-        if (n < 2 || n > 8)
-            return 0;
-        s += n;
-    }
-    return 1;
 }
 
 /* Parses the options shared by add and set; positional arguments go to *slug. */
@@ -94,15 +55,15 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
 /* allow_clear: "" removes an optional phone number (company set). */
 static int check_opts(const company_opts_t *o, int allow_clear)
 {
-    if (o->name && (!*o->name || chars(o->name) > 200 || has_control(o->name)))
+    if (o->name && (!*o->name || vt_utf8_chars(o->name) > 200 || has_control(o->name)))
         return vta_err("--name must be 1 to 200 characters without control characters");
     if (o->greeting
-        && (!*o->greeting || chars(o->greeting) > 3000 || has_control(o->greeting)))
+        && (!*o->greeting || vt_utf8_chars(o->greeting) > 3000 || has_control(o->greeting)))
         return vta_err("--greeting must be 1 to 3000 characters without control characters");
-    if (o->voice && !voice_valid(o->voice))
+    if (o->voice && !vt_voice_name_valid(o->voice))
         return vta_err("--voice '%s' is not a valid voice name (1 to 64 of A-Z a-z 0-9 . _ -, "
                        "e.g. Polly.Joanna)", o->voice);
-    if (o->language && !language_valid(o->language))
+    if (o->language && !vt_language_valid(o->language))
         return vta_err("--language '%s' is not a valid language tag (e.g. en-US)", o->language);
     if (o->escalation && !(allow_clear && !*o->escalation) && !vt_e164_valid(o->escalation))
         return vta_err("--escalation-phone '%s' is not an E.164 number (+ and 2 to 15 digits)",

@@ -302,14 +302,10 @@ void vta_table_row(vta_table_t *t, ...)
     APR_ARRAY_PUSH(t->rows, const char **) = row;
 }
 
-/* Display width: code points (UTF-8 continuation bytes do not count). */
+/* Display width: code points. */
 static int width(const char *s)
 {
-    int w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
-    return w;
+    return (int)vt_utf8_chars(s);
 }
 
 void vta_table_print(vta_table_t *t, FILE *out)

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include <apr_strings.h>
 #include <json-c/json.h>
@@ -19,77 +17,6 @@
 #include "vt_keyring.h"
 #include "vt_rest.h"
 #include "vt_util.h"
-
-/* ------------------------------------------------------------------ the auth token */
-
-/* Reads the first line of f into a pool buffer that is wiped with the pool. */
-static int read_line(vta_ctx_t *c, FILE *f, const char *src, const char **out)
-{
-    enum { CAP = VTA_TOKEN_MAX + 2 };
-    char *buf = apr_pcalloc(c->pool, CAP + 1);
-    size_t n = 0;
-    int ch, too_long = 0, got = 0;
-
-    vt_wipe_on_cleanup(c->pool, buf, CAP + 1);
-    while ((ch = getc(f)) != EOF) {
-        got = 1;
-        if (ch == '\n')
-            break;
-        if (n < CAP)
-            buf[n++] = (char)ch;
-        else
-            too_long = 1;
-    }
-    if (ferror(f))
-        return vta_err("cannot read the auth token from %s: %s", src, strerror(errno));
-    if (!got)
-        return vta_err("no auth token on %s", src);
-    while (n > 0 && buf[n - 1] == '\r')
-        buf[--n] = '\0';
-    if (too_long || n > VTA_TOKEN_MAX)
-        return vta_err("the auth token from %s is longer than %d characters", src,
-                       VTA_TOKEN_MAX);
-    if (n == 0)
-        return vta_err("the auth token from %s is empty", src);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
-            return vta_err("the auth token from %s holds characters other than printable ASCII",
-                           src);
-    *out = buf;
-    return VTA_OK;
-}
-
-static int read_token(vta_ctx_t *c, const char *file, const char *slug, const char **token)
-{
-    int rc;
-
-    if (file && strcmp(file, "-") != 0) {
-        FILE *f = fopen(file, "r");
-        if (!f)
-            return vta_err("cannot open the auth token file %s: %s", file, strerror(errno));
-        rc = read_line(c, f, file, token);
-        fclose(f);
-        return rc;
-    }
-    if (isatty(STDIN_FILENO)) {
-        struct termios old, quiet;
-        int restore = tcgetattr(STDIN_FILENO, &old) == 0;
-
-        fprintf(stderr, "Twilio auth token for %s: ", slug);
-        fflush(stderr);
-        if (restore) {
-            quiet = old;
-            quiet.c_lflag &= ~(tcflag_t)ECHO;
-            quiet.c_lflag |= ECHONL;
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-        }
-        rc = read_line(c, stdin, "standard input", token);
-        if (restore)
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-        return rc;
-    }
-    return read_line(c, stdin, "standard input", token);
-}
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -184,7 +111,7 @@ static int integration_add(vta_ctx_t *c, int argc, char **argv)
 
     if (vta_load_keyring(c, &ring) != VTA_OK)
         return VTA_FAIL;
-    if (read_token(c, token_file, slug, &token) != VTA_OK)
+    if (vta_read_secret(c, token_file, "auth token", "Twilio auth token", slug, VTA_TOKEN_MAX, &token) != VTA_OK)
         return VTA_FAIL;
     if (vta_db_connect(c) != VTA_OK || vta_begin(c) != VTA_OK)
         return VTA_FAIL;
@@ -293,7 +220,7 @@ static int integration_set_token(vta_ctx_t *c, int argc, char **argv)
         return vta_usage_err("integration set-token needs a SLUG");
     if (vta_check_slug(slug) != VTA_OK || vta_load_keyring(c, &ring) != VTA_OK)
         return VTA_FAIL;
-    if (read_token(c, token_file, slug, &token) != VTA_OK)
+    if (vta_read_secret(c, token_file, "auth token", "Twilio auth token", slug, VTA_TOKEN_MAX, &token) != VTA_OK)
         return VTA_FAIL;
     if (vta_db_connect(c) != VTA_OK || vta_begin(c) != VTA_OK)
         return VTA_FAIL;

@@ -78,15 +78,94 @@ static vt_keyring_t *ring_with(apr_pool_t *p, const vt_keyring_t *old, const vt_
     return r;
 }
 
+/* A sealed column: its rows (id, slug, tenant id, key id, blob hex), locked, and how one
+ * is written back ($1 id, $2 blob hex, $3 key id). */
+typedef struct sealed_column {
+    const char *what;   /* "auth token" */
+    const char *owner;  /* "integration" */
+    const char *select_sql;
+    const char *update_sql;
+} sealed_column_t;
+
+static const sealed_column_t sealed_tokens = {
+    "auth token", "integration",
+    "SELECT ci.id, c.slug, ci.company_id, ci.key_id, encode(ci.auth_token_enc, 'hex')"
+    " FROM client_integrations ci JOIN companies c ON c.id = ci.company_id"
+    " ORDER BY ci.id FOR UPDATE OF ci",
+    "UPDATE client_integrations SET auth_token_enc = decode($2, 'hex'),"
+    " key_id = $3, updated_at = now() WHERE id = $1::bigint"
+};
+
+static const sealed_column_t sealed_llm_keys = {
+    "model API key", "company",
+    "SELECT c.id, c.slug, c.id, c.llm_key_id, encode(c.llm_api_key_enc, 'hex')"
+    " FROM companies c WHERE c.llm_api_key_enc IS NOT NULL ORDER BY c.id FOR UPDATE",
+    "UPDATE companies SET llm_api_key_enc = decode($2, 'hex'),"
+    " llm_key_id = $3, updated_at = now() WHERE id = $1::bigint"
+};
+
+/* Re-encrypts every secret of one column under ring's active key, inside the caller's
+ * transaction. A row whose key is missing or that does not decrypt is left as it is and
+ * counted in *skipped. */
+static int reencrypt(vta_ctx_t *c, const sealed_column_t *col, const vt_keyring_t *old,
+                     const vt_keyring_t *ring, int *done, int *skipped)
+{
+    PGresult *rows = vta_q(c, col->select_sql, 0, NULL);
+    apr_pool_t *rowpool;
+    const char *err;
+    int i, n, rc = VTA_OK;
+
+    if (!vta_res_ok(rows))
+        return vta_db_fail(c, rows, apr_psprintf(c->pool, "cannot read the %ss", col->owner));
+    n = PQntuples(rows);
+    apr_pool_create(&rowpool, c->pool);
+    for (i = 0; i < n && rc == VTA_OK; i++) {
+        const char *id = PQgetvalue(rows, i, 0), *slug = PQgetvalue(rows, i, 1);
+        const char *cid = PQgetvalue(rows, i, 2), *kid = PQgetvalue(rows, i, 3);
+        const char *hex = PQgetvalue(rows, i, 4);
+        const char *pt = NULL, *new_kid = NULL, *new_hex = NULL;
+        const char *params[3];
+
+        apr_pool_clear(rowpool); /* wipes the previous plaintext */
+        if (!vt_keyring_find(old, kid)) {
+            vta_err("%s %s (%s): key %s is not in the key file; left unchanged", col->owner,
+                    id, slug, kid);
+            (*skipped)++;
+            continue;
+        }
+        err = NULL;
+        if (vt_secret_decrypt(rowpool, old, cid, kid, hex, &pt, &err) != APR_SUCCESS) {
+            vta_err("%s %s (%s): cannot decrypt the %s with key %s: %s; left unchanged",
+                    col->owner, id, slug, col->what, kid, err ? err : "unknown error");
+            (*skipped)++;
+            continue;
+        }
+        err = NULL;
+        if (vt_secret_encrypt(rowpool, ring, cid, pt, &new_kid, &new_hex, &err) != APR_SUCCESS) {
+            rc = vta_err("%s %s (%s): cannot encrypt the %s: %s", col->owner, id, slug,
+                         col->what, err ? err : "unknown error");
+            break;
+        }
+        params[0] = id;
+        params[1] = new_hex;
+        params[2] = new_kid;
+        rc = vta_exec_ok(c, col->update_sql, 3, params,
+                         apr_psprintf(c->pool, "cannot update the %s", col->owner));
+        if (rc == VTA_OK)
+            (*done)++;
+    }
+    apr_pool_destroy(rowpool);
+    PQclear(rows);
+    return rc;
+}
+
 static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
 {
     const char *id = NULL, *err = NULL;
     vt_keyring_t *old = NULL, *ring, *reloaded = NULL;
     const vt_key_t *active;
     vt_key_t key;
-    PGresult *rows;
-    apr_pool_t *rowpool;
-    int i, m, n, done = 0, skipped = 0;
+    int i, m, done = 0, done_llm = 0, skipped = 0;
 
     for (i = 1; i < argc; i++) {
         if ((m = vta_opt(argc, argv, &i, "--id", &id)) != 0) {
@@ -118,56 +197,9 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
 
     if (vta_begin(c) != VTA_OK)
         return VTA_FAIL;
-    rows = vta_q(c,
-                 "SELECT ci.id, c.slug, ci.company_id, ci.key_id, encode(ci.auth_token_enc, 'hex')"
-                 " FROM client_integrations ci JOIN companies c ON c.id = ci.company_id"
-                 " ORDER BY ci.id FOR UPDATE OF ci",
-                 0, NULL);
-    if (!vta_res_ok(rows)) {
-        vta_db_fail(c, rows, "cannot read the integrations");
-        vta_rollback(c);
-        return VTA_FAIL;
-    }
-    n = PQntuples(rows);
-    apr_pool_create(&rowpool, c->pool);
-    for (i = 0; i < n; i++) {
-        const char *iid = PQgetvalue(rows, i, 0), *slug = PQgetvalue(rows, i, 1);
-        const char *cid = PQgetvalue(rows, i, 2), *kid = PQgetvalue(rows, i, 3);
-        const char *hex = PQgetvalue(rows, i, 4);
-        const char *pt = NULL, *new_kid = NULL, *new_hex = NULL;
-        const char *params[3];
-
-        apr_pool_clear(rowpool); /* wipes the previous plaintext */
-        if (!vt_keyring_find(old, kid)) {
-            vta_err("integration %s (%s): key %s is not in the key file; left unchanged", iid,
-                    slug, kid);
-            skipped++;
-            continue;
-        }
-        err = NULL;
-        if (vt_secret_decrypt(rowpool, old, cid, kid, hex, &pt, &err) != APR_SUCCESS) {
-            vta_err("integration %s (%s): cannot decrypt the auth token with key %s: %s; "
-                    "left unchanged", iid, slug, kid, err ? err : "unknown error");
-            skipped++;
-            continue;
-        }
-        err = NULL;
-        if (vt_secret_encrypt(rowpool, ring, cid, pt, &new_kid, &new_hex, &err) != APR_SUCCESS) {
-            vta_err("integration %s (%s): cannot encrypt the auth token: %s", iid, slug,
-                    err ? err : "unknown error");
-            goto fail;
-        }
-        params[0] = iid;
-        params[1] = new_hex;
-        params[2] = new_kid;
-        if (vta_exec_ok(c,
-                        "UPDATE client_integrations SET auth_token_enc = decode($2, 'hex'),"
-                        " key_id = $3, updated_at = now() WHERE id = $1::bigint",
-                        3, params, "cannot update the integration") != VTA_OK)
-            goto fail;
-        done++;
-    }
-    apr_pool_clear(rowpool);
+    if (reencrypt(c, &sealed_tokens, old, ring, &done, &skipped) != VTA_OK
+        || reencrypt(c, &sealed_llm_keys, old, ring, &done_llm, &skipped) != VTA_OK)
+        goto fail;
 
     /* The new key goes into the file before the re-encrypted rows become visible, so no
      * committed row is ever under a key the file lacks. */
@@ -189,19 +221,17 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
     if (vta_commit(c) != VTA_OK) {
         fprintf(stderr, VTA_PROG ": the key file already holds the new key %s (harmless: "
                 "the old keys are kept); no token was re-encrypted\n", active->id);
-        PQclear(rows);
         return VTA_FAIL;
     }
-    PQclear(rows);
 
     printf("new active key: %s (key file %s now holds %d key(s))\n", active->id, c->key_file,
            reloaded->keys->nelts);
-    printf("re-encrypted %d auth token(s); %d left unchanged\n", done, skipped);
+    printf("re-encrypted %d auth token(s) and %d model API key(s); %d left unchanged\n", done,
+           done_llm, skipped);
     printf("run 'apachectl graceful' so Apache loads the new key\n");
     return skipped ? VTA_FAIL : VTA_OK;
 
 fail:
-    PQclear(rows);
     vta_rollback(c);
     return VTA_FAIL;
 }

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "vt_assistant.h"
+#include "vt_util.h"
 
 /* A phrase as written and as the word list it is matched by. */
 typedef struct vt_phrase {
@@ -49,40 +50,9 @@ const char *vt_action_name(vt_action_t action)
 
 /* ------------------------------------------------------------------ words */
 
-/* Splits s[0..len) into normalized words: ASCII lower-cased, apostrophes (' and U+2019)
- * dropped so "that's" == "thats", other ASCII punctuation, whitespace and control
- * characters separate words, bytes >= 0x80 kept as they are. Returns the word count. */
 static int words_of(apr_pool_t *p, const char *s, apr_size_t len, const char ***out)
 {
-    char *buf = apr_palloc(p, len + 1);
-    const char **words = apr_palloc(p, (len / 2 + 1) * sizeof *words);
-    int n = 0;
-    apr_size_t i, o = 0, start = 0;
-
-    for (i = 0; i <= len; i++) {
-        unsigned char c = i < len ? (unsigned char)s[i] : ' ';
-
-        if (c == '\'')
-            continue;
-        if (c == 0xE2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80
-            && (unsigned char)s[i + 2] == 0x99) {
-            i += 2;
-            continue;
-        }
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
-            buf[o++] = (char)c;
-        }
-        else if (c >= 'A' && c <= 'Z') {
-            buf[o++] = (char)(c - 'A' + 'a');
-        }
-        else if (o > start) { /* a separator ends the current word */
-            buf[o++] = '\0';
-            words[n++] = buf + start;
-            start = o;
-        }
-    }
-    *out = words;
-    return n;
+    return vt_words(p, s, len, 0, out);
 }
 
 /* All words of the phrase occur in the utterance in this order (others may come between). */

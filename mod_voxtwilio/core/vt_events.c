@@ -3,6 +3,7 @@
 #include <string.h>
 #include <json-c/json.h>
 #include <apr_strings.h>
+#include <apr_general.h>
 #include "vt_events.h"
 #include "vt_form.h"
 #include "vt_signature.h"
@@ -280,6 +281,13 @@ const vt_event_stmt_t vt_event_turn_stmt = {
     "AS v (call_sid, seq, role, text, confidence) WHERE v.text IS NOT NULL "
     "ON CONFLICT (call_sid, seq) DO NOTHING",
     11
+};
+
+const vt_event_stmt_t vt_call_history_stmt = {
+    "voxtwilio_call_history",
+    "SELECT role, text FROM (SELECT seq, role, text FROM call_turns WHERE call_sid = %s "
+    "ORDER BY seq DESC LIMIT " APR_STRINGIFY(VT_HISTORY_TURNS_MAX) ") h ORDER BY seq",
+    1
 };
 
 const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,

@@ -32,6 +32,11 @@ typedef struct vt_event_stmt {
     int nargs;
 } vt_event_stmt_t;
 
+/* A call's dialogue for its model, oldest first: role ("caller"/"assistant"), text. Only
+ * the last VT_HISTORY_TURNS_MAX turns: enough context for a phone call, a bounded prompt. */
+#define VT_HISTORY_TURNS_MAX 40
+extern const vt_event_stmt_t vt_call_history_stmt;
+
 /* "A call comes in": the event (deduplicated) and the call row, once per CallSid. */
 extern const vt_event_stmt_t vt_event_inbound_stmt;
 vt_event_args_fn vt_event_inbound_args;

@@ -1,6 +1,8 @@
 /* vt_tenant — tenant resolution shared by the module and the helper; see vt_tenant.h. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <json-c/json.h>
 #include "vt_form.h"
 #include "vt_tenant.h"
 #include "vt_util.h"
@@ -9,7 +11,10 @@
 #define TENANT_COLUMNS                                                                      \
     "SELECT c.id, c.slug, c.enabled, c.greeting, c.voice, c.language, i.id IS NOT NULL, "     \
     "coalesce(i.enabled, false), i.account_sid, encode(i.auth_token_enc, 'hex'), i.key_id, "  \
-    "c.escalation_phone, c.notification_phone, c.assistant_script::text "
+    "c.escalation_phone, c.notification_phone, c.assistant_script::text, c.name, "            \
+    "c.assistant_kind, c.llm_base_url, c.llm_model, encode(c.llm_api_key_enc, 'hex'), "       \
+    "c.llm_key_id, c.llm_temperature::text, c.llm_max_tokens::text, c.languages::text, "   \
+    "c.system_prompt "
 
 const vt_event_stmt_t vt_tenant_by_number_stmt = {
     "voxtwilio_tenant_by_number",
@@ -38,6 +43,12 @@ static int pg_bool(const char *v)
     return v && v[0] == 't';
 }
 
+/* An optional column: NULL when SQL NULL or empty (drivers differ in how they give NULL). */
+static const char *opt(const char *v)
+{
+    return v && *v ? v : NULL;
+}
+
 void vt_tenant_from_row(const char *const *c, vt_tenant_t *t)
 {
     t->company_id = c[0];
@@ -54,6 +65,48 @@ void vt_tenant_from_row(const char *const *c, vt_tenant_t *t)
     t->escalation_phone = c[11];
     t->notification_phone = c[12];
     t->assistant_script = c[13];
+    t->name = c[14];
+    t->assistant_kind = c[15];
+    t->llm_base_url = opt(c[16]);
+    t->llm_model = opt(c[17]);
+    t->llm_key_blob_hex = opt(c[18]);
+    t->llm_key_id = opt(c[19]);
+    t->llm_temperature = c[20] ? atof(c[20]) : 0.3;
+    t->llm_max_tokens = c[21] ? atoi(c[21]) : 200;
+    t->languages_json = opt(c[22]);
+    t->system_prompt = opt(c[23]);
+}
+
+int vt_tenant_is_llm(const vt_tenant_t *t)
+{
+    return t->assistant_kind && strcmp(t->assistant_kind, "llm") == 0 && t->llm_base_url
+           && t->llm_model;
+}
+
+const vt_llm_language_t *vt_tenant_languages(apr_pool_t *p, const vt_tenant_t *t, int *n)
+{
+    vt_llm_language_t *out = apr_pcalloc(p, sizeof(*out) * VT_LLM_LANGUAGES_MAX);
+    json_object *arr = t->languages_json ? json_tokener_parse(t->languages_json) : NULL;
+    size_t i, len = arr && json_object_is_type(arr, json_type_array)
+                        ? json_object_array_length(arr) : 0;
+
+    out[0].language = t->language;
+    out[0].voice = t->voice;
+    *n = 1;
+    /* voxtwilio-admin validated the list; anything odd in a hand-edited row is skipped. */
+    for (i = 0; i < len && *n < VT_LLM_LANGUAGES_MAX; i++) {
+        json_object *e = json_object_array_get_idx(arr, i), *l, *v;
+        if (json_object_object_get_ex(e, "language", &l) && json_object_is_type(l, json_type_string)
+            && json_object_object_get_ex(e, "voice", &v) && json_object_is_type(v, json_type_string)
+            && vt_language_valid(json_object_get_string(l))
+            && vt_voice_name_valid(json_object_get_string(v))) {
+            out[*n].language = apr_pstrdup(p, json_object_get_string(l));
+            out[*n].voice = apr_pstrdup(p, json_object_get_string(v));
+            (*n)++;
+        }
+    }
+    json_object_put(arr);
+    return out;
 }
 
 vt_tenant_rc vt_tenant_resolve(apr_pool_t *p, vt_tenant_lookup_fn *lookup, void *baton,

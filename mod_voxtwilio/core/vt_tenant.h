@@ -13,6 +13,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include "vt_events.h"
+#include "vt_llm.h"
 
 typedef struct vt_tenant {
     const char *company_id;         /* decimal; also the credential's associated data */
@@ -27,10 +28,19 @@ typedef struct vt_tenant {
     const char *escalation_phone;   /* E.164 or NULL: where a caller asking for a human goes */
     const char *notification_phone; /* E.164 or NULL: who gets an SMS when a call escalates */
     const char *assistant_script;   /* the script assistant's JSON, or NULL for the built-ins */
+    const char *name;               /* the company's name (told to the model) */
+    const char *assistant_kind;     /* "script" or "llm" */
+    const char *llm_base_url, *llm_model; /* NULL unless a model is configured */
+    const char *llm_key_blob_hex;   /* the sealed API key, or NULL (no key) */
+    const char *llm_key_id;
+    double llm_temperature;
+    int llm_max_tokens;
+    const char *languages_json;     /* the languages besides the primary (sql/003_llm.sql) */
+    const char *system_prompt;      /* the tenant's instructions for its model, or NULL */
 } vt_tenant_t;
 
 /* Each selects VT_TENANT_NCOLS columns, in vt_tenant_from_row's order, by one key. */
-#define VT_TENANT_NCOLS 14
+#define VT_TENANT_NCOLS 24
 extern const vt_event_stmt_t vt_tenant_by_number_stmt;
 extern const vt_event_stmt_t vt_tenant_by_slug_stmt;
 extern const vt_event_stmt_t vt_tenant_by_call_stmt;
@@ -38,6 +48,11 @@ extern const vt_event_stmt_t vt_tenant_by_call_stmt;
 /* Fills t from one result row (cols[i] NULL for SQL NULL; strings are referenced, not
  * copied: copy them into p first if the row does not outlive t). */
 void vt_tenant_from_row(const char *const *cols, vt_tenant_t *t);
+
+/* 1 when the tenant's turns go to its model (kind "llm" with an endpoint and a model). */
+int vt_tenant_is_llm(const vt_tenant_t *t);
+/* The tenant's languages: [0] the primary (language, voice), then the extra ones; *n >= 1. */
+const vt_llm_language_t *vt_tenant_languages(apr_pool_t *p, const vt_tenant_t *t, int *n);
 
 /* Runs stmt with key; 1 found (*t filled), 0 no row, -1 the database failed. */
 typedef int vt_tenant_lookup_fn(void *baton, const vt_event_stmt_t *stmt, const char *key,

@@ -144,6 +144,84 @@ int vt_slug_valid(const char *s)
     return 1;
 }
 
+/* ^[A-Za-z0-9._-]{1,64}$ */
+int vt_words(apr_pool_t *p, const char *s, apr_size_t len, int clause_breaks,
+             const char ***out)
+{
+    char *buf = apr_palloc(p, len + 1);
+    const char **words = apr_palloc(p, (len + 1) * sizeof *words);
+    apr_size_t i, o = 0, start = 0;
+    int n = 0;
+
+    for (i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)s[i] : ' ';
+
+        if (c == '\'')
+            continue;
+        if (c == 0xE2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80
+            && (unsigned char)s[i + 2] == 0x99) { /* U+2019, the typographic apostrophe */
+            i += 2;
+            continue;
+        }
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
+            buf[o++] = (char)c;
+            continue;
+        }
+        if (c >= 'A' && c <= 'Z') {
+            buf[o++] = (char)(c - 'A' + 'a');
+            continue;
+        }
+        if (o > start) { /* a separator ends the current word */
+            buf[o++] = '\0';
+            words[n++] = buf + start;
+            start = o;
+        }
+        if (clause_breaks && c && strchr(",;:.!?", c))
+            words[n++] = "";
+    }
+    *out = words;
+    return n;
+}
+
+apr_size_t vt_utf8_chars(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+int vt_voice_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 64)
+        return 0;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* ^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$ */
+int vt_language_valid(const char *s)
+{
+    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = s ? strspn(s, alpha) : 0;
+
+    if (n < 2 || n > 3)
+        return 0;
+    s += n;
+    while (*s) {
+        if (*s++ != '-')
+            return 0;
+        n = strspn(s, alnum);
+        if (n < 2 || n > 8)
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
 /* Host name characters (RFC 3986 reg-name without percent-encoding or sub-delims). */
 static int vt_host_char(unsigned char c)
 {

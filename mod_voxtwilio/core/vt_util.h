@@ -24,6 +24,18 @@ int vt_e164_valid(const char *s);
 int vt_sid_valid(const char *s, const char *prefix);
 /* Tenant slug: [a-z0-9][a-z0-9-]{0,62}. */
 int vt_slug_valid(const char *s);
+/* Splits s[0..len) into normalized words, as the assistants match and score them: ASCII
+ * lower-cased, apostrophes (' and U+2019) dropped so "that's" is "thats", bytes >= 0x80
+ * kept as they are; other characters separate words. clause_breaks: each of , ; : . ! ?
+ * also yields an empty word "" (where a negation stops). Returns the count; *out in p. */
+int vt_words(apr_pool_t *p, const char *s, apr_size_t len, int clause_breaks,
+             const char ***out);
+/* Code points in a UTF-8 string (continuation bytes do not count), as PostgreSQL's length(). */
+apr_size_t vt_utf8_chars(const char *s);
+/* A <Say> voice name as Twilio takes it ("Polly.Joanna"): [A-Za-z0-9._-]{1,64}. */
+int vt_voice_name_valid(const char *s);
+/* A language tag as <Say>/<Gather> take it ("en-US"): [A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*. */
+int vt_language_valid(const char *s);
 
 /* The first line of a (possibly multi-line) message such as libpq's, trailing blanks
  * removed; "unknown error" for an empty one. */

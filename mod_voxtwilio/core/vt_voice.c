@@ -3,8 +3,12 @@
 #include "vt_twiml.h"
 #include "vt_voice.h"
 
+/* Nothing to say writes no <Say> (Twilio rejects an empty one): a <Gather> then just listens. */
 static void say(vt_twiml_t *t, const char *text, const vt_voice_opts_t *o)
 {
+    if (!text || !*text) {
+        return;
+    }
     vt_twiml_leaf(t, "Say", text, "voice", o ? o->voice : NULL, "language",
                   o ? o->language : NULL, NULL);
 }

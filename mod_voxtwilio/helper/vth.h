@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "vt_keyring.h"
+#include "vt_llm.h"
 
 #define VTH_PROG "voxtwilio-helper"
 #define VTH_EXIT_CONFIG 254 /* start-up configuration error: a supervisor must not respawn */
@@ -31,6 +32,7 @@
 #define VTH_DOWNLOAD_MAX_BYTES ((apr_off_t)1 << 30)
 #define VTH_DEFAULT_STALE_S 300       /* a 'running' job older than this was orphaned */
 #define VTH_LAST_ERROR_MAX 200        /* characters of jobs.last_error */
+#define VTH_LLM_TIMEOUT_MS 30000L     /* one post-call analysis request to a tenant's model */
 
 typedef struct vth_config {
     const char *conninfo;       /* --db; NULL: libpq's environment */
@@ -117,12 +119,24 @@ typedef struct vth_outcome {
     const char *note;   /* DONE: for the log ("message SM...", "1234 bytes to ...") */
 } vth_outcome_t;
 
+/* What the job kinds keep from one job to the next, for the life of the process. */
+typedef struct vth_jobs {
+    apr_pool_t *pool;
+    vt_llm_http_t *llm_http;    /* made at the first model request; keeps its connections */
+} vth_jobs_t;
+vth_jobs_t *vth_jobs_create(apr_pool_t *p);
+
 /* The kinds this helper must not claim, as a PostgreSQL text[] literal, or NULL for none
  * (recording_download without --recordings-dir: left to a helper that has one). */
 const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg);
 /* Runs one claimed job. conn is used for short autocommit look-ups only (no transaction
  * is open during network I/O). Secrets live in p only; the caller destroys it. */
-void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t *job,
-                 vth_outcome_t *out);
+void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGconn *conn,
+                 vth_job_t *job, vth_outcome_t *out);
+
+/* ---- call_analysis (vth_analysis.c): the summary, sentiment and to-dos of a completed
+ * call, by the tenant's model when it has one, else (or when the model fails) offline. */
+void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs,
+                           PGconn *conn, vth_job_t *job, vth_outcome_t *out);
 
 #endif

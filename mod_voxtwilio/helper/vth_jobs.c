@@ -4,6 +4,8 @@
  *                       first integration number (ORDER BY number)
  *   recording_download  {"recording_sid": "RE...", "url": "https://api.twilio.com/..."}:
  *                       <recordings-dir>/<slug>/<RecordingSid>.wav
+ *   call_analysis       {} (call_sid set): the call's summary, sentiment and to-dos
+ *                       (vth_analysis.c)
  *
  * The tenant's auth token is decrypted into the job's pool (wiped when the job ends) and
  * only ever handed to vt_rest; no message built here contains it.
@@ -27,6 +29,13 @@ typedef struct vth_integration {
     const char *auth_token; /* decrypted, in the job's pool */
     const char *from;       /* first number, NULL when it has none */
 } vth_integration_t;
+
+vth_jobs_t *vth_jobs_create(apr_pool_t *p)
+{
+    vth_jobs_t *jobs = apr_pcalloc(p, sizeof *jobs);
+    jobs->pool = p;
+    return jobs;
+}
 
 const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg)
 {
@@ -249,8 +258,8 @@ static void job_recording_download(apr_pool_t *p, const vth_config_t *cfg, PGcon
     out->note = apr_psprintf(p, "%" APR_OFF_T_FMT " bytes to %s", r.bytes, dest);
 }
 
-void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t *job,
-                 vth_outcome_t *out)
+void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGconn *conn,
+                 vth_job_t *job, vth_outcome_t *out)
 {
     json_object *payload = job->payload ? json_tokener_parse(job->payload) : NULL;
 
@@ -260,6 +269,8 @@ void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t
         job_sms_alert(p, cfg, conn, job, payload, out);
     else if (strcmp(job->kind, "recording_download") == 0 && cfg->recordings_dir)
         job_recording_download(p, cfg, conn, job, payload, out);
+    else if (strcmp(job->kind, "call_analysis") == 0)
+        vth_job_call_analysis(p, cfg, jobs, conn, job, out);
     else
         outcome(out, VTH_JOB_FAIL, "unknown job kind");
     json_object_put(payload);

@@ -40,6 +40,7 @@ struct vth_outbox {
     apr_pool_t *pool;
     const vth_config_t *cfg;
     const char *excluded;       /* kinds not to claim (text[] literal) or NULL */
+    vth_jobs_t *jobs;           /* the job kinds' state across jobs (the LLM client) */
     PGconn *conn;
     ob_state_t state;
     PostgresPollingStatusType poll_st;
@@ -506,7 +507,7 @@ static void ob_run_due(vth_outbox_t *ob)
                job.max_attempts);
         memset(&out, 0, sizeof out);
         t0 = vth_now_ms();
-        vth_job_run(p, ob->cfg, ob->conn, &job, &out);
+        vth_job_run(p, ob->cfg, ob->jobs, ob->conn, &job, &out);
         /* A look-up inside the job may have found the connection broken. */
         if (ob->conn && PQstatus(ob->conn) == CONNECTION_BAD)
             ob_connection_lost(ob, PQerrorMessage(ob->conn));
@@ -602,6 +603,7 @@ vth_outbox_t *vth_outbox_create(apr_pool_t *p, const vth_config_t *cfg)
     ob->pool = p;
     ob->cfg = cfg;
     ob->excluded = vth_jobs_excluded(p, cfg);
+    ob->jobs = vth_jobs_create(p);
     ob->state = OB_DOWN;
     ob->backoff_ms = VTH_BACKOFF_FIRST_MS;
     ob->next_connect = vth_now_ms();

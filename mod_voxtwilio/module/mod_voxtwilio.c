@@ -15,6 +15,7 @@
 #include "vt_rest.h"
 #include "vtm_handler.h"
 #include "vtm_helper_proc.h"
+#include "vtm_llm.h"
 #include "vtm_status.h"
 #include "vtm_module.h"
 #include "vtm_spool.h"
@@ -99,6 +100,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     vtm_helper_child_init(pchild, s);
+    vtm_llm_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -95,6 +95,23 @@ static const char *cmd_max_body(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* VoxTwilioAssistantTimeout 6 | 2500ms: the model's share of one speech turn. */
+static const char *cmd_assistant_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
+        || t < apr_time_from_msec(VTM_ASSISTANT_TIMEOUT_MIN_MS)
+        || t > apr_time_from_msec(VTM_ASSISTANT_TIMEOUT_MAX_MS)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a time from %dms to %ds (e.g. 6 or "
+                            "2500ms), below Twilio's 15 s webhook limit",
+                            cmd->cmd->name, arg, VTM_ASSISTANT_TIMEOUT_MIN_MS,
+                            VTM_ASSISTANT_TIMEOUT_MAX_MS / 1000);
+    }
+    vtm_srv_conf(cmd->server)->assistant_timeout_ms = apr_time_as_msec(t);
+    return NULL;
+}
+
 /* VoxTwilioHelper PATH|Off: an executable file, checked now so `apachectl -t` reports it. */
 static const char *cmd_helper(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -239,6 +256,10 @@ const command_rec vtm_cmds[] = {
                   "Base URL of the Twilio REST API (default https://api.twilio.com)"),
     AP_INIT_TAKE1("VoxTwilioMaxBody", cmd_max_body, NULL, RSRC_CONF,
                   "Largest webhook body accepted, in bytes (default 65536)"),
+    AP_INIT_TAKE1("VoxTwilioAssistantTimeout", cmd_assistant_timeout, NULL, RSRC_CONF,
+                  "Longest wait for a tenant's language model in one speech turn, in "
+                  "seconds or with ms (default 6); then the script assistant or an apology "
+                  "answers"),
     AP_INIT_FLAG("VoxTwilioSignature", cmd_signature, NULL, RSRC_CONF,
                  "Off disables X-Twilio-Signature checks (testing only; default On)"),
     AP_INIT_TAKE1("VoxTwilioHelper", cmd_helper, NULL, RSRC_CONF,

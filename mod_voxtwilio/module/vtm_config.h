@@ -26,7 +26,8 @@
     X(const char *, helper, NULL, VTM_DEFAULT_HELPER)   /* VoxTwilioHelper path|Off (global) */ \
     X(const char *, helper_db, NULL, NULL)              /* VoxTwilioHelperDB conninfo (gl.) */ \
     X(const char *, spool_dir, NULL, VTM_DEFAULT_SPOOL_DIR) /* VoxTwilioSpoolDir (global) */ \
-    X(const char *, recordings_dir, NULL, NULL)         /* VoxTwilioRecordingsDir (global) */
+    X(const char *, recordings_dir, NULL, NULL)         /* VoxTwilioRecordingsDir (global) */ \
+    X(apr_int64_t, assistant_timeout_ms, VTM_UNSET_INT, 6000) /* VoxTwilioAssistantTimeout */
 
 #define VTM_DEFAULT_API_BASE "https://api.twilio.com"
 /* The installed helper, next to voxtwilio-admin: $(bindir), from the build. */
@@ -39,6 +40,10 @@
 /* Relative to DefaultRuntimeDir (resolved at start). */
 #define VTM_DEFAULT_SPOOL_DIR "voxtwilio-spool"
 #define VTM_MAX_BODY_LIMIT (16 * 1024 * 1024)
+/* VoxTwilioAssistantTimeout bounds: Twilio gives up on a webhook after 15 s, and the answer
+ * still has to be written and travel back. */
+#define VTM_ASSISTANT_TIMEOUT_MIN_MS 500
+#define VTM_ASSISTANT_TIMEOUT_MAX_MS 13000
 
 typedef struct vtm_srv_conf {
 #define VTM_X_MEMBER(type, name, unset, dflt) type name;

@@ -9,6 +9,7 @@
 #include "vt_voice.h"
 #include "vtm_conversation.h"
 #include "vtm_handler.h"
+#include "vtm_llm.h"
 #include "vtm_module.h"
 
 APLOG_USE_MODULE(voxtwilio);
@@ -22,6 +23,7 @@ typedef struct conv_state {
     int turn;        /* the Gather result being answered (1 = after the greeting) */
     int no_input;    /* consecutive silent results */
     int no_match;    /* consecutive results the assistant did not understand */
+    int lang;        /* index into the tenant's languages (0: the primary) */
 } conv_state_t;
 
 static int arg_int(const apr_array_header_t *q, const char *name, int dflt, int max)
@@ -39,26 +41,47 @@ static int arg_int(const apr_array_header_t *q, const char *name, int dflt, int 
 
 static conv_state_t read_state(request_rec *r)
 {
-    conv_state_t s = { 1, 0, 0 };
+    conv_state_t s = { 1, 0, 0, 0 };
     apr_array_header_t *q = NULL;
 
     if (r->args && vt_form_parse(r->pool, r->args, strlen(r->args), 8, &q) == VT_FORM_OK) {
         s.turn = arg_int(q, "t", 1, 1000);
         s.no_input = arg_int(q, "ni", 0, 100);
         s.no_match = arg_int(q, "nm", 0, 100);
+        s.lang = arg_int(q, "lg", 0, VT_LLM_LANGUAGES_MAX - 1);
     }
     return s;
 }
 
-static const char *next_action(request_rec *r, const conv_state_t *s)
+/* The state after this turn; the language only when it is not the primary, so a
+ * one-language tenant's URLs stay as they always were. */
+static const char *action_url(request_rec *r, int turn, const conv_state_t *s)
 {
-    return apr_psprintf(r->pool, "speech?t=%d&ni=%d&nm=%d", s->turn + 1, s->no_input,
-                        s->no_match);
+    return apr_psprintf(r->pool, "speech?t=%d&ni=%d&nm=%d%s", turn, s->no_input, s->no_match,
+                        s->lang ? apr_psprintf(r->pool, "&lg=%d", s->lang) : "");
 }
 
-static vt_voice_opts_t voice_of(const vt_tenant_t *t)
+static const char *next_action(request_rec *r, const conv_state_t *s)
 {
-    vt_voice_opts_t o = { t->voice, t->language };
+    return action_url(r, s->turn + 1, s);
+}
+
+static const char *escalate_url(request_rec *r, const conv_state_t *s)
+{
+    return s->lang ? apr_psprintf(r->pool, "escalate?lg=%d", s->lang) : "escalate";
+}
+
+/* The voice of language `lang` of the tenant (its primary when out of range). */
+static vt_voice_opts_t voice_of(request_rec *r, const vt_tenant_t *t, int lang)
+{
+    int n;
+    const vt_llm_language_t *langs = vt_tenant_languages(r->pool, t, &n);
+    vt_voice_opts_t o = { langs[0].voice, langs[0].language };
+
+    if (lang > 0 && lang < n) {
+        o.voice = langs[lang].voice;
+        o.language = langs[lang].language;
+    }
     return o;
 }
 
@@ -125,7 +148,7 @@ int vtm_route_inbound(vtm_webhook_t *w)
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
     vt_voice_opts_t voice;
-    conv_state_t start = { 0, 0, 0 };
+    conv_state_t start = { 0, 0, 0, 0 };
     const char *doc;
     apr_size_t len;
     int status;
@@ -148,22 +171,60 @@ int vtm_route_inbound(vtm_webhook_t *w)
     else {
         record_turn(w, t, 0, NULL, NULL, t->greeting);
     }
-    voice = voice_of(t);
+    voice = voice_of(r, t, 0);
     doc = vt_voice_gather(r->pool, t->greeting, &voice, next_action(r, &start), &len);
     return vtm_send_twiml(r, doc, len);
 }
 
-/* The answer once a miss limit is reached: a human if the tenant has one, else goodbye. */
-static const char *limit_reached(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *s,
-                                 const vt_voice_opts_t *voice, const char **reply,
-                                 apr_size_t *len)
+/* A hand-over: to a human if the tenant has one, else goodbye. *reply: what to say, or NULL
+ * for the script's text; set to what is said. */
+static const char *hand_over(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *s,
+                             const conv_state_t *st, const vt_voice_opts_t *voice,
+                             const char **reply, apr_size_t *len)
 {
     if (t->escalation_phone && vt_e164_valid(t->escalation_phone)) {
-        *reply = vt_script_escalation(s);
-        return vt_voice_say_redirect(w->r->pool, *reply, voice, "escalate", len);
+        *reply = *reply ? *reply : vt_script_escalation(s);
+        return vt_voice_say_redirect(w->r->pool, *reply, voice, escalate_url(w->r, st), len);
     }
     *reply = vt_script_goodbye(s);
     return vt_voice_say_hangup(w->r->pool, *reply, voice, len);
+}
+
+/* The answer once a miss limit is reached. */
+static const char *limit_reached(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *s,
+                                 const conv_state_t *st, const vt_voice_opts_t *voice,
+                                 const char **reply, apr_size_t *len)
+{
+    *reply = NULL;
+    return hand_over(w, t, s, st, voice, reply, len);
+}
+
+/* The assistant's answer to an utterance: the tenant's model when it has one, else (or
+ * when the model gives no usable answer) the script. Returns 1 when it understood. */
+static int understand(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *script,
+                      const char *said, conv_state_t *st, vt_answer_t *ans)
+{
+    int nlangs;
+    const vt_llm_language_t *langs;
+
+    if (!vt_tenant_is_llm(t)) {
+        return vt_script_match(script, w->r->pool, said, ans);
+    }
+    langs = vt_tenant_languages(w->r->pool, t, &nlangs);
+    if (st->lang >= nlangs) {
+        st->lang = 0;
+    }
+    if (vtm_llm_answer(w, t, said, langs, nlangs, &st->lang, ans)) {
+        return 1;
+    }
+    /* Never silent: the script's intents, else an apology and a fresh <Gather>. A model
+     * failure is not the caller's miss, so it does not count towards the no-match limit. */
+    if (vt_script_match(script, w->r->pool, said, ans)) {
+        return 1;
+    }
+    ans->reply = VT_VOICE_RETRY_TEXT;
+    ans->intent = "fallback";
+    return 1;
 }
 
 /* POST speech — the Gather result: one assistant turn. */
@@ -187,22 +248,20 @@ int vtm_route_speech(vtm_webhook_t *w)
                           "caller asked to repeat, result %s",
                           w->call_sid, vtm_spool(w) ? "spooled" : "NOT spooled");
             doc = vt_voice_gather(r->pool, VT_VOICE_RETRY_TEXT, NULL,
-                                  apr_psprintf(r->pool, "speech?t=%d&ni=%d&nm=%d", st.turn,
-                                               st.no_input, st.no_match),
-                                  &len);
+                                  action_url(r, st.turn, &st), &len);
             return vtm_send_twiml(r, doc, len);
         }
         return status;
     }
     script = script_of(r, t);
-    voice = voice_of(t);
     said = vt_params_get(w->params, "SpeechResult");
     confidence = vt_params_get(w->params, "Confidence");
     if (!said || strspn(said, " \t\r\n") == strlen(said)) {
+        voice = voice_of(r, t, st.lang);
         st.no_input++;
         reply = vt_script_reprompt(script);
         if (st.no_input >= vt_script_no_input_limit(script)) {
-            doc = limit_reached(w, t, script, &voice, &reply, &len);
+            doc = limit_reached(w, t, script, &st, &voice, &reply, &len);
             record_turn(w, t, st.turn, "", NULL, reply);
             return vtm_send_twiml(r, doc, len);
         }
@@ -215,12 +274,14 @@ int vtm_route_speech(vtm_webhook_t *w)
         ans.reply = vt_script_fallback(script); /* no intent, no action */
     }
     else {
-        vt_script_match(script, r->pool, said, &ans);
+        understand(w, t, script, said, &st, &ans);
     }
+    /* After understand(): the model may have switched the call's language. */
+    voice = voice_of(r, t, st.lang);
     if (!ans.intent) {
         st.no_match++;
         if (st.no_match >= vt_script_no_match_limit(script)) {
-            doc = limit_reached(w, t, script, &voice, &reply, &len);
+            doc = limit_reached(w, t, script, &st, &voice, &reply, &len);
             record_turn(w, t, st.turn, said, confidence, reply);
             return vtm_send_twiml(r, doc, len);
         }
@@ -231,9 +292,15 @@ int vtm_route_speech(vtm_webhook_t *w)
     reply = ans.reply;
     switch (ans.action) {
     case VT_ACTION_ESCALATE:
-        doc = limit_reached(w, t, script, &voice, &reply, &len);
+        /* The script's escalation intents speak the script's hand-over text; the model its
+         * own words, when it gave any. */
+        if (strcmp(ans.intent, "llm") != 0) {
+            reply = NULL;
+        }
+        doc = hand_over(w, t, script, &st, &voice, &reply, &len);
         break;
     case VT_ACTION_HANGUP:
+        reply = reply ? reply : vt_script_goodbye(script);
         doc = vt_voice_say_hangup(r->pool, reply, &voice, &len);
         break;
     case VT_ACTION_SMS: {
@@ -254,7 +321,7 @@ int vtm_route_speech(vtm_webhook_t *w)
         doc = vt_voice_gather(r->pool, reply, &voice, next_action(r, &st), &len);
         break;
     }
-    record_turn(w, t, st.turn, said, confidence, reply);
+    record_turn(w, t, st.turn, said, confidence, reply ? reply : "");
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VTLOGNO(10504) "CallSid %s: turn %d intent %s",
                   w->call_sid, st.turn, ans.intent ? ans.intent : "(none)");
     return vtm_send_twiml(r, doc, len);
@@ -275,7 +342,7 @@ int vtm_route_escalate(vtm_webhook_t *w)
     if (!voice_preamble(w, 1, &t, &status)) {
         return status == -1 ? vtm_send_apology(r) : status;
     }
-    voice = voice_of(t);
+    voice = voice_of(r, t, read_state(r).lang);
     if (dial_status) {
         /* The human's leg ended: answered calls simply end, others get a callback promise. */
         int answered = strcmp(dial_status, "completed") == 0

@@ -28,6 +28,7 @@ static const vt_event_stmt_t *const stmts[] = {
     &vt_tenant_by_number_stmt, &vt_tenant_by_slug_stmt, &vt_tenant_by_call_stmt, &status_counts,
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
     &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
+    &vt_call_history_stmt,
 };
 #define STMT_COUNT ((int)(sizeof(stmts) / sizeof(stmts[0])))
 
@@ -178,4 +179,27 @@ void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long
         *backlog = c[1] ? atol(c[1]) : -1;
         *failed = c[2] ? atol(c[2]) : -1;
     }
+}
+
+vtm_db_rc vtm_db_call_history(request_rec *r, const char *call_sid, vt_llm_turn_t **turns,
+                              int *n)
+{
+    const char *args[] = { call_sid };
+    apr_array_header_t *rows = NULL;
+    vtm_db_rc rc = exec_stmt(r, &vt_call_history_stmt, 1, args, &rows, NULL);
+    int i;
+
+    *n = 0;
+    *turns = NULL;
+    if (rc != VTM_DB_OK) {
+        return rc;
+    }
+    *turns = apr_pcalloc(r->pool, sizeof(**turns) * (rows->nelts + 1));
+    for (i = 0; i < rows->nelts; i++) {
+        const char **c = APR_ARRAY_IDX(rows, i, const char **);
+        (*turns)[i].role = c[0];
+        (*turns)[i].text = c[1];
+    }
+    *n = rows->nelts;
+    return VTM_DB_OK;
 }

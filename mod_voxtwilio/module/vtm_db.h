@@ -12,6 +12,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include "vt_events.h"
+#include "vt_llm.h"
 #include "vt_tenant.h"
 
 typedef enum {
@@ -35,5 +36,10 @@ void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long
 
 /* Runs one of vt_events' write statements with args from its argument builder. */
 vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args);
+
+/* The call's recent turns (vt_call_history_stmt), oldest first, allocated in r->pool. The
+ * pooled connection is given back before this returns. */
+vtm_db_rc vtm_db_call_history(request_rec *r, const char *call_sid, vt_llm_turn_t **turns,
+                              int *n);
 
 #endif

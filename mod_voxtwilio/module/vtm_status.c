@@ -28,6 +28,10 @@ apr_status_t vtm_status_init(server_rec *s)
     apr_status_t rv;
 
     apr_pool_userdata_get((void **)&shm, VTM_STATS_KEY, proc);
+    /* A graceful restart into a newer module may find a smaller segment: make a new one. */
+    if (shm && apr_shm_size_get(shm) < sizeof(vtm_stats_t)) {
+        shm = NULL;
+    }
     if (!shm) {
         rv = apr_shm_create(&shm, sizeof(vtm_stats_t), NULL, proc);
         if (rv != APR_SUCCESS) {
@@ -60,7 +64,8 @@ void vtm_status_set_helper(long pid, unsigned restarts)
 
 static int status_hook(request_rec *r, int flags)
 {
-    const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable" };
+    const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable",
+                                            "LLMTurns", "LLMErrors", "LLMTimeouts" };
     long in_progress = -1, backlog = -1, failed = -1;
     int i;
 

@@ -14,6 +14,9 @@ typedef enum {
     VTM_STAT_WEBHOOKS,          /* webhooks answered by a route */
     VTM_STAT_SIGNATURE_FAILURES,
     VTM_STAT_DB_UNAVAILABLE,    /* webhooks that met an unreachable database */
+    VTM_STAT_LLM_TURNS,         /* speech turns sent to a tenant's model */
+    VTM_STAT_LLM_ERRORS,        /* of those, answered by the fallback: model error or bad answer */
+    VTM_STAT_LLM_TIMEOUTS,      /* of those, answered by the fallback: time budget ran out */
     VTM_STAT_COUNT
 } vtm_stat_t;
 

@@ -3,9 +3,11 @@ start answers a signed call with the greeting, a second start reuses everything,
 stops it all."""
 import json
 import os
+import re
 import subprocess
 import sys
 
+from pyvt import openai_standin
 from pyvt.util import port_open
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyvt", "demo.py")
@@ -37,6 +39,19 @@ def test_demo_start_twice_then_stop(paths, workdir, capture):
                      "[dial +15005550010", "[dial answered", "[status completed]",
                      "escalated   yes (completed)", "transcript:"):
             assert want in out, (want, out)
+        # the second tenant's call: answered by the model (the stand-in), the transfer by
+        # its escalate_to_human tool, then the post-call analysis by the helper
+        capture.add_secret("demo model key", openai_standin.DEMO_KEY)
+        ai = out[out.index("== A second tenant 'acme-ai'"):]
+        for want in ("caller: Hello, are you open on Saturdays?",
+                     "assistant: We are open Monday to Friday from 8 am to 6 pm",
+                     "assistant: We are at 12 Harbour Street",
+                     "assistant: Of course. Let me put you through",
+                     "[dial +15005550010", "[status completed]",
+                     "escalated   yes (completed)"):
+            assert want in ai, (want, ai)
+        assert re.search(r"^\s*sentiment\s+negative$", ai, re.M), ai
+        assert re.search(r"^\s*analysis\s+llm at ", ai, re.M), ai
 
         rc, out = demo(paths, state, "start", "--build", paths.builddir)
         capture.add_text("demo start again", out)

@@ -122,6 +122,49 @@ START_TEST(test_database_failure)
 }
 END_TEST
 
+/* The model columns and the languages list (sql/003_llm.sql), as the module reads them. */
+START_TEST(test_model_settings_and_languages)
+{
+    const char *row[VT_TENANT_NCOLS] = {
+        "7", "acme", "t", "Hi", "Polly.Amy", "en-GB", "t", "t", ACME_SID, "00", "k1",
+        NULL, NULL, NULL, "Acme", "llm", "http://127.0.0.1:8080/v1", "m1", "", "", "0.5",
+        "300",
+        "[{\"language\": \"es-ES\", \"voice\": \"Polly.Lucia\"}, {\"language\": \"bad lang\","
+        " \"voice\": \"x\"}, {\"voice\": \"Polly.Lea\"}, {\"language\": \"fr-FR\","
+        " \"voice\": \"Polly.Lea\"}]",
+        "Be brief." };
+    vt_tenant_t t;
+    const vt_llm_language_t *langs;
+    int n = 0;
+
+    vt_tenant_from_row(row, &t);
+    ck_assert(vt_tenant_is_llm(&t));
+    ck_assert_ptr_null(t.llm_key_blob_hex);     /* "" is no key */
+    ck_assert_ptr_null(t.llm_key_id);
+    ck_assert_int_eq(t.llm_max_tokens, 300);
+    ck_assert(t.llm_temperature > 0.49 && t.llm_temperature < 0.51);
+    ck_assert_str_eq(t.system_prompt, "Be brief.");
+    langs = vt_tenant_languages(vt_test_pool, &t, &n);
+    ck_assert_int_eq(n, 3);                      /* the invalid entries are skipped */
+    ck_assert_str_eq(langs[0].language, "en-GB");
+    ck_assert_str_eq(langs[0].voice, "Polly.Amy");
+    ck_assert_str_eq(langs[1].language, "es-ES");
+    ck_assert_str_eq(langs[2].voice, "Polly.Lea");
+
+    row[15] = "script";
+    vt_tenant_from_row(row, &t);
+    ck_assert(!vt_tenant_is_llm(&t));
+    row[15] = "llm";
+    row[17] = NULL;                              /* no model: not usable */
+    vt_tenant_from_row(row, &t);
+    ck_assert(!vt_tenant_is_llm(&t));
+    row[22] = "not json";
+    vt_tenant_from_row(row, &t);
+    vt_tenant_languages(vt_test_pool, &t, &n);
+    ck_assert_int_eq(n, 1);
+}
+END_TEST
+
 Suite *vt_suite_tenant(void)
 {
     Suite *s = suite_create("tenant");
@@ -133,6 +176,7 @@ Suite *vt_suite_tenant(void)
     tcase_add_test(tc, test_slug_wins);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_database_failure);
+    tcase_add_test(tc, test_model_settings_and_languages);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -214,6 +214,28 @@ START_TEST(test_base_url_null)
 }
 END_TEST
 
+START_TEST(test_voice_language_chars)
+{
+    ck_assert(vt_voice_name_valid("Polly.Joanna"));
+    ck_assert(vt_voice_name_valid("Google.en-US-Neural2-F"));
+    ck_assert(!vt_voice_name_valid(""));
+    ck_assert(!vt_voice_name_valid(NULL));
+    ck_assert(!vt_voice_name_valid("Polly Joanna"));
+    ck_assert(!vt_voice_name_valid("<Say>"));
+    ck_assert(vt_language_valid("en"));
+    ck_assert(vt_language_valid("en-US"));
+    ck_assert(vt_language_valid("zh-Hant-TW"));
+    ck_assert(!vt_language_valid(NULL));
+    ck_assert(!vt_language_valid("e"));
+    ck_assert(!vt_language_valid("english"));
+    ck_assert(!vt_language_valid("en-"));
+    ck_assert(!vt_language_valid("en_US"));
+    ck_assert_uint_eq(vt_utf8_chars(""), 0);
+    ck_assert_uint_eq(vt_utf8_chars("abc"), 3);
+    ck_assert_uint_eq(vt_utf8_chars("\xc2\xa1Hola, se\xc3\xb1or! \xf0\x9f\x98\x80"), 15);
+}
+END_TEST
+
 Suite *vt_suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -227,6 +249,7 @@ Suite *vt_suite_util(void)
     tcase_add_test(tc, test_e164);
     tcase_add_test(tc, test_sid);
     tcase_add_test(tc, test_slug);
+    tcase_add_test(tc, test_voice_language_chars);
     tcase_add_loop_test(tc, test_base_url_normalize, 0,
                         (int)(sizeof(url_cases) / sizeof(url_cases[0])));
     tcase_add_test(tc, test_base_url_null);

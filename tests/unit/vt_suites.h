@@ -16,6 +16,8 @@ Suite *vt_suite_config(void);
 Suite *vt_suite_assistant(void);
 Suite *vt_suite_events(void);
 Suite *vt_suite_tenant(void);
+Suite *vt_suite_llm(void);
+Suite *vt_suite_analysis(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

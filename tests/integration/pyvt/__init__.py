@@ -8,6 +8,8 @@ from .apache import Apache, ApacheError, scan_log_text
 from .twilio import (TwilioSigner, WebhookClient, voice_params, new_call_sid, new_account_sid,
                      new_auth_token, new_number, param, replace_param, encode_form)
 from .standin import TwilioAPIStandIn
+from .openai_standin import OpenAIStandIn
+from . import openai_standin
 from .twiml import parse_twiml, Twiml
 from . import checks
 

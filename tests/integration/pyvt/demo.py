@@ -33,6 +33,17 @@ CALLER_SCRIPT = """# what the caller says, one line per <Gather>
 Hi, what are your opening hours?
 Can I speak to a real person please?
 """
+# The second tenant's assistant is a language model: here a local stand-in for an
+# OpenAI-compatible endpoint (pyvt/openai_standin.py), started by the demo.
+AI_SLUG = "acme-ai"
+AI_NAME = "Acme Dental (AI)"
+AI_NUMBER = "+15005550007"
+AI_MODEL = "demo-model"
+AI_CALLER_SCRIPT = """# what the caller says, one line per <Gather>
+Hello, are you open on Saturdays?
+Where are you located?
+I have a problem with my crown, can I talk to a receptionist?
+"""
 
 
 def rel(path):
@@ -59,6 +70,7 @@ class Demo:
                                 srcdir=DEFAULT_SRCDIR)
         self.key_file = os.path.join(self.state_dir, "voxtwilio.keys")
         self.token_file = os.path.join(self.state_dir, "acme.token")
+        self.analyse = None
 
     def save(self):
         with open(self.state_file, "w") as f:
@@ -180,26 +192,9 @@ class Demo:
         url = ap.url("/voice/inbound")
         say("   listening on %s (config %s)" % (ap.base_url(), ap.conf_path))
 
-        say("== A call comes in: %s calls %s" % (CALLER, NUMBER))
-        call_sid = pyvt.new_call_sid()
-        script = os.path.join(self.state_dir, "caller-script.txt")
-        with open(script, "w") as f:
-            f.write(CALLER_SCRIPT)
-        cmd = [p.sim_bin, "--url", url, "--from", CALLER, "--to", NUMBER,
-               "--account-sid", sid, "--auth-token-file", self.token_file,
-               "--call-sid", call_sid, "--script", script, "--dial", "answered"]
-        say("   $ %s" % " ".join(rel(c) if c.startswith("/") else c for c in cmd))
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, text=True, errors="replace", timeout=60)
-        for line in r.stdout.splitlines():
-            say("     " + line)
-        ok = r.returncode == 0 and GREETING in r.stdout
-
-        say("== The call log")
-        say("   $ voxtwilio-admin calls show %s" % call_sid)
-        r = admin("calls", "show", call_sid)
-        say("\n".join("     " + l for l in (r.out + r.err).splitlines()))
-        ok = ok and r.rc == 0
+        ok = self.call(admin, ap, sid, CALLER, NUMBER, "caller-script.txt", CALLER_SCRIPT,
+                       GREETING)
+        ok = self.ai_call(admin, must, ap, pg, sid) and ok
 
         say()
         say("The gateway is running: POST %s (tenant %s, number %s)." % (url, SLUG, NUMBER))
@@ -211,6 +206,82 @@ class Demo:
             say("demo: the simulated call did not go through")
             return 1
         return 0
+
+    def call(self, admin, ap, sid, caller, number, script_name, script_text, greeting):
+        """One simulated call with voxtwilio-sim, then `calls show`. True when it went through."""
+        p = self.paths
+        url = ap.url("/voice/inbound")
+        say("== A call comes in: %s calls %s" % (caller, number))
+        call_sid = pyvt.new_call_sid()
+        script = os.path.join(self.state_dir, script_name)
+        with open(script, "w") as f:
+            f.write(script_text)
+        cmd = [p.sim_bin, "--url", url, "--from", caller, "--to", number,
+               "--account-sid", sid, "--auth-token-file", self.token_file,
+               "--call-sid", call_sid, "--script", script, "--dial", "answered"]
+        say("   $ %s" % " ".join(rel(c) if c.startswith("/") else c for c in cmd))
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, text=True, errors="replace", timeout=60)
+        for line in r.stdout.splitlines():
+            say("     " + line)
+        ok = r.returncode == 0 and greeting in r.stdout
+        self.last_call_sid = call_sid
+        if self.analyse:
+            self.analyse()
+        say("== The call log")
+        say("   $ voxtwilio-admin calls show %s" % call_sid)
+        r = admin("calls", "show", call_sid)
+        say("\n".join("     " + l for l in (r.out + r.err).splitlines()))
+        return ok and r.rc == 0
+
+    def ai_call(self, admin, must, ap, pg, sid):
+        """The second tenant: its turns answered by a model (a local stand-in), the
+        transfer through the model's escalate_to_human tool, then the post-call analysis
+        that voxtwilio-helper writes."""
+        model = pyvt.OpenAIStandIn().start()
+        try:
+            say("== A second tenant '%s' whose assistant is a language model" % AI_SLUG)
+            say("   (the model: a local stand-in for an OpenAI-compatible endpoint at %s)"
+                % model.base_url)
+            if not pg.psql("SELECT 1 FROM companies WHERE slug = '%s'" % AI_SLUG):
+                say('   $ voxtwilio-admin company add %s --name "%s" --escalation-phone %s'
+                    % (AI_SLUG, AI_NAME, ESCALATION))
+                must("company", "add", AI_SLUG, "--name", AI_NAME, "--escalation-phone",
+                     ESCALATION)
+                say("   $ voxtwilio-admin integration add %s --account-sid %s --number %s "
+                    "--auth-token-file %s" % (AI_SLUG, sid, AI_NUMBER, rel(self.token_file)))
+                must("integration", "add", AI_SLUG, "--account-sid", sid, "--number",
+                     AI_NUMBER, "--auth-token-file", self.token_file)
+            key_file = os.path.join(self.state_dir, "model.key")
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(pyvt.openai_standin.DEMO_KEY + "\n")
+            args = ["assistant", "set", AI_SLUG, "--kind", "llm", "--endpoint",
+                    model.base_url, "--model", AI_MODEL, "--api-key-file", key_file,
+                    "--system-prompt", "You are the friendly receptionist of Acme Dental."]
+            say("   $ voxtwilio-admin %s" % " ".join(
+                '"%s"' % a if " " in a else rel(a) if a.startswith("/") else a for a in args))
+            must(*args)
+            helper = os.path.join(os.path.dirname(self.paths.admin_bin), "voxtwilio-helper")
+
+            def analyse():
+                say("   $ voxtwilio-helper --once    (the post-call analysis job)")
+                # The demo has no Twilio: SMS alerts go to a closed local port and wait
+                # for a retry instead of travelling to api.twilio.com with a fake token.
+                r = subprocess.run([helper, "--db", pg.conninfo, "--key-file", self.key_file,
+                                    "--api-base", "http://127.0.0.1:9", "--once"],
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, timeout=120)
+                for line in r.stdout.splitlines():
+                    if "call_analysis" in line:
+                        say("     " + line)
+
+            self.analyse = analyse
+            return self.call(admin, ap, sid, CALLER, AI_NUMBER, "ai-caller-script.txt",
+                             AI_CALLER_SCRIPT, "How can I help you today?")
+        finally:
+            self.analyse = None
+            model.stop()
 
     def stop(self):
         stopped = False

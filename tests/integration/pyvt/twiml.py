@@ -35,6 +35,12 @@ class Twiml:
     def gather(self):
         return self.root.find("Gather")
 
+    def gather_prompt(self):
+        """The text said inside the <Gather> (None when there is no Gather or no Say)."""
+        g = self.gather
+        say = g.find("Say") if g is not None else None
+        return None if say is None else (say.text or "")
+
     def ends_with_hangup(self):
         return bool(len(self.root)) and self.root[-1].tag == "Hangup"
 

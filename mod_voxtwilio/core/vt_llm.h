@@ -1,0 +1,146 @@
+/* vt_llm — a client for any OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM,
+ * Ollama, llama.cpp server): the request JSON of a phone turn, the response parser, the
+ * spoken-length trim, and the HTTP exchange (libcurl + json-c).
+ *
+ *   vt_llm_turn_t hist[] = { {"assistant", "Hello, how can I help?"}, {"caller", "..."} };
+ *   msgs = vt_llm_phone_messages(p, &phone, hist, 2, "Are you open on Saturday?", &n);
+ *   body = vt_llm_request_json(p, &conf, msgs, n, &phone, 0);
+ *   rv = vt_llm_chat(http, p, &conf, body, 6000, &reply, &res);   // one bounded exchange
+ *   if (rv == APR_SUCCESS) say(vt_llm_spoken(p, reply.content, VT_LLM_SPOKEN_MAX));
+ *
+ * The API key goes only into the "Authorization: Bearer" header: never into the body, an
+ * error text or a log line. The caller's words travel as the content of a "user" message
+ * (data, never spliced into the system prompt). The response is untrusted (fuzzed).
+ */
+#ifndef VT_LLM_H
+#define VT_LLM_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+
+#define VT_LLM_TOOL_ESCALATE "escalate_to_human"
+#define VT_LLM_TOOL_END_CALL "end_call"
+#define VT_LLM_TOOL_LANGUAGE "switch_language"
+
+#define VT_LLM_SPOKEN_MAX 600            /* characters a phone reply is trimmed to */
+#define VT_LLM_RESPONSE_MAX (256 * 1024) /* bytes of a response body; more is an error */
+#define VT_LLM_LANGUAGES_MAX 8           /* a tenant's languages, the primary included */
+
+/* A tenant's endpoint. */
+typedef struct vt_llm_conf {
+    const char *base_url;  /* "https://api.openai.com/v1": POST {base_url}/chat/completions */
+    const char *model;
+    const char *api_key;   /* NULL or "": no Authorization header (local servers) */
+    double temperature;    /* 0..2 */
+    int max_tokens;        /* 16..4096 */
+} vt_llm_conf_t;
+
+/* One language the tenant speaks, with the <Say> voice for it. */
+typedef struct vt_llm_language {
+    const char *language;  /* BCP-47 as Twilio takes it: "en-US", "es-ES" */
+    const char *voice;     /* "Polly.Joanna" */
+} vt_llm_language_t;
+
+/* What a phone turn's request says besides the dialogue. */
+typedef struct vt_llm_phone {
+    const char *company_name;
+    const char *system_prompt;           /* the tenant's; may be NULL */
+    const vt_llm_language_t *languages;  /* [0] is the primary; at least one */
+    int nlanguages;                      /* 1..VT_LLM_LANGUAGES_MAX */
+    const char *current_language;        /* the call's language now (one of languages) */
+} vt_llm_phone_t;
+
+/* A stored turn of the call (call_turns.role and .text). */
+typedef struct vt_llm_turn {
+    const char *role;      /* "caller" or "assistant" */
+    const char *text;
+} vt_llm_turn_t;
+
+typedef struct vt_llm_msg {
+    const char *role;      /* "system", "user", "assistant" */
+    const char *content;
+} vt_llm_msg_t;
+
+typedef enum {
+    VT_LLM_ACT_SAY = 0,    /* speak content, keep listening */
+    VT_LLM_ACT_ESCALATE,   /* escalate_to_human was called */
+    VT_LLM_ACT_END_CALL,   /* end_call was called */
+    VT_LLM_ACT_LANGUAGE    /* switch_language was called: speak on in reply->language */
+} vt_llm_action_t;
+
+typedef struct vt_llm_reply {
+    const char *content;   /* the assistant's text (trimmed of surrounding space); may be
+                            * NULL when a tool was called without text */
+    vt_llm_action_t action;
+    const char *language;  /* VT_LLM_ACT_LANGUAGE: the requested language code (syntax
+                            * checked; the caller checks it is one of the tenant's) */
+    const char *finish_reason; /* may be NULL */
+} vt_llm_reply_t;
+
+typedef struct vt_llm_result {
+    long http_status;      /* 0 when no HTTP answer arrived */
+    int timed_out;         /* 1 when the time budget ran out */
+    const char *error;     /* on failure: a short text for the log (no key, no body dump) */
+    apr_interval_time_t elapsed; /* time spent in the exchange */
+} vt_llm_result_t;
+
+/* The messages of a phone turn: one system message (our phone rules: short spoken
+ * sentences, no lists or markup, answer in the caller's language, when to call each tool;
+ * then the company name, the tenant's prompt and the languages), the history in order
+ * (caller -> "user", assistant -> "assistant"; blank texts and other roles skipped), and
+ * the new utterance as the last "user" message (left out when blank). *n is set to the
+ * count. */
+const vt_llm_msg_t *vt_llm_phone_messages(apr_pool_t *p, const vt_llm_phone_t *phone,
+                                          const vt_llm_turn_t *history, int nhistory,
+                                          const char *utterance, int *n);
+
+/* The Chat Completions request body. phone non-NULL: the tools escalate_to_human (optional
+ * "reason"), end_call, and switch_language (its "language" an enum of the phone's
+ * languages; only offered when there are two or more). json_mode: "response_format":
+ * {"type": "json_object"} (the post-call analysis). Never contains conf->api_key. */
+const char *vt_llm_request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
+                                const vt_llm_msg_t *msgs, int nmsgs,
+                                const vt_llm_phone_t *phone, int json_mode);
+
+/* Parses a response body (choices[0].message: content and/or tool_calls). The first known
+ * tool call decides the action; unknown tools are ignored, and so are malformed calls of
+ * ours (arguments that are not a JSON object, a language that is no language code): a
+ * garbled call must not hang up on the caller. A leading <think>...</think> block
+ * (reasoning models) is dropped from content. APR_SUCCESS with *reply, or APR_EINVAL with
+ * *err: not JSON, no choices, an "error" object, or an empty answer (no content and no
+ * known tool). Input bounded by VT_LLM_RESPONSE_MAX. */
+apr_status_t vt_llm_response_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                                   vt_llm_reply_t *reply, const char **err);
+
+/* Text fit to be spoken: markup characters (* _ ` #) dropped, whitespace collapsed,
+ * invalid UTF-8 replaced; longer than max_chars code points: cut after the last sentence
+ * end (. ! ?) that fits, else at the last space, else hard. NULL or blank gives "". */
+const char *vt_llm_spoken(apr_pool_t *p, const char *text, apr_size_t max_chars);
+
+/* 1 when url is an absolute http(s) URL fit to be a base URL (no spaces, no userinfo,
+ * no query or fragment). */
+int vt_llm_base_url_valid(const char *url);
+
+/* The server's own words in an error body ({"error": {"message": ...}} as OpenAI sends,
+ * {"error": "..."}, or older vLLM's {"object": "error", "message": ...}): at most 100
+ * printable ASCII characters, for a log line; NULL when there are none. */
+const char *vt_llm_error_text(apr_pool_t *p, const char *body, apr_size_t len);
+
+/* An HTTP client: one libcurl easy handle, so its connections are reused across calls.
+ * Not thread-safe: one caller at a time (the module keeps them in an apr_reslist per
+ * child). Cleaned up with p. vt_rest_global_init() must have run. NULL when libcurl cannot
+ * make a handle. */
+typedef struct vt_llm_http vt_llm_http_t;
+vt_llm_http_t *vt_llm_http_create(apr_pool_t *p);
+
+/* POST {conf->base_url}/chat/completions with request_json; TLS verified, no redirects;
+ * timeout_ms bounds the whole exchange, connect included (at least 1). APR_SUCCESS: a 2xx
+ * answer parsed into *reply. Otherwise res says why: APR_TIMEUP (res->timed_out),
+ * APR_EGENERAL (transport error, non-2xx, oversized or unparsable body), or APR_EINVAL
+ * (nothing sent: no handle, an invalid base URL, an API key with characters a header
+ * cannot carry). res is always filled. */
+apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
+                         const char *request_json, long timeout_ms, vt_llm_reply_t *reply,
+                         vt_llm_result_t *res);
+
+#endif

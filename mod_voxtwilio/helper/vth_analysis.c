@@ -1,0 +1,218 @@
+/* vth_analysis — voxtwilio-helper: the call_analysis job.
+ *
+ * A trigger queues one per call when the call becomes 'completed' (sql/003_llm.sql). The
+ * job reads the call and its turns, asks the tenant's model (assistant_kind 'llm') for
+ * {"summary", "sentiment", "todos"}, and uses the offline analysis (vt_analysis.h) when
+ * the tenant has no model or the model fails. The analysis is best effort: a model outage
+ * neither fails nor retries the job (a retry would only wait on the same outage); only a
+ * database error does.
+ *
+ * The API key is decrypted into the job's pool and only handed to vt_llm_chat, which puts
+ * it in the Authorization header. The failure reasons logged come from vt_llm's result
+ * (masked there) and from our parser, which names fields only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <json-c/json.h>
+
+#include "vth.h"
+#include "vt_analysis.h"
+#include "vt_keyring.h"
+#include "vt_log.h"
+#include "vt_util.h"
+
+typedef struct call_info {
+    const char *company_id;
+    const char *company_name;
+    int escalated;
+    int llm;                /* assistant_kind 'llm' with a base URL and a model */
+    vt_llm_conf_t conf;
+    const char *key_id;     /* NULL: the endpoint takes no key */
+    const char *key_hex;
+} call_info_t;
+
+static void retry(apr_pool_t *p, PGconn *conn, PGresult *res, const char *what,
+                  vth_outcome_t *out)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    out->status = VTH_JOB_RETRY;
+    out->error = apr_psprintf(p, "database error %s: %s", what,
+                              vt_first_line(p, m ? m : PQerrorMessage(conn)));
+}
+
+#define COL(res, i) (PQgetisnull((res), 0, (i)) ? NULL : apr_pstrdup(p, PQgetvalue((res), 0, (i))))
+
+/* 1 with *ci filled, 0 when the call is gone, -1 on a database error (*out set). */
+static int load_call(apr_pool_t *p, PGconn *conn, const char *sid, call_info_t *ci,
+                     vth_outcome_t *out)
+{
+    const char *params[1] = { sid };
+    PGresult *res;
+
+    res = PQexecParams(conn,
+                       "SELECT c.company_id, c.escalated, co.name, co.assistant_kind,"
+                       " co.llm_base_url, co.llm_model, encode(co.llm_api_key_enc, 'hex'),"
+                       " co.llm_key_id, co.llm_temperature, co.llm_max_tokens"
+                       " FROM calls c JOIN companies co ON co.id = c.company_id"
+                       " WHERE c.call_sid = $1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        retry(p, conn, res, "reading the call", out);
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return 0;
+    }
+    memset(ci, 0, sizeof *ci);
+    ci->company_id = COL(res, 0);
+    ci->escalated = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    ci->company_name = COL(res, 2);
+    ci->conf.base_url = COL(res, 4);
+    ci->conf.model = COL(res, 5);
+    ci->key_hex = COL(res, 6);
+    ci->key_id = COL(res, 7);
+    ci->conf.temperature = strtod(PQgetvalue(res, 0, 8), NULL);
+    ci->conf.max_tokens = atoi(PQgetvalue(res, 0, 9));
+    ci->llm = strcmp(PQgetvalue(res, 0, 3), "llm") == 0 && ci->conf.base_url
+              && *ci->conf.base_url && ci->conf.model && *ci->conf.model;
+    PQclear(res);
+    return 1;
+}
+#undef COL
+
+/* 1 with the turns in order, -1 on a database error (*out set). */
+static int load_turns(apr_pool_t *p, PGconn *conn, const char *sid, vt_llm_turn_t **turns,
+                      int *n, vth_outcome_t *out)
+{
+    const char *params[1] = { sid };
+    PGresult *res;
+    int i;
+
+    res = PQexecParams(conn, "SELECT role, text FROM call_turns WHERE call_sid = $1 ORDER BY seq",
+                       1, NULL, params, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        retry(p, conn, res, "reading the call's turns", out);
+        PQclear(res);
+        return -1;
+    }
+    *n = PQntuples(res);
+    *turns = apr_pcalloc(p, (apr_size_t)(*n + 1) * sizeof **turns);
+    for (i = 0; i < *n; i++) {
+        (*turns)[i].role = apr_pstrdup(p, PQgetvalue(res, i, 0));
+        (*turns)[i].text = apr_pstrdup(p, PQgetvalue(res, i, 1));
+    }
+    PQclear(res);
+    return 1;
+}
+
+/* The model's analysis into *a: NULL, or why there is none (for the log; no secret). */
+static const char *model_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs,
+                                  call_info_t *ci, const vt_llm_turn_t *turns, int nturns,
+                                  vt_analysis_t *a)
+{
+    const vt_llm_msg_t *msgs;
+    const char *body, *err = NULL;
+    vt_llm_reply_t reply;
+    vt_llm_result_t res;
+    int nmsgs;
+
+    if (ci->key_hex) {
+        /* The company id is the associated data: a key copied from another tenant's row
+         * does not open. */
+        if (vt_secret_decrypt(p, cfg->ring, ci->company_id, ci->key_id, ci->key_hex,
+                              &ci->conf.api_key, &err) != APR_SUCCESS)
+            return apr_psprintf(p, "cannot decrypt the API key: %s", err ? err : "unknown error");
+    }
+    /* One client per process: its connections to the model are reused from job to job. */
+    if (!jobs->llm_http && !(jobs->llm_http = vt_llm_http_create(jobs->pool)))
+        return "cannot create an HTTP client";
+    msgs = vt_analysis_messages(p, ci->company_name, turns, nturns, &nmsgs);
+    body = vt_llm_request_json(p, &ci->conf, msgs, nmsgs, NULL, 1 /* JSON mode */);
+    if (!body)
+        return "cannot build the request";
+    memset(&reply, 0, sizeof reply);
+    memset(&res, 0, sizeof res);
+    if (vt_llm_chat(jobs->llm_http, p, &ci->conf, body, VTH_LLM_TIMEOUT_MS, &reply, &res)
+        != APR_SUCCESS)
+        return res.error ? res.error : "the request failed";
+    if (!reply.content || !*reply.content)
+        return "the model answered without text";
+    if (vt_analysis_parse(p, reply.content, a, &err) != APR_SUCCESS)
+        return apr_pstrcat(p, "unusable answer: ", err, NULL);
+    return NULL;
+}
+
+void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs,
+                           PGconn *conn, vth_job_t *job, vth_outcome_t *out)
+{
+    const char *sid = job->call_sid, *why = NULL, *params[5];
+    vt_llm_turn_t *turns = NULL;
+    vt_analysis_t a;
+    call_info_t ci;
+    json_object *o;
+    PGresult *res;
+    int nturns = 0, r;
+
+    if (!sid || !vt_sid_valid(sid, "CA")) {
+        out->status = VTH_JOB_FAIL;
+        out->error = "the job has no CallSid";
+        return;
+    }
+    r = load_call(p, conn, sid, &ci, out);
+    if (r < 0)
+        return;
+    if (r == 0) { /* deleted since it completed (its company was removed, say) */
+        out->status = VTH_JOB_DONE;
+        out->note = "the call no longer exists: nothing to analyse";
+        return;
+    }
+    if (load_turns(p, conn, sid, &turns, &nturns, out) < 0)
+        return;
+
+    memset(&a, 0, sizeof a);
+    if (ci.llm) {
+        why = model_analysis(p, cfg, jobs, &ci, turns, nturns, &a);
+        if (why)
+            vt_log(VT_LOG_WARN, "call %s%s%s: the model's analysis failed: %s; using the "
+                   "offline analysis", sid, job->slug ? ", company " : "",
+                   job->slug ? job->slug : "", why);
+    }
+    if (!ci.llm || why)
+        vt_analysis_offline(p, turns, nturns, ci.escalated, &a);
+
+    params[0] = sid;
+    params[1] = a.summary;
+    params[2] = a.sentiment;
+    params[3] = vt_analysis_todos_json(p, &a);
+    params[4] = a.source;
+    res = PQexecParams(conn,
+                       "UPDATE calls SET summary = $2, sentiment = $3, todos = $4::jsonb,"
+                       " analysis_source = $5, analyzed_at = now(), updated_at = now()"
+                       " WHERE call_sid = $1",
+                       5, NULL, params, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        retry(p, conn, res, "storing the analysis", out);
+        PQclear(res);
+        return;
+    }
+    r = strcmp(PQcmdTuples(res), "0") != 0;
+    PQclear(res);
+
+    o = json_object_new_object();
+    json_object_object_add(o, "source", json_object_new_string(a.source));
+    if (why)
+        json_object_object_add(o, "model_error", json_object_new_string(why));
+    out->result = apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    out->status = VTH_JOB_DONE;
+    out->note = apr_psprintf(p, "%s analysis: %s, %d to-do%s%s%s%s", a.source, a.sentiment,
+                             a.todos->nelts, a.todos->nelts == 1 ? "" : "s",
+                             why ? " (the model failed: " : "", why ? why : "", why ? ")" : "");
+    if (!r)
+        out->note = apr_pstrcat(p, out->note, "; the call was deleted meanwhile", NULL);
+}
