@@ -571,7 +571,7 @@ def main():
     ap.add_argument("--mem-connections", type=int, default=8)
     ap.add_argument("--mem-threads-per-child", type=int, default=16,
                     help="ThreadsPerChild of the memory runs' Apache (>= --mem-connections)")
-    ap.add_argument("--mem-warmup", type=int, default=50000,
+    ap.add_argument("--mem-warmup", type=int, default=150000,
                     help="mixed webhooks sent before the memory run's first figure")
     ap.add_argument("--mem-only", action="store_true",
                     help="only the memory runs (no throughput points)")
