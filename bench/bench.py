@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -156,13 +157,10 @@ def proc_mem_kb(pid):
     return rss, pss
 
 
-def smaps_summary(pid):
-    """RSS (KiB) of one process by kind of mapping: the brk heap, anonymous mappings of
-    exactly a thread stack's size (8 MiB: ThreadStackSize/ulimit -s), other anonymous
-    mappings (glibc's per-thread malloc arenas, mmap'd large blocks), files (code, data of
-    libraries), everything else."""
-    out = {"heap": 0, "thread_stacks": 0, "anon_other": 0, "files": 0, "other": 0}
-    kind = None
+def smaps_mappings(pid):
+    """{(start address, size KiB, perms, path): RSS KiB} for one process."""
+    out = {}
+    key = None
     try:
         with open("/proc/%d/smaps" % pid) as f:
             for line in f:
@@ -170,21 +168,48 @@ def smaps_summary(pid):
                 if "-" in first and not first.endswith(":"):
                     parts = line.split()
                     lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                    size_kib = (hi - lo) // 1024
-                    path = parts[5] if len(parts) > 5 else ""
-                    if path == "[heap]":
-                        kind = "heap"
-                    elif path == "":
-                        kind = "thread_stacks" if size_kib == 8192 else "anon_other"
-                    elif path.startswith("/"):
-                        kind = "files"
-                    else:
-                        kind = "other"
-                elif first == "Rss:" and kind:
-                    out[kind] += int(line.split()[1])
+                    key = (parts[0].split("-")[0], (hi - lo) // 1024, parts[1],
+                           parts[5] if len(parts) > 5 else "")
+                elif first == "Rss:" and key:
+                    out[key] = int(line.split()[1])
     except OSError:
         pass
     return out
+
+
+def smaps_summary(maps):
+    """RSS (KiB) of one process (its smaps_mappings) by kind of mapping: the brk heap,
+    anonymous mappings of exactly a thread stack's size (8 MiB: ThreadStackSize/ulimit -s),
+    other anonymous mappings (glibc's per-thread malloc arenas and mmap'd large blocks, APR's
+    pool blocks, which Debian's APR maps with mmap), files (code, data of libraries),
+    everything else."""
+    out = {"heap": 0, "thread_stacks": 0, "anon_other": 0, "files": 0, "other": 0}
+    for (_start, size_kib, _perms, path), rss in maps.items():
+        if path == "[heap]":
+            kind = "heap"
+        elif path == "":
+            kind = "thread_stacks" if size_kib == 8192 else "anon_other"
+        elif path.startswith("/"):
+            kind = "files"
+        else:
+            kind = "other"
+        out[kind] += rss
+    return out
+
+
+def mappings_growth(before, after, top=12):
+    """The mappings whose RSS changed most between two smaps_mappings() of each child."""
+    rows = []
+    for pid, b in before.items():
+        a = after.get(pid, {})
+        for k in set(a) | set(b):
+            d = a.get(k, 0) - b.get(k, 0)
+            if d:
+                rows.append({"pid": pid, "start": k[0], "size_kib": k[1], "perms": k[2],
+                             "path": k[3], "rss_kib_before": b.get(k, 0),
+                             "growth_kib": d})
+    rows.sort(key=lambda r: -abs(r["growth_kib"]))
+    return rows[:top]
 
 
 def children_mem(parent_pid, detail=False):
@@ -203,11 +228,41 @@ def children_mem(parent_pid, detail=False):
     }
     if detail:
         by = {}
+        writable = 0
         for k in per:
-            for kind, kib in smaps_summary(k).items():
+            maps = smaps_mappings(k)
+            for kind, kib in smaps_summary(maps).items():
                 by[kind] = by.get(kind, 0) + kib
+            # The address space the child can write to (stacks, arenas, pool blocks): RSS
+            # can only grow into what is mapped; a heap that grows maps more.
+            writable += sum(size for (_s, size, perms, _p) in maps if "w" in perms)
         res["rss_by_mapping_kib"] = by
+        res["writable_mapped_kib"] = writable
     return res
+
+
+def heap_stats(httpd, pids):
+    """glibc's view of each child's heap, from the hello module's vt-heapstats handler
+    (mallinfo2 in the child that serves the request). in_use is what the program holds (a
+    leak grows it); free is what the allocator keeps in its bins; system is what it holds
+    from the kernel. A fresh connection per request lands on any child: asks until every
+    child has answered (None if one never does)."""
+    per = {}
+    url = httpd.url("/heapstats")
+    for _ in range(400):
+        if all(str(p) in per for p in pids):
+            break
+        with urllib.request.urlopen(urllib.request.Request(
+                url, headers={"Connection": "close"}), timeout=10) as resp:
+            pid, in_use, free, system = (int(x) for x in resp.read().split())
+        per[str(pid)] = {"in_use_bytes": in_use, "free_bytes": free, "system_bytes": system}
+    if not all(str(p) in per for p in pids):
+        return None
+    per = {str(p): per[str(p)] for p in pids}
+    out = {k: sum(v[k] for v in per.values())
+           for k in ("in_use_bytes", "free_bytes", "system_bytes")}
+    out["per_child"] = per
+    return out
 
 
 def parent_mem(parent_pid):
@@ -487,6 +542,13 @@ def row_counts(pg):
     return dict(zip(("calls", "call_events", "call_turns", "jobs"), (int(x) for x in row)))
 
 
+def db_connections(pg):
+    """Client connections to PostgreSQL other than this query's own (the children's DBD
+    pools and the helper): a new one is a PGconn and its buffers in some child's heap."""
+    return int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                       "'client backend' AND pid <> pg_backend_pid()")[0][0])
+
+
 def diff_counts(a, b):
     return {k: b[k] - a[k] for k in a}
 
@@ -540,6 +602,9 @@ HELLO_VHOST = "\n".join([
     "    <Location /hello>",
     "        SetHandler vt-hello",
     "    </Location>",
+    "    <Location /heapstats>",
+    "        SetHandler vt-heapstats",
+    "    </Location>",
 ])
 
 
@@ -573,6 +638,20 @@ def main():
                     help="ThreadsPerChild of the memory runs' Apache (>= --mem-connections)")
     ap.add_argument("--mem-warmup", type=int, default=150000,
                     help="mixed webhooks sent before the memory run's first figure")
+    ap.add_argument("--mem-target", default="mixed", choices=("mixed",) + TARGETS,
+                    help="what the memory runs send (default: the three webhooks mixed)")
+    ap.add_argument("--mem-dbd", help="DBDMin,DBDKeep,DBDMax of the memory runs "
+                    "(default: --dbd)")
+    ap.add_argument("--config", action="append", default=[],
+                    help="an extra server-level directive for the throughput points' Apache "
+                         "(repeatable), e.g. 'VoxTwilioAssistantCache 0'")
+    ap.add_argument("--targets", default=",".join(TARGETS),
+                    help="the throughput points' targets (hello is always run: it is the "
+                         "ceiling the others are compared with)")
+    ap.add_argument("--no-mem", action="store_true", help="skip the memory runs")
+    ap.add_argument("--mem-config", action="append", default=[],
+                    help="an extra server-level directive for the memory runs' Apache "
+                         "(repeatable), e.g. 'MaxMemFree 256'")
     ap.add_argument("--mem-only", action="store_true",
                     help="only the memory runs (no throughput points)")
     ap.add_argument("--no-mem-control", action="store_true",
@@ -591,6 +670,7 @@ def main():
     duration = a.duration or (5 if a.quick else 15)
     conns = [int(c) for c in a.connections.split(",")]
     dbd = [int(x) for x in a.dbd.split(",")]
+    mem_dbd = [int(x) for x in (a.mem_dbd or a.dbd).split(",")]
     background = machine_busy_share(3)
     log("machine busy before the run (3 s sample, all cores): %.0f%%" % (100 * background))
     if background > 0.10:
@@ -630,8 +710,8 @@ def main():
         log("%d tenants created with voxtwilio-admin in %.1f s" % (len(tenants),
                                                                   time.monotonic() - t0))
 
-        extra = apache_extra(hello_so, a.threads_per_child, a.servers, dbd,
-                             a.max_keepalive_requests)
+        extra = "\n".join([apache_extra(hello_so, a.threads_per_child, a.servers, dbd,
+                                        a.max_keepalive_requests)] + a.config)
         httpd = pyvt.Apache(paths, pg.conninfo, key_file, root=os.path.join(work, "httpd"),
                             log_level="warn", module_log_level=None, server_extra=extra,
                             vhost_extra=HELLO_VHOST)
@@ -662,7 +742,8 @@ def main():
         estimate = {}
         points = []
         cal_s = 2 if a.quick else 3
-        for target in (() if a.mem_only else TARGETS):
+        targets = ["hello"] + [t for t in a.targets.split(",") if t in ROUTES]
+        for target in (() if a.mem_only else targets):
             f = os.path.join(reqdir, "cal-%s.txt" % target)
             write_requests(f, signer, pg, target, "cal" + target[:2], 4000)
             res = run_wrk(url, f, min(conns), a.threads, duration=cal_s)
@@ -670,7 +751,7 @@ def main():
             log("calibration %-16s %8.0f req/s" % (target, res["rps"]))
 
         for c in (() if a.mem_only else conns):
-            for target in TARGETS:
+            for target in targets:
                 n = int(estimate[target] * duration * 2) + 2000
                 if target == "hello":
                     n = min(n, 20000)   # the hello body is constant: repeats cost nothing
@@ -711,25 +792,35 @@ def main():
         # Memory: an Apache of its own (fewer threads, so that the warm-up reaches every
         # thread: see docs/performance.md), a warm-up, then a fixed-size mixed run.
         log_text = httpd.read_log()
-        httpd.stop()
-        mem_httpd = pyvt.Apache(paths, pg.conninfo, key_file, root=os.path.join(work, "httpd-mem"),
-                                log_level="warn", module_log_level=None,
-                                server_extra=apache_extra(hello_so, a.mem_threads_per_child,
-                                                          a.servers, dbd,
-                                                          a.max_keepalive_requests),
-                                vhost_extra=HELLO_VHOST)
-        ap_ = mem_httpd
-        mem_signer = Signer(mem_httpd.base_url(), tenants)
-        log("memory runs: Apache with %d children x %d threads, %d connections"
-            % (a.servers, a.mem_threads_per_child, a.mem_connections))
-        memory = memory_run(a, mem_httpd, mem_signer, pg, reqdir, a.mem_segments)
-        control = None
-        if not a.no_mem_control:
-            log("memory control run: the same, with glibc's per-thread malloc cache off")
-            control = memory_run(a, mem_httpd, mem_signer, pg, reqdir, a.mem_segments, tag="c",
-                                 glibc_tunables="glibc.malloc.tcache_count=0")
-        log_text += mem_httpd.read_log()
         bad_log = pyvt.scan_log_text(log_text)
+        httpd.stop()
+        memory = control = None
+        if not a.no_mem:
+            mem_httpd = pyvt.Apache(paths, pg.conninfo, key_file,
+                                    root=os.path.join(work, "httpd-mem"),
+                                    log_level="warn", module_log_level=None,
+                                    server_extra="\n".join(
+                                        [apache_extra(hello_so, a.mem_threads_per_child,
+                                                      a.servers, mem_dbd,
+                                                      a.max_keepalive_requests)]
+                                        + a.mem_config),
+                                    vhost_extra=HELLO_VHOST)
+            ap_ = mem_httpd
+            mem_signer = Signer(mem_httpd.base_url(), tenants)
+            log("memory runs: Apache with %d children x %d threads, %d connections"
+                % (a.servers, a.mem_threads_per_child, a.mem_connections))
+            memory = memory_run(a, mem_httpd, mem_signer, pg, reqdir, a.mem_segments)
+            if not a.no_mem_control:
+                log("memory control run: the same, with glibc's per-thread malloc cache off")
+                control = memory_run(a, mem_httpd, mem_signer, pg, reqdir, a.mem_segments,
+                                     tag="c", glibc_tunables="glibc.malloc.tcache_count=0")
+            # The memory runs' warm-up occupies every worker on purpose (see memory_run):
+            # the MPM says so (AH00484, AH10159); anything else counts.
+            mem_log = mem_httpd.read_log()
+            bad_log += pyvt.scan_log_text(
+                mem_log, expected=[r"AH00484: server reached MaxRequestWorkers",
+                                   r"AH10159: server is within MinSpareThreads"])
+            log_text += mem_log
         problems = []
         for p in points:
             e = p["errors"]
@@ -768,6 +859,9 @@ def main():
                 "apache": {"mpm": "event", "servers": a.servers,
                            "threads_per_child": a.threads_per_child,
                            "memory_runs_threads_per_child": a.mem_threads_per_child,
+                "memory_runs_extra_config": a.mem_config,
+                "extra_config": a.config,
+                "memory_runs_dbd_min_keep_max": mem_dbd,
                            "dbd_min_keep_max": dbd, "log_level": "warn", "access_log": True,
                            "keepalive": True,
                            "max_keepalive_requests": a.max_keepalive_requests},
@@ -830,27 +924,42 @@ def memory_run(a, httpd, signer, pg, reqdir, segments=4, tag="m", glibc_tunables
     warm = os.path.join(reqdir, "mem-warm.txt")
     # Each file has a few more lines than the run sends: the responses still in flight when
     # a wrk thread reaches its share must not wrap round to repeated deliveries.
+    warm_conns = max(a.mem_connections, a.servers * a.mem_threads_per_child)
+    write_requests(warm, signer, pg, a.mem_target, tag + "w", warm_n + 3 * warm_conns)
     spare = 3 * a.mem_connections
-    write_requests(warm, signer, pg, "mixed", tag + "w", warm_n + spare)
     seg_n = math.ceil(a.mem_requests / segments)
     seg_n += (-seg_n) % (3 * a.threads)
     files = []
     t0 = time.monotonic()
     for k in range(segments):
         f = os.path.join(reqdir, "mem-%d.txt" % k)
-        write_requests(f, signer, pg, "mixed", "%sm%d" % (tag, k), seg_n + spare)
+        write_requests(f, signer, pg, a.mem_target, "%sm%d" % (tag, k), seg_n + spare)
         files.append(f)
     log("memory: %d x %d pre-signed mixed requests (%.1f s)" % (segments, seg_n,
                                                               time.monotonic() - t0))
-    # Warm-up: every child has served requests, opened DBD connections and prepared its
-    # statements before the "before" figure is taken.
-    run_wrk(httpd.base_url(), warm, a.mem_connections, a.threads, limit=warm_n, duration=600)
+    # Warm-up: every worker thread of every child has served requests (as many connections
+    # as threads: the event MPM gives work to the most recently idle thread, so at fewer
+    # connections some threads would meet their first requests only during the measured
+    # run), and every child has opened DBD connections and prepared its statements.
+    run_wrk(httpd.base_url(), warm, warm_conns, a.threads, limit=warm_n, duration=600)
+    # The heap figures come from a request: its code and its connection are warmed up too.
+    heap_stats(httpd, apache_children(parent))
     time.sleep(1)
     before = children_mem(parent, detail=True)
+    maps0 = {p: smaps_mappings(p) for p in before["pids"]}
     before_parent = parent_mem(parent)
     counts0 = row_counts(pg)
+    heap0 = heap_stats(httpd, before["pids"])
+    dbc0 = db_connections(pg)
     steps = [{"requests": 0, "rss_kib": before["rss_kib"], "pss_kib": before["pss_kib"],
-              "rss_by_mapping_kib": before["rss_by_mapping_kib"]}]
+              "rss_by_mapping_kib": before["rss_by_mapping_kib"], "heap": heap0,
+              "writable_mapped_kib": before["writable_mapped_kib"],
+              "db_connections": dbc0}]
+    log("memory: after the warm-up children RSS %d KiB, %d DB connections"
+        % (before["rss_kib"], dbc0))
+    if heap0:
+        log("memory: heap in use %d B, free in the allocator %d B, held %d B (mallinfo2)"
+            % (heap0["in_use_bytes"], heap0["free_bytes"], heap0["system_bytes"]))
     total = 0
     runs = []
     t0 = time.monotonic()
@@ -861,10 +970,20 @@ def memory_run(a, httpd, signer, pg, reqdir, segments=4, tag="m", glibc_tunables
         total += res["requests"]
         time.sleep(0.5)
         m = children_mem(parent, detail=True)
+        heap = heap_stats(httpd, m["pids"])
+        dbc = db_connections(pg)
         steps.append({"requests": total, "rss_kib": m["rss_kib"], "pss_kib": m["pss_kib"],
-                      "rss_by_mapping_kib": m["rss_by_mapping_kib"]})
-        log("memory: after %6d requests children RSS %d KiB (%+d KiB)"
-            % (total, m["rss_kib"], m["rss_kib"] - before["rss_kib"]))
+                      "rss_by_mapping_kib": m["rss_by_mapping_kib"], "heap": heap,
+                      "writable_mapped_kib": m["writable_mapped_kib"],
+                      "db_connections": dbc})
+        log("memory: after %6d requests children RSS %d KiB (%+d KiB), writable mappings "
+            "%+d KiB, %d DB connections%s"
+            % (total, m["rss_kib"], m["rss_kib"] - before["rss_kib"],
+               m["writable_mapped_kib"] - before["writable_mapped_kib"], dbc,
+               "; heap in use %+d B, free %+d B, held %+d B" % (
+                   heap["in_use_bytes"] - heap0["in_use_bytes"],
+                   heap["free_bytes"] - heap0["free_bytes"],
+                   heap["system_bytes"] - heap0["system_bytes"]) if heap and heap0 else ""))
     took = time.monotonic() - t0
     time.sleep(1)
     after = children_mem(parent, detail=True)
@@ -873,6 +992,10 @@ def memory_run(a, httpd, signer, pg, reqdir, segments=4, tag="m", glibc_tunables
     by_growth = {k: after["rss_by_mapping_kib"][k] - before["rss_by_mapping_kib"].get(k, 0)
                  for k in after["rss_by_mapping_kib"]}
     log("memory: growth by mapping (KiB): %s" % by_growth)
+    changed = mappings_growth(maps0, {p: smaps_mappings(p) for p in after["pids"]})
+    for m in changed:
+        log("memory:   pid %(pid)d %(start)s %(size_kib)8d KiB %(perms)s %(path)s: RSS "
+            "%(rss_kib_before)d %(growth_kib)+d KiB" % m)
     half = len(steps) // 2
     log("memory: children RSS %d KiB -> %d KiB (%+d KiB) over %d requests in %.0f s; "
         "pids %s -> %s" % (before["rss_kib"], after["rss_kib"], growth, total, took,
@@ -888,9 +1011,11 @@ def memory_run(a, httpd, signer, pg, reqdir, segments=4, tag="m", glibc_tunables
         os.unlink(f)
     return {
         "glibc_tunables": glibc_tunables,
+        "mappings_changed_most": changed,
         "connections": a.mem_connections,
         "cold": cold,
         "warmup_requests": warm_n,
+        "warmup_connections": warm_conns,
         "requests": total,
         "seconds": round(took, 1),
         "before": before,
@@ -937,29 +1062,41 @@ def markdown(result):
             "1" if p["target"] == "hello" else "%.1f×" % r["p50"],
             "1" if p["target"] == "hello" else "%.1f×" % r["p99"],
             cpu.get("apache", 0), cpu.get("pg", 0), cpu.get("wrk", 0)))
-    lines += ["", "Apache children's memory (sum of VmRSS over the children; MiB):", ""]
-    runs = [("glibc defaults (the run above)", result["memory"])]
-    if result.get("memory_control_tcache_off"):
-        runs.append(("control: GLIBC_TUNABLES=glibc.malloc.tcache_count=0",
-                     result["memory_control_tcache_off"]))
-    steps = runs[0][1]["steps"]
-    lines.append("| Apache run with | fresh | after warm-up (before) | "
-                 + " | ".join("+%dk" % round(x["requests"] / 1000.0) for x in steps[1:])
-                 + " | growth | growth, last step | same children |")
-    lines.append("|---|" + "---:|" * (len(steps) + 3) + "---|")
-    for name, mem in runs:
-        st = mem["steps"]
-        lines.append("| %s | %.1f | %.1f | %s | %+.2f (%+.0f B/req) | %+.2f | %s |" % (
-            name, mem["cold"]["rss_kib"] / 1024.0, mem["before"]["rss_kib"] / 1024.0,
-            " | ".join("%.1f" % (x["rss_kib"] / 1024.0) for x in st[1:]),
-            mem["rss_growth_kib"] / 1024.0, mem["rss_growth_bytes_per_request"],
-            (st[-1]["rss_kib"] - st[-2]["rss_kib"]) / 1024.0,
-            "yes" if mem["same_children"] else "NO"))
+    if result["memory"]:
+        lines += memory_markdown(result)
     lines.append("")
     lines.append("Status: %s; full run took %.0f s." % (
         "OK" if result["ok"] else "FAILED: " + "; ".join(result["problems"]),
         result["elapsed_s"]))
     return "\n".join(lines) + "\n"
+
+
+def memory_markdown(result):
+    lines = []
+    lines += ["", "Apache children's memory, summed over the children: VmRSS in KiB after "
+              "the warm-up and after each step; then the growth over the whole run of RSS, "
+              "of the writable mappings (address space RSS can grow into) and of the bytes "
+              "malloc has handed out and not had back (mallinfo2):", ""]
+    runs = [("glibc defaults (the run above)", result["memory"])]
+    if result.get("memory_control_tcache_off"):
+        runs.append(("control: GLIBC_TUNABLES=glibc.malloc.tcache_count=0",
+                     result["memory_control_tcache_off"]))
+    steps = runs[0][1]["steps"]
+    lines.append("| Apache run with | fresh | after warm-up | "
+                 + " | ".join("+%dk" % round(x["requests"] / 1000.0) for x in steps[1:])
+                 + " | RSS growth | writable mappings | heap in use | same children |")
+    lines.append("|---|" + "---:|" * (len(steps) + 4) + "---|")
+    for name, mem in runs:
+        st = mem["steps"]
+        heap = ("%+d B" % (st[-1]["heap"]["in_use_bytes"] - st[0]["heap"]["in_use_bytes"])
+                if st[0].get("heap") and st[-1].get("heap") else "n/a")
+        lines.append("| %s | %d | %d | %s | %+d KiB (%+.1f B/req) | %+d KiB | %s | %s |" % (
+            name, mem["cold"]["rss_kib"], mem["before"]["rss_kib"],
+            " | ".join("%d" % x["rss_kib"] for x in st[1:]),
+            mem["rss_growth_kib"], mem["rss_growth_bytes_per_request"],
+            st[-1]["writable_mapped_kib"] - st[0]["writable_mapped_kib"], heap,
+            "yes" if mem["same_children"] else "NO"))
+    return lines
 
 
 def write_results(d, result):

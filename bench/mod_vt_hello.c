@@ -9,12 +9,20 @@
  *   LoadModule vt_hello_module mod_vt_hello.so
  *   <Location /hello> SetHandler vt-hello </Location>
  *
+ * A second handler, vt-heapstats (GET), reports the serving child's glibc heap figures
+ * (mallinfo2) so that the memory run can tell memory the program holds (a leak grows it)
+ * from free memory the allocator keeps (only RSS grows). It reads allocator counters and
+ * changes nothing.
+ *
  * Built by bench/run.sh with apxs; not part of the product or of `make check`. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <util_filter.h>
+
+#include <malloc.h>
+#include <unistd.h>
 
 static const char hello_twiml[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -46,9 +54,32 @@ static int hello_handler(request_rec *r)
     return OK;
 }
 
+/* One line: "pid in_use_bytes free_bytes system_bytes", where in_use is what malloc has
+ * handed out and not had back (including chunks parked in glibc's per-thread caches),
+ * free is what sits in the allocator's bins, and system is what the allocator has taken
+ * from the kernel (the brk heap, its per-thread arenas and mmap'd large blocks). */
+static int heapstats_handler(request_rec *r)
+{
+    struct mallinfo2 mi;
+
+    if (!r->handler || strcmp(r->handler, "vt-heapstats") != 0) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    mi = mallinfo2();
+    ap_set_content_type(r, "text/plain");
+    ap_rprintf(r, "%ld %" APR_SIZE_T_FMT " %" APR_SIZE_T_FMT " %" APR_SIZE_T_FMT "\n",
+               (long)getpid(), mi.uordblks + mi.hblkhd,
+               mi.fordblks, mi.arena + mi.hblkhd);
+    return OK;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_handler(hello_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(heapstats_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(vt_hello) = {

@@ -3,8 +3,8 @@
 #   bench/run.sh            15 s per point: inbound, speech, status-callback and the bare
 #                           "hello" handler at 32 and 128 connections, then Apache's memory
 #                           before/after 100,000 mixed webhooks, and a control memory run
-#                           with glibc's tcache off (about 5 minutes on 2 cores)
-#   bench/run.sh --quick    5 s per point (about 3 minutes; the memory runs are the same)
+#                           with glibc's tcache off (about 7 minutes on 2 cores)
+#   bench/run.sh --quick    5 s per point (about 4 minutes; the memory runs are the same)
 #   bench/run.sh --llm      the gateway's own latency per LLM turn (bench/llm_turn.py):
 #                           time in the module minus time waiting on a local stand-in model
 # Other options go to bench/bench.py (--help). Builds into $VT_BUILD_DIR (default

@@ -13,6 +13,7 @@
 #include <mpm_common.h>
 #include "vt_log.h"
 #include "vt_rest.h"
+#include "vtm_conversation.h"
 #include "vtm_handler.h"
 #include "vtm_helper_proc.h"
 #include "vtm_llm.h"
@@ -101,6 +102,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     vtm_helper_child_init(pchild, s);
     vtm_llm_child_init(pchild, s);
+    vtm_conversation_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -82,17 +82,42 @@ static const char *cmd_tenant(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *cmd_max_body(cmd_parms *cmd, void *dc, const char *arg)
+/* A whole number from min to max, or the directive's error ("... a number of WHAT"). */
+static const char *int_arg(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                           const char *what, apr_int64_t *n)
 {
     char *end;
-    apr_int64_t n = apr_strtoi64(arg, &end, 10);
 
-    if (end == arg || *end || n < 1 || n > VTM_MAX_BODY_LIMIT) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of bytes from 1 to %d",
-                            cmd->cmd->name, arg, VTM_MAX_BODY_LIMIT);
+    *n = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || *n < min || *n > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of %s from %"
+                            APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                            cmd->cmd->name, arg, what, min, max);
     }
-    vtm_srv_conf(cmd->server)->max_body = n;
     return NULL;
+}
+
+static const char *cmd_max_body(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_int64_t n;
+    const char *err = int_arg(cmd, arg, 1, VTM_MAX_BODY_LIMIT, "bytes", &n);
+
+    if (!err) {
+        vtm_srv_conf(cmd->server)->max_body = n;
+    }
+    return err;
+}
+
+/* VoxTwilioAssistantCache N: parsed tenant assistants kept per child (0: none). */
+static const char *cmd_assistant_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_int64_t n;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err && !(err = int_arg(cmd, arg, 0, VT_ASSISTANT_CACHE_MAX, "tenants", &n))) {
+        vtm_srv_conf(cmd->server)->assistant_cache = (int)n;
+    }
+    return err;
 }
 
 /* VoxTwilioAssistantTimeout 6 | 2500ms: the model's share of one speech turn. */
@@ -260,6 +285,9 @@ const command_rec vtm_cmds[] = {
                   "Longest wait for a tenant's language model in one speech turn, in "
                   "seconds or with ms (default 6); then the script assistant or an apology "
                   "answers"),
+    AP_INIT_TAKE1("VoxTwilioAssistantCache", cmd_assistant_cache, NULL, RSRC_CONF,
+                  "Tenants whose parsed assistant (script, languages) each child keeps in "
+                  "memory (default 256; 0 parses it at every turn)"),
     AP_INIT_FLAG("VoxTwilioSignature", cmd_signature, NULL, RSRC_CONF,
                  "Off disables X-Twilio-Signature checks (testing only; default On)"),
     AP_INIT_TAKE1("VoxTwilioHelper", cmd_helper, NULL, RSRC_CONF,

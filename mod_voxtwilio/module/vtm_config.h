@@ -9,6 +9,7 @@
 #define VTM_CONFIG_H
 
 #include <apr_pools.h>
+#include "vt_assistant_cache.h"
 #include "vt_keyring.h"
 
 #define VTM_UNSET_INT (-1)
@@ -27,7 +28,8 @@
     X(const char *, helper_db, NULL, NULL)              /* VoxTwilioHelperDB conninfo (gl.) */ \
     X(const char *, spool_dir, NULL, VTM_DEFAULT_SPOOL_DIR) /* VoxTwilioSpoolDir (global) */ \
     X(const char *, recordings_dir, NULL, NULL)         /* VoxTwilioRecordingsDir (global) */ \
-    X(apr_int64_t, assistant_timeout_ms, VTM_UNSET_INT, 6000) /* VoxTwilioAssistantTimeout */
+    X(apr_int64_t, assistant_timeout_ms, VTM_UNSET_INT, 6000) /* VoxTwilioAssistantTimeout */ \
+    X(int, assistant_cache, VTM_UNSET_INT, VT_ASSISTANT_CACHE_DEFAULT) /* VoxTwilioAssistantCache (gl.) */
 
 #define VTM_DEFAULT_API_BASE "https://api.twilio.com"
 /* The installed helper, next to voxtwilio-admin: $(bindir), from the build. */

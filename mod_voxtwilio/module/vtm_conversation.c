@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 #include "vt_assistant.h"
+#include "vt_assistant_cache.h"
 #include "vt_events.h"
 #include "vt_form.h"
 #include "vt_util.h"
@@ -11,8 +12,12 @@
 #include "vtm_handler.h"
 #include "vtm_llm.h"
 #include "vtm_module.h"
+#include "vtm_status.h"
 
 APLOG_USE_MODULE(voxtwilio);
+
+/* This child's parsed assistants (VoxTwilioAssistantCache), made in child_init. */
+static vt_assistant_cache_t *assistants;
 
 /* Below this Twilio confidence an utterance counts as not understood (0 means "unknown"). */
 #define VTM_MIN_CONFIDENCE 0.3
@@ -71,36 +76,46 @@ static const char *escalate_url(request_rec *r, const conv_state_t *s)
     return s->lang ? apr_psprintf(r->pool, "escalate?lg=%d", s->lang) : "escalate";
 }
 
-/* The voice of language `lang` of the tenant (its primary when out of range). */
-static vt_voice_opts_t voice_of(request_rec *r, const vt_tenant_t *t, int lang)
+void vtm_conversation_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    int n;
-    const vt_llm_language_t *langs = vt_tenant_languages(r->pool, t, &n);
-    vt_voice_opts_t o = { langs[0].voice, langs[0].language };
+    int capacity = (int)vtm_srv_conf(s)->assistant_cache;
+    apr_status_t rv = vt_assistant_cache_create(pchild, capacity, &assistants);
 
-    if (lang > 0 && lang < n) {
-        o.voice = langs[lang].voice;
-        o.language = langs[lang].language;
+    if (rv != APR_SUCCESS) {
+        /* Every turn then parses its tenant's assistant itself: slower, still correct. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     VTLOGNO(10505) "could not create the assistant cache");
+        assistants = NULL;
     }
-    return o;
 }
 
-static const vt_script_t *script_of(request_rec *r, const vt_tenant_t *t)
+/* The tenant's parsed script and languages, from this child's cache. */
+static const vt_assistant_t *assistant_of(request_rec *r, const vt_tenant_t *t)
 {
-    vt_script_t *s = NULL;
-    const char *err = NULL;
+    int hit;
+    const vt_assistant_t *a = vt_assistant_cache_get(assistants, r->pool, t, &hit);
 
-    if (t->assistant_script
-        && vt_script_parse(r->pool, t->assistant_script, strlen(t->assistant_script), &s, &err)
-               != APR_SUCCESS) {
+    vtm_status_count(hit ? VTM_STAT_ASSISTANT_CACHE_HITS : VTM_STAT_ASSISTANT_CACHE_MISSES);
+    if (a->script_err) {
         /* Only a hand-edited database gets here: import validates. Built-ins still work. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       VTLOGNO(10501) "tenant %s: stored assistant script is invalid (%s); "
                       "using the built-in intents",
-                      t->slug, err);
-        s = NULL;
+                      t->slug, a->script_err);
     }
-    return s ? s : vt_script_default(r->pool);
+    return a;
+}
+
+/* The voice of language `lang` of the tenant (its primary when out of range). */
+static vt_voice_opts_t voice_of(const vt_assistant_t *a, int lang)
+{
+    vt_voice_opts_t o = { a->languages[0].voice, a->languages[0].language };
+
+    if (lang > 0 && lang < a->nlanguages) {
+        o.voice = a->languages[lang].voice;
+        o.language = a->languages[lang].language;
+    }
+    return o;
 }
 
 /* Resolves and authenticates a voice webhook; on anything but OK *status is the answer. */
@@ -171,7 +186,7 @@ int vtm_route_inbound(vtm_webhook_t *w)
     else {
         record_turn(w, t, 0, NULL, NULL, t->greeting);
     }
-    voice = voice_of(r, t, 0);
+    voice = voice_of(assistant_of(r, t), 0);
     doc = vt_voice_gather(r->pool, t->greeting, &voice, next_action(r, &start), &len);
     return vtm_send_twiml(r, doc, len);
 }
@@ -201,25 +216,21 @@ static const char *limit_reached(vtm_webhook_t *w, const vt_tenant_t *t, const v
 
 /* The assistant's answer to an utterance: the tenant's model when it has one, else (or
  * when the model gives no usable answer) the script. Returns 1 when it understood. */
-static int understand(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *script,
+static int understand(vtm_webhook_t *w, const vt_tenant_t *t, const vt_assistant_t *a,
                       const char *said, conv_state_t *st, vt_answer_t *ans)
 {
-    int nlangs;
-    const vt_llm_language_t *langs;
-
     if (!vt_tenant_is_llm(t)) {
-        return vt_script_match(script, w->r->pool, said, ans);
+        return vt_script_match(a->script, w->r->pool, said, ans);
     }
-    langs = vt_tenant_languages(w->r->pool, t, &nlangs);
-    if (st->lang >= nlangs) {
+    if (st->lang >= a->nlanguages) {
         st->lang = 0;
     }
-    if (vtm_llm_answer(w, t, said, langs, nlangs, &st->lang, ans)) {
+    if (vtm_llm_answer(w, t, said, a->languages, a->nlanguages, &st->lang, ans)) {
         return 1;
     }
     /* Never silent: the script's intents, else an apology and a fresh <Gather>. A model
      * failure is not the caller's miss, so it does not count towards the no-match limit. */
-    if (vt_script_match(script, w->r->pool, said, ans)) {
+    if (vt_script_match(a->script, w->r->pool, said, ans)) {
         return 1;
     }
     ans->reply = VT_VOICE_RETRY_TEXT;
@@ -233,6 +244,7 @@ int vtm_route_speech(vtm_webhook_t *w)
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
     conv_state_t st = read_state(r);
+    const vt_assistant_t *assistant;
     const vt_script_t *script;
     vt_voice_opts_t voice;
     vt_answer_t ans = { 0 };
@@ -253,11 +265,12 @@ int vtm_route_speech(vtm_webhook_t *w)
         }
         return status;
     }
-    script = script_of(r, t);
+    assistant = assistant_of(r, t);
+    script = assistant->script;
     said = vt_params_get(w->params, "SpeechResult");
     confidence = vt_params_get(w->params, "Confidence");
     if (!said || strspn(said, " \t\r\n") == strlen(said)) {
-        voice = voice_of(r, t, st.lang);
+        voice = voice_of(assistant, st.lang);
         st.no_input++;
         reply = vt_script_reprompt(script);
         if (st.no_input >= vt_script_no_input_limit(script)) {
@@ -274,10 +287,10 @@ int vtm_route_speech(vtm_webhook_t *w)
         ans.reply = vt_script_fallback(script); /* no intent, no action */
     }
     else {
-        understand(w, t, script, said, &st, &ans);
+        understand(w, t, assistant, said, &st, &ans);
     }
     /* After understand(): the model may have switched the call's language. */
-    voice = voice_of(r, t, st.lang);
+    voice = voice_of(assistant, st.lang);
     if (!ans.intent) {
         st.no_match++;
         if (st.no_match >= vt_script_no_match_limit(script)) {
@@ -342,7 +355,7 @@ int vtm_route_escalate(vtm_webhook_t *w)
     if (!voice_preamble(w, 1, &t, &status)) {
         return status == -1 ? vtm_send_apology(r) : status;
     }
-    voice = voice_of(r, t, read_state(r).lang);
+    voice = voice_of(assistant_of(r, t), read_state(r).lang);
     if (dial_status) {
         /* The human's leg ended: answered calls simply end, others get a callback promise. */
         int answered = strcmp(dial_status, "completed") == 0

@@ -5,12 +5,17 @@
  * "speech?t=TURN&ni=NO_INPUTS&nm=NO_MATCHES". A repeated delivery of the same Gather result
  * therefore carries the same turn and adds no second turn row, and no state has to be kept
  * per call between webhooks.
+ *
+ * A tenant's parsed script and languages come from the child's assistant cache
+ * (vt_assistant_cache, VoxTwilioAssistantCache): a turn does not parse JSON again.
  */
 #ifndef VTM_CONVERSATION_H
 #define VTM_CONVERSATION_H
 
 #include "vtm_request.h"
 
+/* child_init: this child's assistant cache. */
+void vtm_conversation_child_init(apr_pool_t *pchild, server_rec *s);
 int vtm_route_inbound(vtm_webhook_t *w);
 int vtm_route_speech(vtm_webhook_t *w);
 int vtm_route_escalate(vtm_webhook_t *w);

@@ -65,7 +65,8 @@ void vtm_status_set_helper(long pid, unsigned restarts)
 static int status_hook(request_rec *r, int flags)
 {
     const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable",
-                                            "LLMTurns", "LLMErrors", "LLMTimeouts" };
+                                            "LLMTurns", "LLMErrors", "LLMTimeouts",
+                                            "AssistantCacheHits", "AssistantCacheMisses" };
     long in_progress = -1, backlog = -1, failed = -1;
     int i;
 

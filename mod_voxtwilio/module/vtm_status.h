@@ -17,6 +17,8 @@ typedef enum {
     VTM_STAT_LLM_TURNS,         /* speech turns sent to a tenant's model */
     VTM_STAT_LLM_ERRORS,        /* of those, answered by the fallback: model error or bad answer */
     VTM_STAT_LLM_TIMEOUTS,      /* of those, answered by the fallback: time budget ran out */
+    VTM_STAT_ASSISTANT_CACHE_HITS,   /* a tenant's parsed assistant found in the child's cache */
+    VTM_STAT_ASSISTANT_CACHE_MISSES, /* ... built from its JSON (first use or after an edit) */
     VTM_STAT_COUNT
 } vtm_stat_t;
 

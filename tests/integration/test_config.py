@@ -113,3 +113,20 @@ def test_valid_config(config_apache):
                     "    VoxTwilioSignature On")
     assert rc == 0, out
     assert "Syntax OK" in out
+
+
+@pytest.mark.parametrize("where, value", [("server_extra", "-1"), ("server_extra", "abc"),
+                                          ("server_extra", "100001"),
+                                          ("server_extra", "12 tenants"),
+                                          ("vhost_extra", "10")])
+def test_bad_assistant_cache(config_apache, where, value):
+    """A number of tenants from 0 to 100000, and only at server level: the cache is the
+    child's, shared by its virtual hosts."""
+    rc, out = config_apache.config_test(**{where: "VoxTwilioAssistantCache %s" % value})
+    bad(config_apache, "VoxTwilioAssistantCache", rc, out)
+
+
+@pytest.mark.parametrize("value", ["0", "1", "256", "100000"])
+def test_good_assistant_cache(config_apache, value):
+    rc, out = config_apache.config_test(server_extra="VoxTwilioAssistantCache %s" % value)
+    assert rc == 0, out

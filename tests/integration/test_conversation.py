@@ -12,6 +12,7 @@ from pyvt import checks, param
 from pyvt.twiml import parse_twiml
 
 from test_inbound import INBOUND
+from test_status import status
 
 SCRIPT = {
     "no_input_limit": 2,
@@ -84,7 +85,7 @@ def test_multi_turn_conversation_and_transcript(tenant, client, admin, pg):
     doc = call.start()
     assert doc.gather.get("action") == "speech?t=1&ni=0&nm=0"
     doc = call.say("Hi, uh, what are your OPENING hours please?")
-    assert doc.spoken() == ["We are open Monday to Friday, nine to five."]
+    assert doc.spoken() == [HOURS]
     assert doc.gather.get("action") == "speech?t=2&ni=0&nm=0"
     doc = call.say("that's all, goodbye")
     assert doc.ends_with_hangup()
@@ -95,6 +96,51 @@ def test_multi_turn_conversation_and_transcript(tenant, client, admin, pg):
         ("4", "caller", "that's all, goodbye"),
         ("5", "assistant", doc.spoken()[0]),
     ]
+
+
+HOURS = "We are open Monday to Friday, nine to five."
+
+
+def cache_counts(client):
+    s = status(client)
+    return int(s["VoxTwilioAssistantCacheHits"]), int(s["VoxTwilioAssistantCacheMisses"])
+
+
+def test_script_edit_is_heard_at_the_next_turn(tenant, client, admin):
+    """Each child keeps the tenant's parsed script (VoxTwilioAssistantCache): turns after a
+    child's first come from its cache, and an import is heard at the very next turn of a
+    call in progress (the cache compares the row's text, so nothing can go stale)."""
+    t = tenant()
+    import_script(admin, t.slug, SCRIPT)
+    call = Call(client, t)
+    call.start()
+    hits0, misses0 = cache_counts(client)
+    for _ in range(6):
+        assert call.say("opening hours").spoken() == [HOURS]
+    hits, misses = cache_counts(client)
+    assert (hits - hits0) + (misses - misses0) == 6
+    assert hits - hits0 >= 4, "at most one miss per child (the test Apache has two)"
+    edited = dict(SCRIPT, intents=[dict(SCRIPT["intents"][0],
+                                        reply="From today we are open every day.")]
+                  + SCRIPT["intents"][1:])
+    import_script(admin, t.slug, edited)
+    assert call.say("when are you open").spoken() == ["From today we are open every day."]
+    import_script(admin, t.slug, SCRIPT)
+    assert call.say("opening hours").spoken() == [HOURS]
+
+
+def test_assistant_cache_off(tenant, apache_factory, client_for, admin):
+    """VoxTwilioAssistantCache 0: every turn parses the script; the answers are the same."""
+    a = apache_factory(server_extra="VoxTwilioAssistantCache 0")
+    client = client_for(a)
+    t = tenant()
+    import_script(admin, t.slug, SCRIPT)
+    call = Call(client, t)
+    call.start()
+    for _ in range(3):
+        assert call.say("opening hours").spoken() == [HOURS]
+    hits, misses = cache_counts(client)
+    assert hits == 0 and misses >= 4
 
 
 def test_repeated_gather_delivery_adds_no_turn(tenant, client, pg):

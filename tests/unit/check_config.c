@@ -111,6 +111,7 @@ START_TEST(test_documented_defaults)
     ck_assert_str_eq(c->spool_dir, "voxtwilio-spool");
     ck_assert_ptr_null(c->recordings_dir);
     ck_assert_int_eq(c->assistant_timeout_ms, 6000); /* VoxTwilioAssistantTimeout 6 */
+    ck_assert_int_eq(c->assistant_cache, 256);       /* VoxTwilioAssistantCache 256 */
 }
 END_TEST
 

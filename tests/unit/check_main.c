@@ -28,6 +28,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_twiml_doc());
     srunner_add_suite(sr, vt_suite_config());
     srunner_add_suite(sr, vt_suite_assistant());
+    srunner_add_suite(sr, vt_suite_assistant_cache());
     srunner_add_suite(sr, vt_suite_events());
     srunner_add_suite(sr, vt_suite_tenant());
     srunner_add_suite(sr, vt_suite_llm());
