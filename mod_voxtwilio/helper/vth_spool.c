@@ -22,10 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <apr_base64.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
-#include <json-c/json.h>
 
 #include "vth.h"
 #include "vt_events.h"
@@ -33,10 +31,10 @@
 #include "vt_keyring.h"
 #include "vt_log.h"
 #include "vt_signature.h"
+#include "vt_spool_record.h"
 #include "vt_tenant.h"
 #include "vt_util.h"
 
-#define SP_VERSION 1                      /* the writer's VTM_SPOOL_VERSION */
 #define SP_PASS_EVERY_MS 1000LL           /* rescan while the database is up */
 #define SP_BATCH 200                      /* files per dispatch: other sources get a turn */
 #define SP_MAX_FILE (32L * 1024 * 1024)   /* a 16 MiB body in base64 plus the rest */
@@ -87,39 +85,15 @@ typedef struct sp_item {
 
 /* ------------------------------------------------------------------ the file */
 
-static const char *json_str(json_object *o, const char *key, int *bad)
-{
-    json_object *v;
-
-    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-        return NULL;
-    if (!json_object_is_type(v, json_type_string)) {
-        *bad = 1;
-        return NULL;
-    }
-    return json_object_get_string(v);
-}
-
-/* Standard base64 with its padding (apr_base64_decode would stop quietly at a bad byte). */
-static int b64_valid(const char *s)
-{
-    size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-    size_t pad = strspn(s + n, "=");
-
-    return s[n + pad] == '\0' && pad <= 2 && (n + pad) % 4 == 0;
-}
-
 /* Reads and decodes the file. SP_DONE when *it is filled (route NULL: the file is gone). */
 static sp_rc sp_load(apr_pool_t *p, const char *path, sp_item_t *it)
 {
     struct stat st;
-    json_object *o, *v;
-    enum json_tokener_error jerr;
-    char *buf, *body;
-    const char *b64;
+    vt_spool_record_t rec;
+    char *buf;
     ssize_t n;
     size_t got = 0;
-    int fd, bad = 0, blen;
+    int fd;
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -142,48 +116,17 @@ static sp_rc sp_load(apr_pool_t *p, const char *path, sp_item_t *it)
     }
     close(fd);
     buf[got] = '\0';
-    o = json_tokener_parse_verbose(buf, &jerr);
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        it->why = "not a JSON object";
+    if (vt_spool_record_decode(p, buf, got, &rec, &it->why) != APR_SUCCESS) {
         return SP_REJECT;
     }
-    if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != SP_VERSION) {
-        json_object_put(o);
-        it->why = "unknown spool file version";
-        return SP_REJECT;
-    }
-#define STR(field) (it->field = json_str(o, #field, &bad), \
-                    it->field = it->field ? apr_pstrdup(p, it->field) : NULL)
-    STR(route);
-    STR(url);
-    STR(signature);
-    STR(idempotency_token);
-    STR(content_type);
-#undef STR
-    it->slug = json_str(o, "tenant", &bad);
-    it->slug = it->slug ? apr_pstrdup(p, it->slug) : NULL;
-    b64 = json_str(o, "body", &bad);
-    if (bad || !it->route || !it->url || !b64) {
-        json_object_put(o);
-        it->why = "a field is missing or not a string";
-        return SP_REJECT;
-    }
-    if (!b64_valid(b64)) {
-        json_object_put(o);
-        it->why = "body is not base64";
-        return SP_REJECT;
-    }
-    body = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b64) + 1);
-    blen = apr_base64_decode(body, b64);
-    json_object_put(o);
-    body[blen] = '\0';
-    it->body = body;
-    it->body_len = (apr_size_t)blen;
-    if (it->slug && !vt_slug_valid(it->slug)) {
-        it->why = "tenant is not a slug";
-        return SP_REJECT;
-    }
+    it->route = rec.route;
+    it->url = rec.url;
+    it->signature = rec.signature;
+    it->idempotency_token = rec.idempotency_token;
+    it->content_type = rec.content_type;
+    it->slug = rec.tenant;
+    it->body = rec.body;
+    it->body_len = rec.body_len;
     if (it->content_type
         && strncasecmp(it->content_type, "application/x-www-form-urlencoded", 33) == 0) {
         vt_form_rc frc = vt_form_parse(p, it->body, it->body_len, SP_MAX_PARAMS, &it->params);

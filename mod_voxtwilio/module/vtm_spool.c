@@ -5,54 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <apr_base64.h>
 #include <apr_file_info.h>
 #include <apr_strings.h>
 #include <http_core.h>
-#include <json-c/json.h>
 #include <unixd.h>
 
+#include "vt_spool_record.h"
 #include "vt_util.h"
 #include "vtm_module.h"
 #include "vtm_spool.h"
 
 APLOG_USE_MODULE(voxtwilio);
-
-static void add_str(json_object *o, const char *key, const char *val)
-{
-    json_object_object_add(o, key, val ? json_object_new_string(val) : NULL);
-}
-
-static const char *spool_json(request_rec *r, const char *route, const char *slug,
-                              const char *signed_url, const char *body, apr_size_t len,
-                              apr_time_t now)
-{
-    json_object *o = json_object_new_object();
-    apr_time_exp_t tm;
-    char *b64 = apr_palloc(r->pool, apr_base64_encode_len((int)len));
-    const char *out;
-
-    apr_base64_encode(b64, body, (int)len);
-    apr_time_exp_gmt(&tm, now);
-    json_object_object_add(o, "version", json_object_new_int(VTM_SPOOL_VERSION));
-    add_str(o, "route", route);
-    add_str(o, "url", signed_url);
-    add_str(o, "signature", apr_table_get(r->headers_in, "X-Twilio-Signature"));
-    add_str(o, "idempotency_token", apr_table_get(r->headers_in, "I-Twilio-Idempotency-Token"));
-    add_str(o, "content_type", apr_table_get(r->headers_in, "Content-Type"));
-    add_str(o, "body", b64);
-    add_str(o, "received_at",
-            apr_psprintf(r->pool, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                         tm.tm_usec));
-    if (slug) {
-        add_str(o, "tenant", slug);
-    }
-    out = apr_pstrdup(r->pool, json_object_to_json_string_ext(
-                                   o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    return out;
-}
 
 static apr_status_t write_all(int fd, const char *buf, apr_size_t len)
 {
@@ -76,6 +39,7 @@ apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *slug
     const vtm_srv_conf_t *c = vtm_srv_conf(r->server);
     apr_time_t now = apr_time_now();
     unsigned char rnd[8];
+    vt_spool_record_t rec = { 0 };
     const char *doc, *name, *tmp, *dst, *step = "write";
     apr_status_t rv;
     int fd, dfd;
@@ -88,7 +52,15 @@ apr_status_t vtm_spool_write(request_rec *r, const char *route, const char *slug
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, VTLOGNO(10420) "spool: no random bytes");
         return rv;
     }
-    doc = spool_json(r, route, slug, signed_url, body ? body : "", body ? len : 0, now);
+    rec.route = route;
+    rec.url = signed_url;
+    rec.signature = apr_table_get(r->headers_in, "X-Twilio-Signature");
+    rec.idempotency_token = apr_table_get(r->headers_in, "I-Twilio-Idempotency-Token");
+    rec.content_type = apr_table_get(r->headers_in, "Content-Type");
+    rec.tenant = slug;
+    rec.body = body;
+    rec.body_len = body ? len : 0;
+    doc = vt_spool_record_encode(r->pool, &rec, now);
     name = apr_psprintf(r->pool, "%016" APR_TIME_T_FMT "-%s.json", now,
                         vt_hex_encode(r->pool, rnd, sizeof(rnd)));
     /* The helper skips dot-files: it never reads a file still being written. */

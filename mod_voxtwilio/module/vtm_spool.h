@@ -4,18 +4,13 @@
  *
  * One file per request in VoxTwilioSpoolDir, named <received-at µs, 16 digits>-<random>.json
  * (so name order is arrival order), mode 0600, written to a dot-file, fsynced and renamed
- * (the helper never sees half a file), the directory fsynced after the rename:
- *   {"version": 1, "route": "status-callback", "url": <the URL Twilio signed>,
- *    "signature": <X-Twilio-Signature or null>, "idempotency_token": <... or null>,
- *    "content_type": "...", "body": <base64 of the raw body>, "received_at": <ISO-8601 UTC>,
- *    "tenant": <slug from the path or VoxTwilioTenant, or absent>}
+ * (the helper never sees half a file), the directory fsynced after the rename. The
+ * document is vt_spool_record's.
  */
 #ifndef VTM_SPOOL_H
 #define VTM_SPOOL_H
 
 #include <httpd.h>
-
-#define VTM_SPOOL_VERSION 1
 
 /* Durably stores one webhook. route: "inbound", "status-callback", ...; slug: the tenant from
  * the path or VoxTwilioTenant (NULL: the helper resolves by numbers); signed_url: what

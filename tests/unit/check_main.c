@@ -29,6 +29,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_config());
     srunner_add_suite(sr, vt_suite_assistant());
     srunner_add_suite(sr, vt_suite_assistant_cache());
+    srunner_add_suite(sr, vt_suite_spool_record());
     srunner_add_suite(sr, vt_suite_events());
     srunner_add_suite(sr, vt_suite_tenant());
     srunner_add_suite(sr, vt_suite_llm());

@@ -15,6 +15,7 @@ Suite *vt_suite_twiml_doc(void);
 Suite *vt_suite_config(void);
 Suite *vt_suite_assistant(void);
 Suite *vt_suite_assistant_cache(void);
+Suite *vt_suite_spool_record(void);
 Suite *vt_suite_events(void);
 Suite *vt_suite_tenant(void);
 Suite *vt_suite_llm(void);
