@@ -93,11 +93,16 @@ const vt_event_stmt_t vt_event_inbound_stmt = {
     "voxtwilio_event_inbound",
     "WITH ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
     "params) VALUES (%s, CAST(%s AS bigint), 'inbound', %s, %s, CAST(%s AS jsonb)) "
-    "ON CONFLICT (dedup_key) DO NOTHING) "
+    "ON CONFLICT (dedup_key) DO NOTHING), "
+    /* The greeting turn in the same round trip (its call row is checked at the statement's
+     * end); from the company row, so a replay from the spool writes it too. */
+    "gr AS (INSERT INTO call_turns (call_sid, seq, role, text) "
+    "SELECT %s, 1, 'assistant', greeting FROM companies WHERE id = CAST(%s AS bigint) "
+    "ON CONFLICT (call_sid, seq) DO NOTHING) "
     "INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, status, "
     "status_rank) VALUES (%s, CAST(%s AS bigint), %s, %s, %s, %s, CAST(%s AS smallint)) "
     "ON CONFLICT (call_sid) DO NOTHING",
-    12
+    14
 };
 
 const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
@@ -124,11 +129,13 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
     a[4] = vt_params_to_json(p, params);
     a[5] = sid;
     a[6] = company_id;
-    a[7] = direction ? direction : "inbound";
-    a[8] = vt_params_get(params, "From");
-    a[9] = vt_params_get(params, "To");
-    a[10] = status;
-    a[11] = apr_itoa(p, vt_call_status_rank(status));
+    a[7] = sid;
+    a[8] = company_id;
+    a[9] = direction ? direction : "inbound";
+    a[10] = vt_params_get(params, "From");
+    a[11] = vt_params_get(params, "To");
+    a[12] = status;
+    a[13] = apr_itoa(p, vt_call_status_rank(status));
     return a;
 }
 

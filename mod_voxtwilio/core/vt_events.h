@@ -37,7 +37,8 @@ typedef struct vt_event_stmt {
 #define VT_HISTORY_TURNS_MAX 40
 extern const vt_event_stmt_t vt_call_history_stmt;
 
-/* "A call comes in": the event (deduplicated) and the call row, once per CallSid. */
+/* "A call comes in": the event (deduplicated), the call row and the tenant's greeting as
+ * the call's first turn (seq 1), once per CallSid, in one statement. */
 extern const vt_event_stmt_t vt_event_inbound_stmt;
 vt_event_args_fn vt_event_inbound_args;
 
@@ -57,9 +58,10 @@ vt_event_args_fn vt_event_recording_args;
 extern const vt_event_stmt_t vt_event_speech_stmt;
 vt_event_args_fn vt_event_speech_args;
 
-/* One conversation turn: the caller's words (NULL for none: only the assistant's row, as for
- * the greeting) at seq 2*turn and the assistant's reply at 2*turn+1, once per (CallSid, seq)
- * so a repeated Gather delivery adds nothing. Creates the call row if it is missing. */
+/* One conversation turn: the caller's words (NULL for none: only the assistant's row) at
+ * seq 2*turn and the assistant's reply at 2*turn+1, once per (CallSid, seq) so a repeated
+ * Gather delivery adds nothing. Creates the call row if it is missing. (Turn 0, the
+ * greeting, is written by the inbound statement.) */
 extern const vt_event_stmt_t vt_event_turn_stmt;
 const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,
                                 const char *company_id, int turn, const char *caller_text,

@@ -178,13 +178,12 @@ int vtm_route_inbound(vtm_webhook_t *w)
         }
         return status;
     }
-    /* Twilio retries a webhook it got no answer for: the write is idempotent by CallSid. */
-    if (vtm_record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt) != VTM_DB_OK
+    /* Twilio retries a webhook it got no answer for: the write (call, event and greeting
+     * turn) is idempotent by CallSid. */
+    if (vtm_record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt)
+            == VTM_DB_UNAVAILABLE
         && !vtm_spool(w)) {
         log_db_down(w, "call");
-    }
-    else {
-        record_turn(w, t, 0, NULL, NULL, t->greeting);
     }
     voice = voice_of(assistant_of(r, t), 0);
     doc = vt_voice_gather(r->pool, t->greeting, &voice, next_action(r, &start), &len);

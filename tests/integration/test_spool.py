@@ -246,6 +246,10 @@ def test_outage_50_status_callbacks_and_a_call_land_once(tenant, spool_apache, c
     assert events(pg, sid) == 50
     assert call_state(pg, sid) == [("completed", "4", "61")]
     assert events(pg, param(during, "CallSid"), "inbound") == 1
+    # The call that came in during the outage has its transcript's first turn, the
+    # greeting, as one answered in time does (the inbound statement writes it).
+    assert pg.psql("SELECT seq, role, text FROM call_turns WHERE call_sid = '%s'"
+                   % param(during, "CallSid")) == [("1", "assistant", t.greeting)]
     assert rejected(ap.spool) == []
 
 
