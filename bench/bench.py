@@ -122,9 +122,9 @@ def versions(paths, pg_bindir):
 
 
 # ---------------------------------------------------------------- processes and memory
-def apache_children(parent_pid):
-    """PIDs of the httpd children (the workers) of the parent, by /proc."""
-    kids = []
+def proc_stats():
+    """(pid, comm, fields after comm) of every process, from /proc/PID/stat: fields[1] is
+    the ppid, fields[11] and fields[12] utime and stime in ticks."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -133,11 +133,13 @@ def apache_children(parent_pid):
                 st = f.read()
         except OSError:
             continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        ppid = int(st[st.rindex(")") + 2:].split()[1])
-        if ppid == parent_pid and comm in ("apache2", "httpd"):
-            kids.append(int(d))
-    return sorted(kids)
+        yield int(d), st[st.index("(") + 1:st.rindex(")")], st[st.rindex(")") + 2:].split()
+
+
+def apache_children(parent_pid):
+    """PIDs of the httpd children (the workers) of the parent, by /proc."""
+    return sorted(pid for pid, comm, fields in proc_stats()
+                  if int(fields[1]) == parent_pid and comm in ("apache2", "httpd"))
 
 
 def proc_mem_kb(pid):
@@ -428,18 +430,8 @@ def machine_ticks():
 
 def all_proc_ticks():
     """{pid: (ppid, ticks)} of every process."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(")") + 2:].split()
-        out[int(d)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    return out
+    return {pid: (int(fields[1]), int(fields[11]) + int(fields[12]))
+            for pid, _comm, fields in proc_stats()}
 
 
 class CpuMeter:

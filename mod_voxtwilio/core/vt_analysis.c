@@ -21,42 +21,6 @@
 
 /* ------------------------------------------------------------------ UTF-8 text */
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes available), 0 if invalid. */
-static apr_size_t utf8_len(const unsigned char *s, apr_size_t n)
-{
-    unsigned char c = s[0];
-    unsigned long cp;
-    apr_size_t k, j;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 1;
-        cp = c & 0x1F;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
-        k = 2;
-        cp = c & 0x0F;
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        k = 3;
-        cp = c & 0x07;
-    }
-    else
-        return 0;
-    if (n <= k)
-        return 0;
-    for (j = 1; j <= k; j++) {
-        if ((s[j] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[j] & 0x3F);
-    }
-    if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-        || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return k + 1;
-}
-
 /* Whitespace for our purposes: ASCII space and controls (NUL included), C1 controls,
  * NO-BREAK SPACE, LINE and PARAGRAPH SEPARATOR (a terminal may break the line on them). */
 static int is_space_seq(const unsigned char *u, apr_size_t k)
@@ -76,7 +40,7 @@ static char *clean_text(apr_pool_t *p, const char *s, apr_size_t len)
 
     while (i < len) {
         const unsigned char *u = (const unsigned char *)s + i;
-        apr_size_t k = utf8_len(u, len - i);
+        apr_size_t k = vt_utf8_decode(u, len - i, NULL);
 
         if (k && is_space_seq(u, k)) {
             space = 1;
@@ -101,22 +65,13 @@ static char *clean_text(apr_pool_t *p, const char *s, apr_size_t len)
     return r;
 }
 
-static apr_size_t utf8_chars(const char *s)
-{
-    apr_size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
 /* Clean text s in at most max (>= 2) characters: when too long, cut at the last space of
  * the final fifth (else hard, between characters), trailing ",;:" dropped, "…" added. */
 static const char *cut_text(apr_pool_t *p, const char *s, apr_size_t max)
 {
     apr_size_t i = 0, n = 0, keep = max - 1, space = 0, end;
 
-    if (utf8_chars(s) <= max)
+    if (vt_utf8_chars(s) <= max)
         return s;
     while (n < keep) { /* i: the byte offset of character number keep */
         i++;

@@ -181,46 +181,12 @@ static const char *key_for_msg(apr_pool_t *p, const char *k)
  * bad \u escape into U+FFFD, but check rather than rely on it). */
 static long utf8_chars(const unsigned char *s, apr_size_t len)
 {
-    apr_size_t i = 0;
+    apr_size_t i = 0, k;
     long n = 0;
 
-    while (i < len) {
-        unsigned char c = s[i];
-        apr_size_t k;
-        unsigned long cp;
-
-        if (c < 0x80) {
-            i++;
-            n++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            k = 1;
-            cp = c & 0x1F;
-        }
-        else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2;
-            cp = c & 0x0F;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3;
-            cp = c & 0x07;
-        }
-        else {
+    for (; i < len; i += k, n++) {
+        if ((k = vt_utf8_decode(s + i, len - i, NULL)) == 0)
             return -1;
-        }
-        if (len - i <= k) /* truncated */
-            return -1;
-        for (apr_size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-            || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return -1;
-        i += k + 1;
-        n++;
     }
     return n;
 }

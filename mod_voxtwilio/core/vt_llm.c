@@ -22,35 +22,13 @@
  * An invalid, overlong, surrogate or truncated sequence is one byte read as U+FFFD. */
 static apr_size_t utf8_next(const unsigned char *s, apr_size_t len, unsigned *cp)
 {
-    unsigned c = s[0], min, v;
-    apr_size_t n, i;
+    apr_size_t n = vt_utf8_decode(s, len, cp);
 
-    if (c < 0x80) {
-        *cp = c;
+    if (n == 0) {
+        *cp = 0xFFFD;
         return 1;
     }
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, min = 0x80, v = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, min = 0x800, v = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, min = 0x10000, v = c & 0x07;
-    else
-        n = 0, min = 0, v = 0;
-    if (n == 0 || n > len)
-        goto invalid;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            goto invalid;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        goto invalid;
-    *cp = v;
     return n;
-invalid:
-    *cp = 0xFFFD;
-    return 1;
 }
 
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */

@@ -183,6 +183,38 @@ int vt_words(apr_pool_t *p, const char *s, apr_size_t len, int clause_breaks,
     return n;
 }
 
+apr_size_t vt_utf8_decode(const unsigned char *s, apr_size_t len, unsigned *cp)
+{
+    unsigned c = s[0], min, v;
+    apr_size_t n, i;
+
+    if (c < 0x80) {
+        n = 1, v = c;
+    }
+    else {
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 2, min = 0x80, v = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 3, min = 0x800, v = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 4, min = 0x10000, v = c & 0x07;
+        else
+            return 0;
+        if (n > len)
+            return 0;
+        for (i = 1; i < n; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return 0;
+            v = (v << 6) | (s[i] & 0x3F);
+        }
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return 0;
+    }
+    if (cp)
+        *cp = v;
+    return n;
+}
+
 apr_size_t vt_utf8_chars(const char *s)
 {
     apr_size_t n = 0;

@@ -30,6 +30,10 @@ int vt_slug_valid(const char *s);
  * also yields an empty word "" (where a negation stops). Returns the count; *out in p. */
 int vt_words(apr_pool_t *p, const char *s, apr_size_t len, int clause_breaks,
              const char ***out);
+/* The UTF-8 sequence at s[0..len) (len >= 1): its length in bytes (1 to 4), with its code
+ * point in *cp (cp may be NULL); 0 when it is invalid, overlong, a surrogate, beyond
+ * U+10FFFF or cut short. */
+apr_size_t vt_utf8_decode(const unsigned char *s, apr_size_t len, unsigned *cp);
 /* Code points in a UTF-8 string (continuation bytes do not count), as PostgreSQL's length(). */
 apr_size_t vt_utf8_chars(const char *s);
 /* A <Say> voice name as Twilio takes it ("Polly.Joanna"): [A-Za-z0-9._-]{1,64}. */

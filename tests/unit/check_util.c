@@ -236,6 +236,33 @@ START_TEST(test_voice_language_chars)
 }
 END_TEST
 
+/* The one UTF-8 decoder the script validator, the model client and the analysis share. */
+START_TEST(test_utf8_decode)
+{
+#define DEC(bytes, cp_out) vt_utf8_decode((const unsigned char *)(bytes), sizeof(bytes) - 1, cp_out)
+    unsigned cp = 0;
+
+    ck_assert_uint_eq(DEC("A", &cp), 1);
+    ck_assert_uint_eq(cp, 'A');
+    ck_assert_uint_eq(DEC("\xc3\xb1", &cp), 2);
+    ck_assert_uint_eq(cp, 0xF1);
+    ck_assert_uint_eq(DEC("\xe2\x80\xa6", &cp), 3);
+    ck_assert_uint_eq(cp, 0x2026);
+    ck_assert_uint_eq(DEC("\xf0\x9f\x98\x80", &cp), 4);
+    ck_assert_uint_eq(cp, 0x1F600);
+    ck_assert_uint_eq(DEC("\xf4\x8f\xbf\xbf", NULL), 4);    /* U+10FFFF */
+    ck_assert_uint_eq(DEC("\xf4\x90\x80\x80", NULL), 0);    /* beyond U+10FFFF */
+    ck_assert_uint_eq(DEC("\xc0\xaf", NULL), 0);              /* overlong '/' */
+    ck_assert_uint_eq(DEC("\xe0\x80\xaf", NULL), 0);         /* overlong, 3 bytes */
+    ck_assert_uint_eq(DEC("\xf0\x80\x80\xaf", NULL), 0);    /* overlong, 4 bytes */
+    ck_assert_uint_eq(DEC("\xed\xa0\x80", NULL), 0);         /* surrogate U+D800 */
+    ck_assert_uint_eq(DEC("\xe2\x80", NULL), 0);              /* cut short */
+    ck_assert_uint_eq(DEC("\x80", NULL), 0);                  /* stray continuation */
+    ck_assert_uint_eq(DEC("\xc3\x28", NULL), 0);              /* bad continuation */
+#undef DEC
+}
+END_TEST
+
 Suite *vt_suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -250,6 +277,7 @@ Suite *vt_suite_util(void)
     tcase_add_test(tc, test_sid);
     tcase_add_test(tc, test_slug);
     tcase_add_test(tc, test_voice_language_chars);
+    tcase_add_test(tc, test_utf8_decode);
     tcase_add_loop_test(tc, test_base_url_normalize, 0,
                         (int)(sizeof(url_cases) / sizeof(url_cases[0])));
     tcase_add_test(tc, test_base_url_null);
