@@ -83,6 +83,15 @@ static const vt_intent_t *best_of(const vt_intent_t *intents, int n, const char 
     return best;
 }
 
+static void answer_of(const vt_intent_t *in, int builtin, vt_answer_t *a)
+{
+    a->intent = in->name;
+    a->reply = in->reply;
+    a->action = in->action;
+    a->sms = in->action == VT_ACTION_SMS ? in->sms : NULL;
+    a->builtin = builtin;
+}
+
 int vt_script_match(const vt_script_t *s, apr_pool_t *p, const char *utterance,
                     vt_answer_t *a)
 {
@@ -105,12 +114,25 @@ int vt_script_match(const vt_script_t *s, apr_pool_t *p, const char *utterance,
         a->action = VT_ACTION_NONE;
         return 0;
     }
-    a->intent = hit->name;
-    a->reply = hit->reply;
-    a->action = hit->action;
-    a->sms = hit->action == VT_ACTION_SMS ? hit->sms : NULL;
-    a->builtin = builtin;
+    answer_of(hit, builtin, a);
     return 1;
+}
+
+void vt_script_intent_answer(const vt_script_t *s, int i, vt_answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    answer_of(&s->intents[i], 0, a);
+}
+
+const char *vt_script_intent_label(const vt_script_t *s, int i)
+{
+    return s->intents[i].phrases[0].text;
+}
+
+void vt_script_human_answer(const vt_script_t *s, vt_answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    answer_of(&s->builtins[0], 1, a);
 }
 
 /* ------------------------------------------------------------------ building */

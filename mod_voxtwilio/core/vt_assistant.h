@@ -74,6 +74,12 @@ const char *vt_script_escalation(const vt_script_t *s);
 int vt_script_no_input_limit(const vt_script_t *s);
 int vt_script_no_match_limit(const vt_script_t *s);
 int vt_script_intent_count(const vt_script_t *s); /* the tenant's, without the built-ins */
+/* The tenant's intent i (0-based, < vt_script_intent_count) as if it had matched. */
+void vt_script_intent_answer(const vt_script_t *s, int i, vt_answer_t *answer);
+/* Its label in a spoken menu: its first phrase. */
+const char *vt_script_intent_label(const vt_script_t *s, int i);
+/* The built-in "human" intent as if it had matched. */
+void vt_script_human_answer(const vt_script_t *s, vt_answer_t *answer);
 
 /* "none", "escalate", "hangup", "sms". */
 const char *vt_action_name(vt_action_t action);

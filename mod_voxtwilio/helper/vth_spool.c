@@ -31,6 +31,7 @@
 #include "vt_keyring.h"
 #include "vt_log.h"
 #include "vt_signature.h"
+#include "vt_routes.h"
 #include "vt_spool_record.h"
 #include "vt_tenant.h"
 #include "vt_util.h"
@@ -41,19 +42,6 @@
 #define SP_MAX_PARAMS 256                 /* the module's VTM_MAX_PARAMS */
 #define SP_STALE_TMP_S 3600               /* a writer that died mid-file left this behind */
 #define SP_ERROR_QUIET_MS 60000LL         /* the same lookup error at most once a minute */
-
-/* The routes the module spools, with what it writes for each. */
-static const struct {
-    const char *route;
-    const vt_event_stmt_t *stmt;
-    vt_event_args_fn *args;
-    int is_callback;
-} sp_routes[] = {
-    { "inbound", &vt_event_inbound_stmt, vt_event_inbound_args, 0 },
-    { "status-callback", &vt_event_status_stmt, vt_event_status_args, 1 },
-    { "recording", &vt_event_recording_stmt, vt_event_recording_args, 1 },
-    { "speech", &vt_event_speech_stmt, vt_event_speech_args, 1 },
-};
 
 struct vth_spool {
     apr_pool_t *pool;
@@ -227,16 +215,14 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
     vt_tenant_t t;
     PGresult *res;
     vt_sig_rc sig;
-    size_t r;
+    const vt_route_t *route;
     sp_rc rc;
 
     rc = sp_load(p, path, it);
     if (rc != SP_DONE || !it->route)
         return rc;
-    for (r = 0; r < sizeof(sp_routes) / sizeof(sp_routes[0]); r++)
-        if (strcmp(sp_routes[r].route, it->route) == 0)
-            break;
-    if (r == sizeof(sp_routes) / sizeof(sp_routes[0])) {
+    route = vt_route_find(it->route);
+    if (!route || !route->spool_stmt) {
         it->why = apr_psprintf(p, "route '%s' is not replayed", it->route);
         return SP_REJECT;
     }
@@ -244,7 +230,7 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
         it->why = "missing or malformed CallSid";
         return SP_REJECT;
     }
-    rc = sp_resolve(sp, p, conn, it, sp_routes[r].is_callback, &t);
+    rc = sp_resolve(sp, p, conn, it, route->is_callback, &t);
     if (rc != SP_DONE)
         return rc;
     if (!t.token_blob_hex || !t.key_id
@@ -266,13 +252,13 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
                                : "signature does not match");
         return SP_REJECT;
     }
-    args = sp_routes[r].args(p, it->params, t.company_id, it->idempotency_token, &err);
+    args = route->spool_args(p, it->params, t.company_id, it->idempotency_token, &err);
     if (!args) {
         it->why = apr_psprintf(p, "tenant %s: %s", t.slug, err);
         return SP_REJECT;
     }
-    res = PQexecParams(conn, vt_sql_to_libpq(p, sp_routes[r].stmt->sql),
-                       sp_routes[r].stmt->nargs, NULL, args, NULL, NULL, 0);
+    res = PQexecParams(conn, vt_sql_to_libpq(p, route->spool_stmt->sql),
+                       route->spool_stmt->nargs, NULL, args, NULL, NULL, 0);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         if (PQstatus(conn) == CONNECTION_BAD) {

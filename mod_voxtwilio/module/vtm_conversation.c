@@ -4,6 +4,7 @@
 #include <http_protocol.h>
 #include "vt_assistant.h"
 #include "vt_assistant_cache.h"
+#include "vt_conversation.h"
 #include "vt_events.h"
 #include "vt_form.h"
 #include "vt_util.h"
@@ -19,17 +20,6 @@ APLOG_USE_MODULE(voxtwilio);
 /* This child's parsed assistants (VoxTwilioAssistantCache), made in child_init. */
 static vt_assistant_cache_t *assistants;
 
-/* Below this Twilio confidence an utterance counts as not understood (0 means "unknown"). */
-#define VTM_MIN_CONFIDENCE 0.3
-/* How long <Dial> rings the human before giving up. */
-#define VTM_DIAL_TIMEOUT_S 25
-
-typedef struct conv_state {
-    int turn;        /* the Gather result being answered (1 = after the greeting) */
-    int no_input;    /* consecutive silent results */
-    int no_match;    /* consecutive results the assistant did not understand */
-    int lang;        /* index into the tenant's languages (0: the primary) */
-} conv_state_t;
 
 static int arg_int(const apr_array_header_t *q, const char *name, int dflt, int max)
 {
@@ -44,9 +34,9 @@ static int arg_int(const apr_array_header_t *q, const char *name, int dflt, int 
     return (*v && !*end && n >= 0 && n <= max) ? (int)n : dflt;
 }
 
-static conv_state_t read_state(request_rec *r)
+static vt_conv_state_t read_state(request_rec *r)
 {
-    conv_state_t s = { 1, 0, 0, 0 };
+    vt_conv_state_t s = { 1, 0, 0, 0 };
     apr_array_header_t *q = NULL;
 
     if (r->args && vt_form_parse(r->pool, r->args, strlen(r->args), 8, &q) == VT_FORM_OK) {
@@ -60,18 +50,13 @@ static conv_state_t read_state(request_rec *r)
 
 /* The state after this turn; the language only when it is not the primary, so a
  * one-language tenant's URLs stay as they always were. */
-static const char *action_url(request_rec *r, int turn, const conv_state_t *s)
+static const char *action_url(request_rec *r, int turn, const vt_conv_state_t *s)
 {
     return apr_psprintf(r->pool, "speech?t=%d&ni=%d&nm=%d%s", turn, s->no_input, s->no_match,
                         s->lang ? apr_psprintf(r->pool, "&lg=%d", s->lang) : "");
 }
 
-static const char *next_action(request_rec *r, const conv_state_t *s)
-{
-    return action_url(r, s->turn + 1, s);
-}
-
-static const char *escalate_url(request_rec *r, const conv_state_t *s)
+static const char *escalate_url(request_rec *r, const vt_conv_state_t *s)
 {
     return s->lang ? apr_psprintf(r->pool, "escalate?lg=%d", s->lang) : "escalate";
 }
@@ -106,22 +91,10 @@ static const vt_assistant_t *assistant_of(request_rec *r, const vt_tenant_t *t)
     return a;
 }
 
-/* The voice of language `lang` of the tenant (its primary when out of range). */
-static vt_voice_opts_t voice_of(const vt_assistant_t *a, int lang)
-{
-    vt_voice_opts_t o = { a->languages[0].voice, a->languages[0].language };
-
-    if (lang > 0 && lang < a->nlanguages) {
-        o.voice = a->languages[lang].voice;
-        o.language = a->languages[lang].language;
-    }
-    return o;
-}
-
 /* Resolves and authenticates a voice webhook; on anything but OK *status is the answer. */
-static int voice_preamble(vtm_webhook_t *w, int is_callback, vt_tenant_t **t, int *status)
+static int voice_preamble(vtm_webhook_t *w, vt_tenant_t **t, int *status)
 {
-    switch (vtm_resolve_tenant(w, is_callback, t)) {
+    switch (vtm_resolve_tenant(w, t)) {
     case VTM_TENANT_DB_DOWN:
         *status = -1;
         return 0;
@@ -163,12 +136,12 @@ int vtm_route_inbound(vtm_webhook_t *w)
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
     vt_voice_opts_t voice;
-    conv_state_t start = { 0, 0, 0, 0 };
+    vt_conv_state_t start = { 0, 0, 0, 0 };
     const char *doc;
     apr_size_t len;
     int status;
 
-    if (!voice_preamble(w, 0, &t, &status)) {
+    if (!voice_preamble(w, &t, &status)) {
         if (status == -1) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           VTLOGNO(10304) "CallSid %s: database unavailable, caller hears "
@@ -185,73 +158,67 @@ int vtm_route_inbound(vtm_webhook_t *w)
         && !vtm_spool(w)) {
         log_db_down(w, "call");
     }
-    voice = voice_of(assistant_of(r, t), 0);
-    doc = vt_voice_gather(r->pool, t->greeting, &voice, next_action(r, &start), &len);
+    voice = vt_conv_voice(assistant_of(r, t), 0);
+    doc = vt_voice_gather(r->pool, t->greeting, &voice, action_url(r, 1, &start), &len);
     return vtm_send_twiml(r, doc, len);
 }
 
-/* A hand-over: to a human if the tenant has one, else goodbye. *reply: what to say, or NULL
- * for the script's text; set to what is said. */
-static const char *hand_over(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *s,
-                             const conv_state_t *st, const vt_voice_opts_t *voice,
-                             const char **reply, apr_size_t *len)
+/* The tenant's model, for the turn rules (vt_conv_model_fn). */
+typedef struct model_baton {
+    vtm_webhook_t *w;
+    const vt_tenant_t *t;
+    const vt_assistant_t *a;
+} model_baton_t;
+
+static int ask_model(void *baton, const char *said, int *lang, vt_answer_t *ans)
 {
-    if (t->escalation_phone && vt_e164_valid(t->escalation_phone)) {
-        *reply = *reply ? *reply : vt_script_escalation(s);
-        return vt_voice_say_redirect(w->r->pool, *reply, voice, escalate_url(w->r, st), len);
-    }
-    *reply = vt_script_goodbye(s);
-    return vt_voice_say_hangup(w->r->pool, *reply, voice, len);
+    model_baton_t *b = baton;
+
+    return vtm_llm_answer(b->w, b->t, said, b->a->languages, b->a->nlanguages, lang, ans);
 }
 
-/* The answer once a miss limit is reached. */
-static const char *limit_reached(vtm_webhook_t *w, const vt_tenant_t *t, const vt_script_t *s,
-                                 const conv_state_t *st, const vt_voice_opts_t *voice,
-                                 const char **reply, apr_size_t *len)
+/* The turn's result as TwiML. */
+static const char *twiml_of(request_rec *r, const vt_conv_result_t *res, apr_size_t *len)
 {
-    *reply = NULL;
-    return hand_over(w, t, s, st, voice, reply, len);
+    switch (res->next) {
+    case VT_CONV_TRANSFER:
+        return vt_voice_say_redirect(r->pool, res->reply, &res->voice,
+                                     escalate_url(r, &res->state), len);
+    case VT_CONV_HANGUP:
+        return vt_voice_say_hangup(r->pool, res->reply, &res->voice, len);
+    case VT_CONV_LISTEN:
+    default:
+        return vt_voice_gather(r->pool, res->reply, &res->voice,
+                               action_url(r, res->state.turn, &res->state), len);
+    }
 }
 
-/* The assistant's answer to an utterance: the tenant's model when it has one, else (or
- * when the model gives no usable answer) the script. Returns 1 when it understood. */
-static int understand(vtm_webhook_t *w, const vt_tenant_t *t, const vt_assistant_t *a,
-                      const char *said, conv_state_t *st, vt_answer_t *ans)
+static void queue_sms(vtm_webhook_t *w, const vt_tenant_t *t, const char *to, const char *body,
+                      const char *dedup_key, const char *what)
 {
-    if (!vt_tenant_is_llm(t)) {
-        return vt_script_match(a->script, w->r->pool, said, ans);
+    const char **args = vt_event_sms_job_args(w->r->pool, t->company_id, w->call_sid, to, body,
+                                              dedup_key);
+
+    if (vtm_db_event(w->r, &vt_event_sms_job_stmt, args) != VTM_DB_OK) {
+        log_db_down(w, what);
     }
-    if (st->lang >= a->nlanguages) {
-        st->lang = 0;
-    }
-    if (vtm_llm_answer(w, t, said, a->languages, a->nlanguages, &st->lang, ans)) {
-        return 1;
-    }
-    /* Never silent: the script's intents, else an apology and a fresh <Gather>. A model
-     * failure is not the caller's miss, so it does not count towards the no-match limit. */
-    if (vt_script_match(a->script, w->r->pool, said, ans)) {
-        return 1;
-    }
-    ans->reply = VT_VOICE_RETRY_TEXT;
-    ans->intent = "fallback";
-    return 1;
 }
 
-/* POST speech — the Gather result: one assistant turn. */
+/* POST speech — the Gather result: one assistant turn (vt_conv_turn). */
 int vtm_route_speech(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
-    conv_state_t st = read_state(r);
-    const vt_assistant_t *assistant;
-    const vt_script_t *script;
-    vt_voice_opts_t voice;
-    vt_answer_t ans = { 0 };
-    const char *said, *confidence, *reply, *doc;
+    vt_conv_state_t st = read_state(r);
+    model_baton_t mb = { w, NULL, NULL };
+    vt_conv_ctx_t ctx = { 0 };
+    vt_conv_input_t in = { 0 };
+    vt_conv_result_t res;
+    const char *doc;
     apr_size_t len;
-    int status;
+    int status, heard;
 
-    if (!voice_preamble(w, 1, &t, &status)) {
+    if (!voice_preamble(w, &t, &status)) {
         if (status == -1) {
             /* Keep the caller on the line: the next result may reach a database again. */
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -264,78 +231,23 @@ int vtm_route_speech(vtm_webhook_t *w)
         }
         return status;
     }
-    assistant = assistant_of(r, t);
-    script = assistant->script;
-    said = vt_params_get(w->params, "SpeechResult");
-    confidence = vt_params_get(w->params, "Confidence");
-    if (!said || strspn(said, " \t\r\n") == strlen(said)) {
-        voice = voice_of(assistant, st.lang);
-        st.no_input++;
-        reply = vt_script_reprompt(script);
-        if (st.no_input >= vt_script_no_input_limit(script)) {
-            doc = limit_reached(w, t, script, &st, &voice, &reply, &len);
-            record_turn(w, t, st.turn, "", NULL, reply);
-            return vtm_send_twiml(r, doc, len);
-        }
-        record_turn(w, t, st.turn, "", NULL, reply);
-        doc = vt_voice_gather(r->pool, reply, &voice, next_action(r, &st), &len);
-        return vtm_send_twiml(r, doc, len);
+    mb.t = ctx.tenant = t;
+    mb.a = ctx.assistant = assistant_of(r, t);
+    ctx.model = ask_model;
+    ctx.model_baton = &mb;
+    ctx.from = vt_params_get(w->params, "From");
+    ctx.call_sid = w->call_sid;
+    in.said = vt_params_get(w->params, "SpeechResult");
+    in.confidence = vt_params_get(w->params, "Confidence");
+    vt_conv_turn(r->pool, &ctx, &st, &in, &res);
+    if (res.sms_to) {
+        queue_sms(w, t, res.sms_to, res.sms_body, res.sms_dedup_key, "SMS job");
     }
-    st.no_input = 0;
-    if (confidence && atof(confidence) > 0 && atof(confidence) < VTM_MIN_CONFIDENCE) {
-        ans.reply = vt_script_fallback(script); /* no intent, no action */
-    }
-    else {
-        understand(w, t, assistant, said, &st, &ans);
-    }
-    /* After understand(): the model may have switched the call's language. */
-    voice = voice_of(assistant, st.lang);
-    if (!ans.intent) {
-        st.no_match++;
-        if (st.no_match >= vt_script_no_match_limit(script)) {
-            doc = limit_reached(w, t, script, &st, &voice, &reply, &len);
-            record_turn(w, t, st.turn, said, confidence, reply);
-            return vtm_send_twiml(r, doc, len);
-        }
-    }
-    else {
-        st.no_match = 0;
-    }
-    reply = ans.reply;
-    switch (ans.action) {
-    case VT_ACTION_ESCALATE:
-        /* The script's escalation intents speak the script's hand-over text; the model its
-         * own words, when it gave any. */
-        if (strcmp(ans.intent, "llm") != 0) {
-            reply = NULL;
-        }
-        doc = hand_over(w, t, script, &st, &voice, &reply, &len);
-        break;
-    case VT_ACTION_HANGUP:
-        reply = reply ? reply : vt_script_goodbye(script);
-        doc = vt_voice_say_hangup(r->pool, reply, &voice, &len);
-        break;
-    case VT_ACTION_SMS: {
-        const char *to = vt_params_get(w->params, "From");
-        if (to && vt_e164_valid(to) && ans.sms) {
-            const char **args = vt_event_sms_job_args(
-                r->pool, t->company_id, w->call_sid, to, ans.sms,
-                apr_psprintf(r->pool, "sms:%s:%d", w->call_sid, st.turn));
-            if (vtm_db_event(r, &vt_event_sms_job_stmt, args) != VTM_DB_OK) {
-                log_db_down(w, "SMS job");
-            }
-        }
-        doc = vt_voice_gather(r->pool, reply, &voice, next_action(r, &st), &len);
-        break;
-    }
-    case VT_ACTION_NONE:
-    default:
-        doc = vt_voice_gather(r->pool, reply, &voice, next_action(r, &st), &len);
-        break;
-    }
-    record_turn(w, t, st.turn, said, confidence, reply ? reply : "");
+    doc = twiml_of(r, &res, &len);
+    heard = in.said && strspn(in.said, " \t\r\n") != strlen(in.said);
+    record_turn(w, t, st.turn, heard ? in.said : "", heard ? in.confidence : NULL, res.reply);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VTLOGNO(10504) "CallSid %s: turn %d intent %s",
-                  w->call_sid, st.turn, ans.intent ? ans.intent : "(none)");
+                  w->call_sid, st.turn, res.intent ? res.intent : "(none)");
     return vtm_send_twiml(r, doc, len);
 }
 
@@ -351,14 +263,13 @@ int vtm_route_escalate(vtm_webhook_t *w)
     apr_size_t len;
     int status;
 
-    if (!voice_preamble(w, 1, &t, &status)) {
+    if (!voice_preamble(w, &t, &status)) {
         return status == -1 ? vtm_send_apology(r) : status;
     }
-    voice = voice_of(assistant_of(r, t), read_state(r).lang);
+    voice = vt_conv_voice(assistant_of(r, t), read_state(r).lang);
     if (dial_status) {
         /* The human's leg ended: answered calls simply end, others get a callback promise. */
-        int answered = strcmp(dial_status, "completed") == 0
-                       || strcmp(dial_status, "answered") == 0;
+        int answered = vt_conv_dial_answered(dial_status);
         args = apr_pcalloc(r->pool, sizeof(*args) * 2);
         args[0] = dial_status;
         args[1] = w->call_sid;
@@ -373,7 +284,7 @@ int vtm_route_escalate(vtm_webhook_t *w)
         }
         return vtm_send_twiml(r, doc, len);
     }
-    if (!t->escalation_phone || !vt_e164_valid(t->escalation_phone)) {
+    if (!vt_conv_can_transfer(t)) {
         doc = vt_voice_say_hangup(r->pool, VT_VOICE_DIAL_FAILED_TEXT, &voice, &len);
         return vtm_send_twiml(r, doc, len);
     }
@@ -384,20 +295,14 @@ int vtm_route_escalate(vtm_webhook_t *w)
         log_db_down(w, "escalation");
     }
     if (t->notification_phone && vt_e164_valid(t->notification_phone)) {
-        const char *from = vt_params_get(w->params, "From");
-        args = vt_event_sms_job_args(
-            r->pool, t->company_id, w->call_sid, t->notification_phone,
-            apr_psprintf(r->pool, "Call from %s (%s) is being transferred to %s. "
-                         "If nobody answers, please call back.",
-                         from ? from : "an unknown number", w->call_sid, t->escalation_phone),
-            apr_pstrcat(r->pool, "escalation_alert:", w->call_sid, NULL));
-        if (vtm_db_event(r, &vt_event_sms_job_stmt, args) != VTM_DB_OK) {
-            log_db_down(w, "escalation SMS alert");
-        }
+        queue_sms(w, t, t->notification_phone,
+                  vt_conv_transfer_alert(r->pool, vt_params_get(w->params, "From"), w->call_sid,
+                                         t->escalation_phone),
+                  vt_conv_transfer_alert_key(r->pool, w->call_sid), "escalation SMS alert");
     }
     /* Caller ID: the tenant's number the caller dialled, so the human sees who it is for. */
     doc = vt_voice_dial(r->pool, VT_VOICE_CONNECTING_TEXT, &voice,
                         (to && vt_e164_valid(to)) ? to : NULL, t->escalation_phone, "escalate",
-                        VTM_DIAL_TIMEOUT_S, &len);
+                        VT_CONV_DIAL_TIMEOUT_S, &len);
     return vtm_send_twiml(r, doc, len);
 }

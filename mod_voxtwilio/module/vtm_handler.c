@@ -41,13 +41,14 @@ int vtm_send_not_in_service(request_rec *r)
 }
 
 /* Finds the tenant of a webhook and checks it may take this call (vt_tenant.h). */
-vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vt_tenant_t **out)
+vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out)
 {
     request_rec *r = w->r;
     vt_tenant_t *t = apr_pcalloc(r->pool, sizeof(*t));
     const char *why = NULL;
 
-    switch (vt_tenant_resolve(r->pool, vtm_db_tenant_lookup, r, w->slug, w->params, is_callback,
+    switch (vt_tenant_resolve(r->pool, vtm_db_tenant_lookup, r, w->slug, w->params,
+                              w->route->is_callback,
                               t, &why)) {
     case VT_TENANT_DB_FAILED:
         vtm_status_count(VTM_STAT_DB_UNAVAILABLE);
@@ -100,7 +101,7 @@ vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args
 
     if (!args) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, w->r, VTLOGNO(10308) "CallSid %s: %s: %s",
-                      w->call_sid, w->route, err);
+                      w->call_sid, w->route->name, err);
         return VTM_DB_NOT_FOUND;
     }
     return vtm_db_event(w->r, stmt, args);
@@ -109,7 +110,7 @@ vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args
 /* Keeps a webhook the database could not take; voxtwilio-helper replays it later. */
 int vtm_spool(vtm_webhook_t *w)
 {
-    return vtm_spool_write(w->r, w->route, w->slug, vtm_request_signed_url(w), w->body,
+    return vtm_spool_write(w->r, w->route->name, w->slug, vtm_request_signed_url(w), w->body,
                            w->body_len) == APR_SUCCESS;
 }
 
@@ -121,7 +122,7 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
     vt_tenant_t *t = NULL;
     int status;
 
-    switch (vtm_resolve_tenant(w, 1, &t)) {
+    switch (vtm_resolve_tenant(w, &t)) {
     case VTM_TENANT_DB_DOWN:
         /* Not authenticated yet: the helper verifies the signature before it writes. */
         if (vtm_spool(w)) {
@@ -147,7 +148,7 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
         if (!vtm_spool(w)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           VTLOGNO(10307) "CallSid %s: %s not stored (database unavailable)",
-                          w->call_sid, w->route);
+                          w->call_sid, w->route->name);
             return HTTP_SERVICE_UNAVAILABLE;
         }
         break;
@@ -168,19 +169,13 @@ static int route_recording(vtm_webhook_t *w)
     return route_callback(w, vt_event_recording_args, &vt_event_recording_stmt);
 }
 
-typedef struct vtm_route {
-    const char *name;
-    int (*handle)(vtm_webhook_t *w);
-    int needs_call_sid;
-} vtm_route_t;
-
-static const vtm_route_t vtm_routes[] = {
-    { "inbound", vtm_route_inbound, 1 },
-    { "speech", vtm_route_speech, 1 },
-    { "escalate", vtm_route_escalate, 1 },
-    { "status-callback", route_status_callback, 1 },
-    { "recording", route_recording, 1 },
-    { NULL, NULL, 0 },
+/* Each route of vt_routes[] and the function that answers it. */
+static int (*const handlers[VT_ROUTE_COUNT])(vtm_webhook_t *w) = {
+    [VT_ROUTE_INBOUND] = vtm_route_inbound,
+    [VT_ROUTE_SPEECH] = vtm_route_speech,
+    [VT_ROUTE_ESCALATE] = vtm_route_escalate,
+    [VT_ROUTE_STATUS_CALLBACK] = route_status_callback,
+    [VT_ROUTE_RECORDING] = route_recording,
 };
 
 /* The path of the <Location> that set our handler, or NULL for a regex section. Core's
@@ -227,7 +222,7 @@ int vtm_handler(request_rec *r)
 {
     vtm_webhook_t w = { .r = r, .conf = vtm_srv_conf(r->server) };
     const char *path_slug, *route;
-    const vtm_route_t *rt;
+    const vt_route_t *rt;
     int status;
 
     if (!r->handler || strcmp(r->handler, "voxtwilio") != 0) {
@@ -236,9 +231,8 @@ int vtm_handler(request_rec *r)
     if (!w.conf->enabled || !parse_path(r, &path_slug, &route)) {
         return HTTP_NOT_FOUND;
     }
-    for (rt = vtm_routes; rt->name && strcmp(rt->name, route) != 0; rt++) {
-    }
-    if (!rt->name) {
+    rt = vt_route_find(route);
+    if (!rt || !handlers[rt->id]) {
         return HTTP_NOT_FOUND;
     }
     /* A vhost fixed to one tenant serves no other tenant's path. */
@@ -246,7 +240,7 @@ int vtm_handler(request_rec *r)
         return HTTP_NOT_FOUND;
     }
     w.slug = w.conf->tenant ? w.conf->tenant : path_slug;
-    w.route = route;
+    w.route = rt;
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_POST, -1);
     if (r->method_number != M_POST) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -265,5 +259,5 @@ int vtm_handler(request_rec *r)
         apr_table_setn(r->notes, "VT-CallSid", w.call_sid); /* LogFormat %{VT-CallSid}n */
     }
     vtm_status_count(VTM_STAT_WEBHOOKS);
-    return rt->handle(&w);
+    return handlers[rt->id](&w);
 }

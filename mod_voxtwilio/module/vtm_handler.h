@@ -13,8 +13,8 @@ int vtm_handler(request_rec *r);
 typedef enum { VTM_TENANT_OK, VTM_TENANT_NONE, VTM_TENANT_DB_DOWN } vtm_tenant_rc;
 
 /* The webhook's tenant, checked (enabled, has an integration, the request's AccountSid is
- * its). is_callback: also try the call's own row and the calling number. */
-vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, int is_callback, vt_tenant_t **out);
+ * its); for callback routes also by the call's own row and the calling number. */
+vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out);
 /* OK, HTTP_FORBIDDEN (bad signature) or HTTP_INTERNAL_SERVER_ERROR (token undecryptable). */
 int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t);
 /* Builds an event's arguments from the webhook and writes it; VTM_DB_NOT_FOUND when the

@@ -2,7 +2,7 @@
 #include <apr_reslist.h>
 #include <apr_strings.h>
 #include <ap_mpm.h>
-#include <strings.h>
+#include "vt_conversation.h"
 #include "vt_keyring.h"
 #include "vtm_db.h"
 #include "vtm_llm.h"
@@ -120,18 +120,6 @@ static apr_status_t exchange(request_rec *r, const vt_llm_conf_t *conf, const ch
     return rv;
 }
 
-static int language_index(const vt_llm_language_t *langs, int nlangs, const char *code)
-{
-    int i;
-
-    for (i = 0; code && i < nlangs; i++) {
-        if (strcasecmp(langs[i].language, code) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const char *said,
                    const vt_llm_language_t *langs, int nlangs, int *lang, vt_answer_t *ans)
 {
@@ -142,9 +130,9 @@ int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const char *said,
     vt_llm_reply_t reply;
     vt_llm_result_t res = { 0 };
     const vt_llm_msg_t *msgs;
-    const char *body, *text;
+    const char *body, *why = NULL;
     long budget_ms;
-    int nhistory = 0, nmsgs, i;
+    int nhistory = 0, nmsgs;
     apr_status_t rv;
 
     if (!endpoint_of(w, t, &conf)) {
@@ -171,31 +159,8 @@ int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const char *said,
                         : apr_psprintf(r->pool, "HTTP %ld: %s", res.http_status,
                                        res.error ? res.error : "error"));
     }
-    text = vt_llm_spoken(r->pool, reply.content, VT_LLM_SPOKEN_MAX);
-    memset(ans, 0, sizeof(*ans));
-    ans->intent = "llm";
-    ans->reply = *text ? text : NULL;
-    switch (reply.action) {
-    case VT_LLM_ACT_ESCALATE:
-        ans->action = VT_ACTION_ESCALATE;
-        break;
-    case VT_LLM_ACT_END_CALL:
-        ans->action = VT_ACTION_HANGUP;
-        break;
-    case VT_LLM_ACT_LANGUAGE:
-        i = language_index(langs, nlangs, reply.language);
-        if (i >= 0) {
-            *lang = i;
-        }
-        ans->action = VT_ACTION_NONE;
-        break;
-    case VT_LLM_ACT_SAY:
-    default:
-        if (!ans->reply) {
-            return fail(w, t, VTM_STAT_LLM_ERRORS, "empty answer");
-        }
-        ans->action = VT_ACTION_NONE;
-        break;
+    if (!vt_conv_model_answer(r->pool, &reply, langs, nlangs, lang, ans, &why)) {
+        return fail(w, t, VTM_STAT_LLM_ERRORS, why);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   VTLOGNO(10704) "CallSid %s: model answered in %" APR_TIME_T_FMT " us (%s)",

@@ -6,6 +6,7 @@
 
 #include <httpd.h>
 #include <apr_tables.h>
+#include "vt_routes.h"
 #include "vtm_config.h"
 
 #define VTM_MAX_PARAMS 256
@@ -13,7 +14,7 @@
 typedef struct vtm_webhook {
     request_rec *r;
     const vtm_srv_conf_t *conf;
-    const char *route;           /* "inbound", ... */
+    const vt_route_t *route;
     const char *slug;            /* tenant from the path or VoxTwilioTenant, or NULL */
     const char *body;            /* raw body (NUL-terminated copy) */
     apr_size_t body_len;

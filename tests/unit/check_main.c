@@ -34,6 +34,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_tenant());
     srunner_add_suite(sr, vt_suite_llm());
     srunner_add_suite(sr, vt_suite_analysis());
+    srunner_add_suite(sr, vt_suite_conversation());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

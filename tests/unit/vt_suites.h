@@ -20,6 +20,7 @@ Suite *vt_suite_events(void);
 Suite *vt_suite_tenant(void);
 Suite *vt_suite_llm(void);
 Suite *vt_suite_analysis(void);
+Suite *vt_suite_conversation(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

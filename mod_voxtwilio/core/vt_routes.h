@@ -1,0 +1,37 @@
+/* vt_routes — the webhook routes, one table for everything that handles them: the module
+ * answers them (vtm_handler.c binds a handler to each), the helper replays the ones the
+ * module spooled during a database outage (vth_spool.c). A new route is a row here plus
+ * its handler.
+ */
+#ifndef VT_ROUTES_H
+#define VT_ROUTES_H
+
+#include "vt_events.h"
+
+typedef enum {
+    VT_ROUTE_INBOUND = 0,
+    VT_ROUTE_SPEECH,
+    VT_ROUTE_ESCALATE,
+    VT_ROUTE_STATUS_CALLBACK,
+    VT_ROUTE_RECORDING,
+    VT_ROUTE_COUNT
+} vt_route_id_t;
+
+typedef struct vt_route {
+    vt_route_id_t id;
+    const char *name;            /* the last path segment: {Location}/[slug/]name */
+    int needs_call_sid;          /* 400 without a valid CallSid */
+    int is_callback;             /* about an existing call: the tenant may also be found by
+                                  * the call's row and by From (vt_tenant_resolve) */
+    /* What a spooled delivery writes when the helper replays it; NULL: never spooled. */
+    const vt_event_stmt_t *spool_stmt;
+    vt_event_args_fn *spool_args;
+} vt_route_t;
+
+/* Indexed by vt_route_id_t. */
+extern const vt_route_t vt_routes[VT_ROUTE_COUNT];
+
+/* The route of that name, or NULL. */
+const vt_route_t *vt_route_find(const char *name);
+
+#endif
