@@ -120,7 +120,14 @@ typedef struct llm_opts {
     const char *kind, *endpoint, *model, *key_file, *prompt, *prompt_file;
     const char *temperature, *max_tokens, *languages;
     int no_key;
+    vta_stream_opts_t stream;
 } llm_opts_t;
+
+static int llm_opts_given(const llm_opts_t *o)
+{
+    return o->kind || o->endpoint || o->model || o->key_file || o->no_key || o->prompt
+           || o->prompt_file || o->temperature || o->max_tokens || o->languages;
+}
 
 static int parse_set_opts(int argc, char **argv, const char **slug, llm_opts_t *o)
 {
@@ -129,7 +136,11 @@ static int parse_set_opts(int argc, char **argv, const char **slug, llm_opts_t *
     memset(o, 0, sizeof(*o));
     *slug = NULL;
     for (i = 1; i < argc; i++) {
-        if ((m = vta_opt(argc, argv, &i, "--kind", &o->kind)) != 0
+        if ((m = vta_stream_opt(argc, argv, &i, &o->stream)) != 0) {
+            if (m < 0)
+                return VTA_USAGE;
+        }
+        else if ((m = vta_opt(argc, argv, &i, "--kind", &o->kind)) != 0
             || (m = vta_opt(argc, argv, &i, "--endpoint", &o->endpoint)) != 0
             || (m = vta_opt(argc, argv, &i, "--model", &o->model)) != 0
             || (m = vta_opt(argc, argv, &i, "--api-key-file", &o->key_file)) != 0
@@ -143,7 +154,8 @@ static int parse_set_opts(int argc, char **argv, const char **slug, llm_opts_t *
         }
         else if (strcmp(argv[i], "--no-api-key") == 0)
             o->no_key = 1;
-        else if (strncmp(argv[i], "--api-key", 9) == 0 && argv[i][9] != '-')
+        else if ((strncmp(argv[i], "--api-key", 9) == 0 && argv[i][9] != '-')
+                 || strcmp(argv[i], "--realtime-key") == 0)
             return vta_usage_err("the API key is never accepted on the command line: give it "
                                  "on standard input with --api-key-file - or in a file");
         else if (argv[i][0] == '-' || *slug)
@@ -156,13 +168,17 @@ static int parse_set_opts(int argc, char **argv, const char **slug, llm_opts_t *
         return vta_usage_err("usage: assistant set SLUG [--kind script|llm] [--endpoint URL] "
                              "[--model NAME] [--api-key-file FILE|-] [--no-api-key] "
                              "[--system-prompt TEXT|--system-prompt-file FILE] "
-                             "[--temperature T] [--max-tokens N] [--languages L=VOICE,...]");
+                             "[--temperature T] [--max-tokens N] [--languages L=VOICE,...] "
+                             "[--mode gather|stream] [--realtime-url URL|''] "
+                             "[--realtime-model NAME] [--realtime-voice NAME|''] "
+                             "[--realtime-dialect ga|beta] [--realtime-audio pcmu|pcm16] "
+                             "[--realtime-transcription MODEL|''] "
+                             "[--realtime-key-file FILE|-] [--no-realtime-key]");
     if (o->prompt && o->prompt_file)
         return vta_usage_err("give --system-prompt or --system-prompt-file, not both");
     if (o->key_file && o->no_key)
         return vta_usage_err("give --api-key-file or --no-api-key, not both");
-    if (!o->kind && !o->endpoint && !o->model && !o->key_file && !o->no_key && !o->prompt
-        && !o->prompt_file && !o->temperature && !o->max_tokens && !o->languages)
+    if (!llm_opts_given(o) && !vta_stream_opts_given(&o->stream))
         return vta_usage_err("assistant set needs at least one option to change");
     return VTA_OK;
 }
@@ -227,42 +243,22 @@ static int check_number(const char *opt, const char *v, double lo, double hi, in
     return VTA_OK;
 }
 
-static int assistant_set(vta_ctx_t *c, int argc, char **argv)
-{
-    const char *slug, *endpoint = NULL, *err = NULL, *prompt, *company_id;
-    const char *key = NULL, *key_id = NULL, *blob = NULL;
-    const char *lang = NULL, *voice = NULL, *extra = NULL;
-    const char *params[14];
-    vt_keyring_t *ring = NULL;
-    llm_opts_t o;
-    apr_size_t len;
-    PGresult *res;
-    int rc;
+/* The model settings that were given, prepared by assistant_set. */
+typedef struct llm_update {
+    const char *prompt, *lang, *voice, *extra;
+} llm_update_t;
 
-    if ((rc = parse_set_opts(argc, argv, &slug, &o)) != VTA_OK)
-        return rc;
-    if (vta_check_slug(slug) != VTA_OK)
-        return VTA_FAIL;
-    if (o.kind && strcmp(o.kind, "script") != 0 && strcmp(o.kind, "llm") != 0)
-        return vta_err("--kind '%s' must be script or llm", o.kind);
-    if (o.endpoint && !(endpoint = vt_base_url_normalize(c->pool, o.endpoint, &err)))
-        return vta_err("--endpoint %s (e.g. https://api.openai.com/v1)", err);
-    if (o.model && (!*o.model || strlen(o.model) > 200 || strpbrk(o.model, " \t\r\n")))
-        return vta_err("--model must be 1 to 200 characters without spaces");
-    if (check_number("--temperature", o.temperature, 0, 2, 0) != VTA_OK
-        || check_number("--max-tokens", o.max_tokens, 16, 4096, 1) != VTA_OK)
-        return VTA_FAIL;
-    prompt = o.prompt;
-    if (o.prompt_file && !(prompt = read_file(c->pool, o.prompt_file, &len)))
-        return VTA_FAIL;
-    if (prompt && vt_utf8_chars(prompt) > VTA_PROMPT_MAX)
-        return vta_err("the system prompt must be at most %d characters", VTA_PROMPT_MAX);
-    if (o.languages && parse_languages(c->pool, o.languages, &lang, &voice, &extra) != VTA_OK)
-        return VTA_FAIL;
-    if (vta_db_connect(c) != VTA_OK || vta_company_id(c, slug, &company_id) != VTA_OK)
-        return VTA_FAIL;
-    if (o.key_file) {
-        if (vta_read_secret(c, o.key_file, "API key", "Model API key", slug, VTA_API_KEY_MAX,
+/* Seals the key (if given) and updates the model settings, in the caller's transaction. */
+static int llm_apply(vta_ctx_t *c, const char *company_id, const char *slug,
+                     const llm_opts_t *o, const llm_update_t *u, const char *endpoint)
+{
+    const char *key = NULL, *key_id = NULL, *blob = NULL, *err = NULL;
+    const char *params[13];
+    vt_keyring_t *ring = NULL;
+    PGresult *res;
+
+    if (o->key_file) {
+        if (vta_read_secret(c, o->key_file, "API key", "Model API key", slug, VTA_API_KEY_MAX,
                             &key) != VTA_OK || vta_load_keyring(c, &ring) != VTA_OK)
             return VTA_FAIL;
         if (vt_secret_encrypt(c->pool, ring, company_id, key, &key_id, &blob, &err)
@@ -270,18 +266,18 @@ static int assistant_set(vta_ctx_t *c, int argc, char **argv)
             return vta_err("cannot encrypt the API key: %s", err ? err : "unknown error");
     }
     params[0] = company_id;
-    params[1] = o.kind;
+    params[1] = o->kind;
     params[2] = endpoint;
-    params[3] = o.model;
+    params[3] = o->model;
     params[4] = blob;
     params[5] = key_id;
-    params[6] = o.no_key ? "t" : "f";
-    params[7] = prompt ? (*prompt ? prompt : "") : NULL;
-    params[8] = o.temperature;
-    params[9] = o.max_tokens;
-    params[10] = lang;
-    params[11] = voice;
-    params[12] = extra;
+    params[6] = o->no_key ? "t" : "f";
+    params[7] = u->prompt ? (*u->prompt ? u->prompt : "") : NULL;
+    params[8] = o->temperature;
+    params[9] = o->max_tokens;
+    params[10] = u->lang;
+    params[11] = u->voice;
+    params[12] = u->extra;
     /* One statement: every setting changes, or none (the CHECKs see the final row). */
     res = vta_q(c,
                 "UPDATE companies SET"
@@ -311,8 +307,56 @@ static int assistant_set(vta_ctx_t *c, int argc, char **argv)
         return vta_db_fail(c, res, "cannot update the assistant settings");
     }
     PQclear(res);
-    printf("assistant settings of %s updated%s\n", slug,
-           key ? " (API key stored encrypted)" : o.no_key ? " (API key removed)" : "");
+    if (key)
+        printf("API key of %s stored encrypted\n", slug);
+    else if (o->no_key)
+        printf("API key of %s removed\n", slug);
+    return VTA_OK;
+}
+
+static int assistant_set(vta_ctx_t *c, int argc, char **argv)
+{
+    const char *slug, *endpoint = NULL, *err = NULL, *company_id;
+    llm_update_t u = { 0 };
+    llm_opts_t o;
+    apr_size_t len;
+    int rc;
+
+    if ((rc = parse_set_opts(argc, argv, &slug, &o)) != VTA_OK)
+        return rc;
+    if (vta_check_slug(slug) != VTA_OK)
+        return VTA_FAIL;
+    if (o.kind && strcmp(o.kind, "script") != 0 && strcmp(o.kind, "llm") != 0)
+        return vta_err("--kind '%s' must be script or llm", o.kind);
+    if (o.endpoint && !(endpoint = vt_base_url_normalize(c->pool, o.endpoint, &err)))
+        return vta_err("--endpoint %s (e.g. https://api.openai.com/v1)", err);
+    if (o.model && (!*o.model || strlen(o.model) > 200 || strpbrk(o.model, " \t\r\n")))
+        return vta_err("--model must be 1 to 200 characters without spaces");
+    if (check_number("--temperature", o.temperature, 0, 2, 0) != VTA_OK
+        || check_number("--max-tokens", o.max_tokens, 16, 4096, 1) != VTA_OK)
+        return VTA_FAIL;
+    u.prompt = o.prompt;
+    if (o.prompt_file && !(u.prompt = read_file(c->pool, o.prompt_file, &len)))
+        return VTA_FAIL;
+    if (u.prompt && vt_utf8_chars(u.prompt) > VTA_PROMPT_MAX)
+        return vta_err("the system prompt must be at most %d characters", VTA_PROMPT_MAX);
+    if (o.languages
+        && parse_languages(c->pool, o.languages, &u.lang, &u.voice, &u.extra) != VTA_OK)
+        return VTA_FAIL;
+    if ((rc = vta_stream_check(c, &o.stream)) != VTA_OK)
+        return rc;
+    if (vta_db_connect(c) != VTA_OK || vta_company_id(c, slug, &company_id) != VTA_OK
+        || vta_begin(c) != VTA_OK)
+        return VTA_FAIL;
+    /* One transaction: every setting changes, or none. */
+    if ((llm_opts_given(&o) && llm_apply(c, company_id, slug, &o, &u, endpoint) != VTA_OK)
+        || (vta_stream_opts_given(&o.stream)
+            && vta_stream_apply(c, company_id, slug, &o.stream) != VTA_OK)
+        || vta_commit(c) != VTA_OK) {
+        vta_rollback(c);
+        return VTA_FAIL;
+    }
+    printf("assistant settings of %s updated\n", slug);
     return VTA_OK;
 }
 
@@ -370,7 +414,8 @@ static int assistant_show(vta_ctx_t *c, int argc, char **argv)
     slug = argv[1];
     if (vta_check_slug(slug) != VTA_OK)
         return VTA_FAIL;
-    if (vta_db_connect(c) != VTA_OK || print_settings(c, slug) != VTA_OK)
+    if (vta_db_connect(c) != VTA_OK || print_settings(c, slug) != VTA_OK
+        || vta_stream_print(c, slug) != VTA_OK)
         return VTA_FAIL;
     fputs("script:\n", stdout);
     params[0] = slug;

@@ -8,4 +8,21 @@
 
 int vta_cmd_assistant(vta_ctx_t *c, int argc, char **argv);
 
+/* ---- the stream-mode settings of assistant set/show (vta_stream.c) */
+typedef struct vta_stream_opts {
+    const char *mode, *url, *model, *voice, *dialect, *audio, *transcription, *key_file;
+    int no_key;
+} vta_stream_opts_t;
+/* Takes argv[*i] (and its value) when it is a stream option: 1 taken, 0 not one, -1 usage
+ * error (reported). */
+int vta_stream_opt(int argc, char **argv, int *i, vta_stream_opts_t *o);
+int vta_stream_opts_given(const vta_stream_opts_t *o);
+/* Validates (and normalizes the URL); reports and returns VTA_FAIL/VTA_USAGE. */
+int vta_stream_check(vta_ctx_t *c, vta_stream_opts_t *o);
+/* Seals the key if one is given and updates the company, inside the caller's transaction. */
+int vta_stream_apply(vta_ctx_t *c, const char *company_id, const char *slug,
+                     vta_stream_opts_t *o);
+/* "mode: ...", "realtime url: ..." lines for assistant show (the key only as set/none). */
+int vta_stream_print(vta_ctx_t *c, const char *slug);
+
 #endif

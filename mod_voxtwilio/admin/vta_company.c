@@ -8,7 +8,7 @@
 #include "vt_util.h"
 
 typedef struct company_opts {
-    const char *name, *greeting, *voice, *language, *escalation, *notification;
+    const char *name, *greeting, *voice, *language, *escalation, *notification, *recording;
 } company_opts_t;
 
 
@@ -34,7 +34,8 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
             || (m = vta_opt(argc, argv, &i, "--voice", &o->voice)) != 0
             || (m = vta_opt(argc, argv, &i, "--language", &o->language)) != 0
             || (m = vta_opt(argc, argv, &i, "--escalation-phone", &o->escalation)) != 0
-            || (m = vta_opt(argc, argv, &i, "--notification-phone", &o->notification)) != 0) {
+            || (m = vta_opt(argc, argv, &i, "--notification-phone", &o->notification)) != 0
+            || (m = vta_opt(argc, argv, &i, "--recording", &o->recording)) != 0) {
             if (m < 0)
                 return VTA_USAGE;
         }
@@ -68,6 +69,8 @@ static int check_opts(const company_opts_t *o, int allow_clear)
     if (o->escalation && !(allow_clear && !*o->escalation) && !vt_e164_valid(o->escalation))
         return vta_err("--escalation-phone '%s' is not an E.164 number (+ and 2 to 15 digits)",
                        o->escalation);
+    if (o->recording && strcmp(o->recording, "on") != 0 && strcmp(o->recording, "off") != 0)
+        return vta_err("--recording '%s' must be on or off", o->recording);
     if (o->notification && !(allow_clear && !*o->notification)
         && !vt_e164_valid(o->notification))
         return vta_err("--notification-phone '%s' is not an E.164 number (+ and 2 to 15 digits)",
@@ -79,8 +82,9 @@ static int check_opts(const company_opts_t *o, int allow_clear)
  * rows updated, or -1 after reporting an error. */
 static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
 {
-    const char *params[7] = { slug, o->name, o->greeting, o->voice, o->language,
-                              o->escalation, o->notification };
+    const char *rec = o->recording ? (strcmp(o->recording, "on") == 0 ? "t" : "f") : NULL;
+    const char *params[8] = { slug, o->name, o->greeting, o->voice, o->language,
+                              o->escalation, o->notification, rec };
     PGresult *res = vta_q(
         c,
         "UPDATE companies SET"
@@ -92,9 +96,10 @@ static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
         "                         ELSE nullif($6::text, '') END,"
         " notification_phone = CASE WHEN $7::text IS NULL THEN notification_phone"
         "                           ELSE nullif($7::text, '') END,"
+        " recording = coalesce($8::boolean, recording),"
         " updated_at = now()"
         " WHERE slug = $1",
-        7, params);
+        8, params);
     int n;
 
     if (!vta_res_ok(res)) {
@@ -152,7 +157,8 @@ static int company_set(vta_ctx_t *c, int argc, char **argv)
 
     if ((rc = parse_opts(argc, argv, "set", &slug, &o)) != VTA_OK)
         return rc;
-    if (!o.name && !o.greeting && !o.voice && !o.language && !o.escalation && !o.notification)
+    if (!o.name && !o.greeting && !o.voice && !o.language && !o.escalation && !o.notification
+        && !o.recording)
         return vta_usage_err("company set needs at least one option to change");
     if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 1) != VTA_OK)
         return VTA_FAIL;

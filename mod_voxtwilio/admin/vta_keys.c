@@ -104,6 +104,14 @@ static const sealed_column_t sealed_llm_keys = {
     " llm_key_id = $3, updated_at = now() WHERE id = $1::bigint"
 };
 
+static const sealed_column_t sealed_realtime_keys = {
+    "realtime API key", "company",
+    "SELECT c.id, c.slug, c.id, c.realtime_key_id, encode(c.realtime_key_enc, 'hex')"
+    " FROM companies c WHERE c.realtime_key_enc IS NOT NULL ORDER BY c.id FOR UPDATE",
+    "UPDATE companies SET realtime_key_enc = decode($2, 'hex'),"
+    " realtime_key_id = $3, updated_at = now() WHERE id = $1::bigint"
+};
+
 /* Re-encrypts every secret of one column under ring's active key, inside the caller's
  * transaction. A row whose key is missing or that does not decrypt is left as it is and
  * counted in *skipped. */
@@ -165,7 +173,7 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
     vt_keyring_t *old = NULL, *ring, *reloaded = NULL;
     const vt_key_t *active;
     vt_key_t key;
-    int i, m, done = 0, done_llm = 0, skipped = 0;
+    int i, m, done = 0, done_llm = 0, done_rt = 0, skipped = 0;
 
     for (i = 1; i < argc; i++) {
         if ((m = vta_opt(argc, argv, &i, "--id", &id)) != 0) {
@@ -198,7 +206,8 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
     if (vta_begin(c) != VTA_OK)
         return VTA_FAIL;
     if (reencrypt(c, &sealed_tokens, old, ring, &done, &skipped) != VTA_OK
-        || reencrypt(c, &sealed_llm_keys, old, ring, &done_llm, &skipped) != VTA_OK)
+        || reencrypt(c, &sealed_llm_keys, old, ring, &done_llm, &skipped) != VTA_OK
+        || reencrypt(c, &sealed_realtime_keys, old, ring, &done_rt, &skipped) != VTA_OK)
         goto fail;
 
     /* The new key goes into the file before the re-encrypted rows become visible, so no
@@ -228,6 +237,7 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
            reloaded->keys->nelts);
     printf("re-encrypted %d auth token(s) and %d model API key(s); %d left unchanged\n", done,
            done_llm, skipped);
+    printf("re-encrypted %d realtime API key(s)\n", done_rt);
     printf("run 'apachectl graceful' so Apache loads the new key\n");
     return skipped ? VTA_FAIL : VTA_OK;
 

@@ -1,3 +1,242 @@
-/* placeholder: implemented in a following commit */
+/* vt_audio — speexdsp resampler and VAD for the media path; see vt_audio.h. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <speex/speex_preprocess.h>
+#include <speex/speex_resampler.h>
+
 #include "vt_audio.h"
-typedef int vt_audio_placeholder_t;
+
+#define VT_VAD_RATE 8000
+#define VT_VAD_FRAME_MS (VT_VAD_FRAME * 1000 / VT_VAD_RATE)
+
+/* ---------------------------------------------------------------- resampling */
+
+struct vt_resampler {
+    SpeexResamplerState *st;
+};
+
+vt_resampler_t *vt_resampler_create(int in_rate, int out_rate, int quality)
+{
+    vt_resampler_t *rs;
+    int err = 0;
+
+    if (in_rate < 1000 || in_rate > 192000 || out_rate < 1000 || out_rate > 192000
+        || quality < 0 || quality > 10 || !(rs = calloc(1, sizeof(*rs))))
+        return NULL;
+    rs->st = speex_resampler_init(1, (spx_uint32_t)in_rate, (spx_uint32_t)out_rate, quality,
+                                  &err);
+    if (!rs->st || err != RESAMPLER_ERR_SUCCESS) {
+        vt_resampler_destroy(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+void vt_resampler_destroy(vt_resampler_t *rs)
+{
+    if (!rs)
+        return;
+    if (rs->st)
+        speex_resampler_destroy(rs->st);
+    free(rs);
+}
+
+size_t vt_resampler_process(vt_resampler_t *rs, const int16_t *in, size_t n, int16_t *out,
+                            size_t cap)
+{
+    size_t used = 0, made = 0;
+
+    /* speexdsp may stop short of the input (it works in blocks): call until it is used up
+     * or out is full. */
+    while (used < n && made < cap) {
+        spx_uint32_t in_len = n - used > UINT32_MAX ? UINT32_MAX : (spx_uint32_t)(n - used);
+        spx_uint32_t out_len = cap - made > UINT32_MAX ? UINT32_MAX : (spx_uint32_t)(cap - made);
+        if (speex_resampler_process_int(rs->st, 0, in + used, &in_len, out + made, &out_len)
+                != RESAMPLER_ERR_SUCCESS
+            || (in_len == 0 && out_len == 0))
+            break;
+        used += in_len;
+        made += out_len;
+    }
+    return made;
+}
+
+void vt_resampler_reset(vt_resampler_t *rs)
+{
+    speex_resampler_reset_mem(rs->st);
+}
+
+/* ---------------------------------------------------------------- voice activity
+ * A frame is speech when its energy is above an absolute floor and 6 dB over a noise
+ * floor tracked here, AND speexdsp's speech probability passes its own start/continue
+ * rule. speexdsp's probability alone is smoothed over ~400 ms (a 40 ms click reads as
+ * 100+ ms of speech, and speech ends late) and calls steady line noise speech for the
+ * first second or two; the energy test follows the signal frame by frame.
+ *
+ * Cost: speex_preprocess_run is ~9 µs a frame (two FFTs and a gain per bin, needed or
+ * not), so quiet frames, which cannot be speech, only feed its noise estimate
+ * (speex_preprocess_estimate_update, ~2.5 µs). The probability is read with GET_PROB,
+ * without SET_VAD, which applies the same rule and prints a warning to stderr for each
+ * state. */
+
+#define VAD_ENERGY_MIN 10000.0 /* mean square of an rms of 100: about -50 dBFS */
+#define VAD_SNR 4.0            /* energy over the noise floor: 6 dB */
+#define VAD_FLOOR_FIRST_MAX 100000.0 /* the first frame may be speech: about -40 dBFS */
+
+struct vt_vad {
+    SpeexPreprocessState *st;
+    vt_vad_conf_t conf;         /* defaults filled in */
+    int prob_speech;            /* speexdsp's rule said speech on the last frame */
+    double floor;               /* noise floor (mean square); < 0 before the first frame */
+    int in_speech;
+    int speech_ms;              /* speech so far, before START */
+    int silence_ms;             /* silence so far, after START */
+    spx_int16_t work[VT_VAD_FRAME]; /* speex_preprocess_run works in place */
+};
+
+/* A speexdsp preprocessor used for its speech probability only: no denoise (its output
+ * is thrown away; the probability does not depend on it), no AGC. */
+static SpeexPreprocessState *vad_state(void)
+{
+    SpeexPreprocessState *st = speex_preprocess_state_init(VT_VAD_FRAME, VT_VAD_RATE);
+    spx_int32_t off = 0;
+
+    if (!st)
+        return NULL;
+    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_DENOISE, &off);
+    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_AGC, &off);
+    return st;
+}
+
+static int or_default(int v, int dflt)
+{
+    return v > 0 ? v : dflt;
+}
+
+static void vad_clear(vt_vad_t *vad)
+{
+    vad->prob_speech = 0;
+    vad->floor = -1.0;
+    vad->in_speech = 0;
+    vad->speech_ms = 0;
+    vad->silence_ms = 0;
+}
+
+vt_vad_t *vt_vad_create(const vt_vad_conf_t *conf)
+{
+    vt_vad_t *vad = calloc(1, sizeof(*vad));
+
+    if (!vad)
+        return NULL;
+    if (conf)
+        vad->conf = *conf;
+    vad->conf.min_speech_ms = or_default(vad->conf.min_speech_ms, 100);
+    vad->conf.hangover_ms = or_default(vad->conf.hangover_ms, 500);
+    vad->conf.prob_start = or_default(vad->conf.prob_start, 60);
+    vad->conf.prob_continue = or_default(vad->conf.prob_continue, 45);
+    if (!(vad->st = vad_state())) {
+        free(vad);
+        return NULL;
+    }
+    vad_clear(vad);
+    return vad;
+}
+
+void vt_vad_destroy(vt_vad_t *vad)
+{
+    if (!vad)
+        return;
+    speex_preprocess_state_destroy(vad->st);
+    free(vad);
+}
+
+static double frame_energy(const int16_t *frame)
+{
+    int64_t sum = 0;
+
+    for (int i = 0; i < VT_VAD_FRAME; i++)
+        sum += (int32_t)frame[i] * frame[i];
+    return (double)sum / VT_VAD_FRAME;
+}
+
+/* The noise floor starts at the first frame (unless that is loud: the caller may speak
+ * at once), goes down at once, up quickly over frames that are not speech and slowly
+ * (about 3 dB a second) over speech. */
+static void vad_track_floor(vt_vad_t *vad, double e, int speech)
+{
+    if (e < vad->floor)
+        vad->floor = e;
+    else if (!speech)
+        vad->floor += (e - vad->floor) / 8.0;
+    else
+        vad->floor += vad->floor / 64.0;
+    if (vad->floor < 1.0)
+        vad->floor = 1.0;
+}
+
+/* 1 when this frame is speech. */
+static int vad_classify(vt_vad_t *vad, const int16_t *frame)
+{
+    double e = frame_energy(frame);
+    spx_int32_t prob = 0;
+    int loud, speech;
+
+    if (vad->floor < 0.0)
+        vad->floor = e < VAD_FLOOR_FIRST_MAX ? e : VAD_FLOOR_FIRST_MAX;
+    loud = e > VAD_ENERGY_MIN && e > VAD_SNR * vad->floor;
+    memcpy(vad->work, frame, sizeof vad->work);
+    if (loud) {
+        speex_preprocess_run(vad->st, vad->work);
+        speex_preprocess_ctl(vad->st, SPEEX_PREPROCESS_GET_PROB, &prob);
+        /* speexdsp's own rule (what SET_VAD would return) */
+        vad->prob_speech = prob > vad->conf.prob_start
+                           || (vad->prob_speech && prob > vad->conf.prob_continue);
+    }
+    else {
+        speex_preprocess_estimate_update(vad->st, vad->work);
+        vad->prob_speech = 0;
+    }
+    speech = loud && vad->prob_speech;
+    vad_track_floor(vad, e, speech);
+    return speech;
+}
+
+vt_vad_event_t vt_vad_frame(vt_vad_t *vad, const int16_t *frame)
+{
+    int speech = vad_classify(vad, frame);
+
+    if (!vad->in_speech) {
+        /* A pause restarts the count: START needs min_speech_ms in one run. */
+        vad->speech_ms = speech ? vad->speech_ms + VT_VAD_FRAME_MS : 0;
+        if (vad->speech_ms < vad->conf.min_speech_ms)
+            return VT_VAD_NONE;
+        vad->in_speech = 1;
+        vad->silence_ms = 0;
+        return VT_VAD_START;
+    }
+    vad->silence_ms = speech ? 0 : vad->silence_ms + VT_VAD_FRAME_MS;
+    if (vad->silence_ms < vad->conf.hangover_ms)
+        return VT_VAD_NONE;
+    vad->in_speech = 0;
+    vad->speech_ms = 0;
+    return VT_VAD_END;
+}
+
+int vt_vad_in_speech(const vt_vad_t *vad)
+{
+    return vad->in_speech;
+}
+
+void vt_vad_reset(vt_vad_t *vad)
+{
+    /* speexdsp has no reset: a new state, so the old noise estimate goes too. If that
+     * fails (no memory) the old state stays, which only means a warmer start. */
+    SpeexPreprocessState *st = vad_state();
+
+    if (st) {
+        speex_preprocess_state_destroy(vad->st);
+        vad->st = st;
+    }
+    vad_clear(vad);
+}

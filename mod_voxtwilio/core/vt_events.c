@@ -297,6 +297,13 @@ const vt_event_stmt_t vt_call_history_stmt = {
     1
 };
 
+const vt_event_stmt_t vt_call_stream_stmt = {
+    "voxtwilio_call_stream",
+    "SELECT k.stream_outcome, (SELECT coalesce(max(seq), 1) FROM call_turns t "
+    "WHERE t.call_sid = k.call_sid) FROM calls k WHERE k.call_sid = %s",
+    1
+};
+
 const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,
                                 const char *company_id, int turn, const char *caller_text,
                                 const char *confidence, const char *reply)

@@ -37,6 +37,10 @@ typedef struct vt_event_stmt {
 #define VT_HISTORY_TURNS_MAX 40
 extern const vt_event_stmt_t vt_call_history_stmt;
 
+/* How a call's stream ended (stream_outcome: transfer, hangup, failed; NULL when it did not
+ * say) and the seq of its last turn (1 when none), for the <Connect action> route. */
+extern const vt_event_stmt_t vt_call_stream_stmt;
+
 /* "A call comes in": the event (deduplicated), the call row and the tenant's greeting as
  * the call's first turn (seq 1), once per CallSid, in one statement. */
 extern const vt_event_stmt_t vt_event_inbound_stmt;

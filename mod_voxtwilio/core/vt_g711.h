@@ -6,8 +6,9 @@
  *   vt_ulaw_encode(pcm, 160, ulaw);       // 20 ms to Twilio
  *
  * The CCITT/Sun reference algorithm (bias 0x84, clip 32635, no zero trap): decoding is a
- * 256-entry table, encoding a 8192-entry table on the 14 significant bits, both built at
- * compile time, so a frame costs a table look-up per sample and nothing else. Decoding
+ * 256-entry table, encoding a sign test plus a 8192-entry table on the 13 bits of the
+ * biased magnitude that matter, both built at compile time, so a frame costs a table
+ * look-up per sample and nothing else. Decoding
  * then encoding gives back every byte except 0x7F (-0), which encodes as 0xFF (+0).
  * Pure functions, thread-safe, no allocation.
  */

@@ -21,7 +21,11 @@
  * unknown types are VT_RT_OTHER (not an error); unknown fields are ignored. Fields a type
  * needs are checked: AUDIO_DELTA must carry standard base64 "delta" (at most
  * VT_RT_AUDIO_MAX decoded bytes) and a response_id and item_id; FUNCTION_CALL_DONE needs the
- * item's call_id and name. Messages over VT_RT_MESSAGE_MAX are errors.
+ * item's call_id and name; RESPONSE_CREATED/DONE the response.id; transcripts their text.
+ * Any other field the event gives is optional, and a JSON null counts as absent (servers
+ * write "code": null), but a field of the wrong type is an error. Messages over
+ * VT_RT_MESSAGE_MAX, not UTF-8, or with trailing bytes are errors. The decoding buffer
+ * (VT_RT_AUDIO_MAX) is allocated with the parser; only the pages deltas use get touched.
  *
  * Writers never put a key or a header in a body (the key goes in the Authorization
  * header, set by the connection code); every string is JSON-escaped.
@@ -72,11 +76,15 @@ typedef struct vt_rt_session {
  * interrupt_response true), output audio only, tool_choice auto. GA: session.type
  * "realtime", audio.input/output.format {type audio/pcmu | audio/pcm rate 24000};
  * beta: input_audio_format/output_audio_format g711_ulaw | pcm16, modalities
- * ["audio","text"]. NULL when a tool's parameters are not a JSON object. */
+ * ["audio","text"]. The threshold is clamped to [0, 1] and written with at most three
+ * decimals, whatever the locale; a negative one, like 0, means 0.5. NULL when a tool's
+ * parameters are not a JSON object, a tool's name is not [A-Za-z0-9_-]{1,64}, or d or
+ * s->audio is not one of the enum's values. */
 const char *vt_rt_session_update(apr_pool_t *p, vt_rt_dialect_t d, const vt_rt_session_t *s);
 /* input_audio_buffer.append with audio already in standard base64 (Twilio's payload, as
- * it came, for PCMU), into a caller buffer: the per-frame path allocates nothing.
- * Returns the length, or 0 when it does not fit. */
+ * it came, for PCMU: vt_stream_msg_t.payload_b64), into a caller buffer: the per-frame
+ * path allocates nothing. Returns the length (a NUL follows), or 0 when it does not fit
+ * or b64 holds a byte outside the base64 alphabet (never a broken JSON string). */
 size_t vt_rt_append_json(char *out, size_t cap, const char *b64, size_t b64_len);
 /* ... and from raw bytes (PCM16 after resampling), base64-encoded here. */
 size_t vt_rt_append_raw_json(char *out, size_t cap, const uint8_t *audio, size_t n);

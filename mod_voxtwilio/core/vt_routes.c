@@ -14,6 +14,8 @@ const vt_route_t vt_routes[VT_ROUTE_COUNT] = {
                                    &vt_event_status_stmt, vt_event_status_args },
     [VT_ROUTE_RECORDING] = { VT_ROUTE_RECORDING, "recording", 1, 1,
                              &vt_event_recording_stmt, vt_event_recording_args },
+    /* The <Connect action> of a stream-mode call: reads how the stream ended. */
+    [VT_ROUTE_STREAM_END] = { VT_ROUTE_STREAM_END, "stream-end", 1, 1, NULL, NULL },
 };
 
 const vt_route_t *vt_route_find(const char *name)

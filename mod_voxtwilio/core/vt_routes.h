@@ -14,6 +14,7 @@ typedef enum {
     VT_ROUTE_ESCALATE,
     VT_ROUTE_STATUS_CALLBACK,
     VT_ROUTE_RECORDING,
+    VT_ROUTE_STREAM_END,
     VT_ROUTE_COUNT
 } vt_route_id_t;
 

@@ -24,9 +24,16 @@
  * bytes; dtmf — dtmf.digit one of 0-9 * # A-D. Messages over VT_SM_MESSAGE_MAX bytes, not
  * UTF-8 JSON, or with trailing bytes after the object are errors.
  *
+ * The text is first checked to be UTF-8 with no control byte but whitespace (json-c alone
+ * lets overlong forms and raw control bytes through), then parsed with JSON_TOKENER_STRICT;
+ * a JSON null is not a string. The top-level streamSid, when present, must be an MZ SID
+ * whatever the event; "clear" parses as VT_SM_CLEAR (the simulator reads the helper's side).
+ *
  * Writers produce compact JSON into a caller's buffer (no allocation; names and SIDs are
- * JSON-escaped) and return its length without a NUL, or 0 when it does not fit (the buffer
- * is then left NUL-terminated but unspecified).
+ * JSON-escaped, invalid UTF-8 bytes written as U+FFFD) and return its length without the
+ * NUL that follows it, or 0 when it does not fit (the buffer is then left NUL-terminated
+ * but unspecified). A negative seq, chunk or timestamp leaves that field out (parsed back
+ * as -1), as on the helper's own messages.
  */
 #ifndef VT_STREAM_MSG_H
 #define VT_STREAM_MSG_H
@@ -77,6 +84,8 @@ typedef struct vt_stream_msg {
     long timestamp;             /* ms since the stream started; -1 when absent */
     const uint8_t *payload;     /* decoded µ-law bytes */
     size_t payload_len;
+    const char *payload_b64;    /* media.payload as received (checked standard base64): */
+    size_t payload_b64_len;     /* ... what vt_rt_append_json forwards as it is */
     /* mark */
     const char *mark_name;
     /* dtmf */
@@ -111,9 +120,24 @@ size_t vt_sm_inbound_media_json(char *out, size_t cap, long seq, const char *str
 /* The echo of a mark whose audio has played (or was cleared). */
 size_t vt_sm_mark_echo_json(char *out, size_t cap, long seq, const char *stream_sid,
                             const char *name);
-/* dtmf.track "inbound_track". */
+/* dtmf.track "inbound_track"; 0 also when digit is not one of 0-9 * # A-D. */
 size_t vt_sm_dtmf_json(char *out, size_t cap, long seq, const char *stream_sid, char digit);
 size_t vt_sm_stop_json(char *out, size_t cap, long seq, const char *stream_sid,
                        const char *account_sid, const char *call_sid);
+
+/* ---- shared with vt_realtime.c (the same wire rules on the model's side) */
+/* Strict standard base64 (RFC 4648 §4): padded, no whitespace, pad bits zero, so each
+ * byte string has exactly one text. Decodes in[0..n) into out[0..cap): 0 with *outlen;
+ * -1 when in is not such base64; -2 when it holds more than cap bytes (checked first). */
+int vt_sm_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outlen);
+/* Writes the 4 * ((n + 2) / 3) characters of in[0..n) to out (no NUL); returns that. */
+size_t vt_sm_b64_encode(const uint8_t *in, size_t n, char *out);
+/* 1 when buf[0..len) may be JSON text: valid UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF) and no control character but tab, LF and CR (json-c lets
+ * these through). */
+int vt_sm_json_text_valid(const char *buf, size_t len);
+/* s (NULL: "") as a JSON string with its quotes, invalid UTF-8 bytes as U+FFFD: returns
+ * the length it takes and writes it to out (no NUL) only when that is at most cap. */
+size_t vt_sm_json_string(char *out, size_t cap, const char *s);
 
 #endif

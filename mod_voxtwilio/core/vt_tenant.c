@@ -14,7 +14,9 @@
     "c.escalation_phone, c.notification_phone, c.assistant_script::text, c.name, "            \
     "c.assistant_kind, c.llm_base_url, c.llm_model, encode(c.llm_api_key_enc, 'hex'), "       \
     "c.llm_key_id, c.llm_temperature::text, c.llm_max_tokens::text, c.languages::text, "   \
-    "c.system_prompt "
+    "c.system_prompt, c.assistant_mode, c.recording, c.realtime_url, c.realtime_model, "    \
+    "c.realtime_voice, c.realtime_dialect, c.realtime_audio, c.realtime_transcription, "     \
+    "encode(c.realtime_key_enc, 'hex'), c.realtime_key_id "
 
 const vt_event_stmt_t vt_tenant_by_number_stmt = {
     "voxtwilio_tenant_by_number",
@@ -75,6 +77,26 @@ void vt_tenant_from_row(const char *const *c, vt_tenant_t *t)
     t->llm_max_tokens = c[21] ? atoi(c[21]) : 200;
     t->languages_json = opt(c[22]);
     t->system_prompt = opt(c[23]);
+    t->assistant_mode = c[24];
+    t->recording = pg_bool(c[25]);
+    t->realtime_url = opt(c[26]);
+    t->realtime_model = opt(c[27]);
+    t->realtime_voice = opt(c[28]);
+    t->realtime_dialect = c[29];
+    t->realtime_audio = c[30];
+    t->realtime_transcription = opt(c[31]);
+    t->realtime_key_blob_hex = opt(c[32]);
+    t->realtime_key_id = opt(c[33]);
+}
+
+int vt_tenant_is_stream(const vt_tenant_t *t)
+{
+    return t->assistant_mode && strcmp(t->assistant_mode, "stream") == 0;
+}
+
+int vt_tenant_has_realtime(const vt_tenant_t *t)
+{
+    return t->realtime_url && t->realtime_model;
 }
 
 int vt_tenant_is_llm(const vt_tenant_t *t)

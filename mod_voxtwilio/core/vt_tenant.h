@@ -37,10 +37,19 @@ typedef struct vt_tenant {
     int llm_max_tokens;
     const char *languages_json;     /* the languages besides the primary (sql/003_llm.sql) */
     const char *system_prompt;      /* the tenant's instructions for its model, or NULL */
+    const char *assistant_mode;     /* "gather" or "stream" */
+    int recording;                  /* record its calls */
+    /* stream mode's realtime model (sql/004_streams.sql); url NULL: the offline mode */
+    const char *realtime_url, *realtime_model, *realtime_voice;
+    const char *realtime_dialect;   /* "ga" or "beta" */
+    const char *realtime_audio;     /* "pcmu" or "pcm16" */
+    const char *realtime_transcription; /* the caller's transcription model, or NULL */
+    const char *realtime_key_blob_hex;  /* the sealed API key, or NULL (no key) */
+    const char *realtime_key_id;
 } vt_tenant_t;
 
 /* Each selects VT_TENANT_NCOLS columns, in vt_tenant_from_row's order, by one key. */
-#define VT_TENANT_NCOLS 24
+#define VT_TENANT_NCOLS 34
 extern const vt_event_stmt_t vt_tenant_by_number_stmt;
 extern const vt_event_stmt_t vt_tenant_by_slug_stmt;
 extern const vt_event_stmt_t vt_tenant_by_call_stmt;
@@ -51,6 +60,10 @@ void vt_tenant_from_row(const char *const *cols, vt_tenant_t *t);
 
 /* 1 when the tenant's turns go to its model (kind "llm" with an endpoint and a model). */
 int vt_tenant_is_llm(const vt_tenant_t *t);
+/* 1 when its calls go over Media Streams (assistant_mode "stream"). */
+int vt_tenant_is_stream(const vt_tenant_t *t);
+/* 1 when stream mode talks to a realtime model (else the offline mode). */
+int vt_tenant_has_realtime(const vt_tenant_t *t);
 /* The tenant's languages: [0] the primary (language, voice), then the extra ones; *n >= 1. */
 const vt_llm_language_t *vt_tenant_languages(apr_pool_t *p, const vt_tenant_t *t, int *n);
 

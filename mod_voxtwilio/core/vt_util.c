@@ -384,3 +384,49 @@ const char *vt_first_line(apr_pool_t *p, const char *msg)
     }
     return n ? apr_pstrmemdup(p, msg, n) : "unknown error";
 }
+
+const char *vt_ws_url_normalize(apr_pool_t *p, const char *url, const char **err)
+{
+    const char *as_http, *norm;
+    int tls;
+
+    if (url && strncasecmp(url, "ws://", 5) == 0) {
+        tls = 0;
+    }
+    else if (url && strncasecmp(url, "wss://", 6) == 0) {
+        tls = 1;
+    }
+    else {
+        *err = "must start with ws:// or wss://";
+        return NULL;
+    }
+    as_http = apr_pstrcat(p, tls ? "https://" : "http://", url + (tls ? 6 : 5), NULL);
+    norm = vt_base_url_normalize(p, as_http, err);
+    return norm ? apr_pstrcat(p, tls ? "wss://" : "ws://", norm + (tls ? 8 : 7), NULL) : NULL;
+}
+
+int vt_stream_path_parse(apr_pool_t *p, const char *path, const char **slug,
+                         const char **call_sid)
+{
+    const char *end, *sid, *sl, *seg;
+    static const char stream_seg[] = "/" VT_STREAM_PATH_SEGMENT "/";
+
+    if (!path || strpbrk(path, "?#")) {
+        return 0;
+    }
+    end = path + strlen(path);
+    for (sid = end; sid > path && sid[-1] != '/'; sid--) {
+    }
+    if (sid == path || end - sid != 34) {
+        return 0;
+    }
+    for (sl = sid - 1; sl > path && sl[-1] != '/'; sl--) {
+    }
+    seg = sl - (sizeof stream_seg - 1);
+    if (sl == path || seg < path || strncmp(seg, stream_seg, sizeof stream_seg - 1) != 0) {
+        return 0;
+    }
+    *slug = apr_pstrmemdup(p, sl, (apr_size_t)(sid - 1 - sl));
+    *call_sid = apr_pstrmemdup(p, sid, 34);
+    return vt_slug_valid(*slug) && vt_sid_valid(*call_sid, "CA");
+}

@@ -41,6 +41,13 @@ int vt_voice_name_valid(const char *s);
 /* A language tag as <Say>/<Gather> take it ("en-US"): [A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*. */
 int vt_language_valid(const char *s);
 
+/* The path of a stream-mode call's WebSocket ends in "/stream/{slug}/{CallSid}" (docs/
+ * stream-mode.md). path: a path or a whole URL (a query or fragment is refused). 1 with
+ * *slug and *call_sid (in p) when it has that shape, else 0. */
+#define VT_STREAM_PATH_SEGMENT "stream"
+int vt_stream_path_parse(apr_pool_t *p, const char *path, const char **slug,
+                         const char **call_sid);
+
 /* The first line of a (possibly multi-line) message such as libpq's, trailing blanks
  * removed; "unknown error" for an empty one. */
 const char *vt_first_line(apr_pool_t *p, const char *msg);
@@ -49,5 +56,7 @@ const char *vt_first_line(apr_pool_t *p, const char *msg);
  * VoxTwilioPublicURL / VoxTwilioAPIBase: returns the URL without a trailing '/',
  * or NULL with *err set. */
 const char *vt_base_url_normalize(apr_pool_t *p, const char *url, const char **err);
+/* The same for a WebSocket endpoint: ws:// or wss://. */
+const char *vt_ws_url_normalize(apr_pool_t *p, const char *url, const char **err);
 
 #endif

@@ -67,6 +67,30 @@ const char *vt_voice_dial(apr_pool_t *p, const char *text, const vt_voice_opts_t
     return vt_twiml_finish(t, len);
 }
 
+const char *vt_voice_stream(apr_pool_t *p, const char *url, const vt_voice_param_t *params,
+                            int nparams, const char *action, const char *recording_callback,
+                            apr_size_t *len)
+{
+    vt_twiml_t *t = vt_twiml_create(p);
+    int i;
+
+    if (recording_callback) {
+        vt_twiml_open(t, "Start", NULL);
+        vt_twiml_leaf(t, "Recording", NULL, "recordingStatusCallback", recording_callback,
+                      "recordingStatusCallbackEvent", "completed", NULL);
+        vt_twiml_close(t);
+    }
+    vt_twiml_open(t, "Connect", "action", action, "method", "POST", NULL);
+    vt_twiml_open(t, "Stream", "url", url, NULL);
+    for (i = 0; i < nparams; i++) {
+        if (params[i].value) {
+            vt_twiml_leaf(t, "Parameter", NULL, "name", params[i].name, "value",
+                          params[i].value, NULL);
+        }
+    }
+    return vt_twiml_finish(t, len);
+}
+
 const char *vt_voice_not_in_service(apr_pool_t *p, apr_size_t *len)
 {
     return vt_voice_say_hangup(p, VT_VOICE_NOT_IN_SERVICE_TEXT, NULL, len);

@@ -38,6 +38,26 @@ const char *vt_voice_dial(apr_pool_t *p, const char *text, const vt_voice_opts_t
                           const char *caller_id, const char *number, const char *action,
                           int timeout_s, apr_size_t *len);
 
+/* A <Stream>'s <Parameter>, passed to the stream in its start message. */
+typedef struct vt_voice_param {
+    const char *name;
+    const char *value; /* NULL: left out */
+} vt_voice_param_t;
+
+/* Stream mode: [<Start><Recording recordingStatusCallback=recording_callback
+ * recordingStatusCallbackEvent="completed"/></Start>] (when recording_callback is not NULL)
+ * <Connect action=action method="POST"><Stream url=url><Parameter name value/>...
+ * </Stream></Connect>. url must be a wss:// URL without a query (Twilio refuses one). */
+const char *vt_voice_stream(apr_pool_t *p, const char *url, const vt_voice_param_t *params,
+                            int nparams, const char *action, const char *recording_callback,
+                            apr_size_t *len);
+
+/* Said by the <Connect action> route when a stream ended without saying how (its helper
+ * died, or it never started): the caller then goes on in gather mode or to the human. */
+#define VT_VOICE_STREAM_LOST_TEXT "Sorry, the line had a problem for a moment."
+/* Asks the caller to go on after the stream, in gather mode. */
+#define VT_VOICE_CONTINUE_TEXT "How can I help you?"
+
 /* Spoken while a database outage interrupts a conversation (then a fresh <Gather>). */
 #define VT_VOICE_RETRY_TEXT \
     "Sorry, I am having trouble right now. Could you please say that again?"

@@ -10,6 +10,7 @@
 #include <http_log.h>
 #include <ap_mpm.h>
 #include <http_core.h>
+#include <http_request.h>
 #include <mpm_common.h>
 #include "vt_log.h"
 #include "vt_rest.h"
@@ -20,6 +21,7 @@
 #include "vtm_status.h"
 #include "vtm_module.h"
 #include "vtm_spool.h"
+#include "vtm_stream.h"
 
 
 static void *create_srv_conf(apr_pool_t *p, server_rec *s)
@@ -112,6 +114,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(vtm_helper_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(vtm_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Stream upgrades are checked before mod_proxy tunnels them (its handler runs first). */
+    ap_hook_fixups(vtm_stream_fixups, NULL, NULL, APR_HOOK_FIRST);
     vtm_status_register_hooks(p);
 }
 

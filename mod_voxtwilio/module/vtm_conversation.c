@@ -14,8 +14,12 @@
 #include "vtm_llm.h"
 #include "vtm_module.h"
 #include "vtm_status.h"
+#include "vtm_stream.h"
 
 APLOG_USE_MODULE(voxtwilio);
+
+/* A turn number past any a stream could have written, when the database cannot say. */
+#define VTM_STREAM_END_UNKNOWN_TURN 500
 
 /* This child's parsed assistants (VoxTwilioAssistantCache), made in child_init. */
 static vt_assistant_cache_t *assistants;
@@ -130,6 +134,23 @@ static void record_turn(vtm_webhook_t *w, const vt_tenant_t *t, int turn, const 
     }
 }
 
+/* Stream mode's answer to inbound: the call's audio goes to the helper (vtm_stream.h), which
+ * greets the caller itself; stream-end decides what follows. */
+static int stream_answer(vtm_webhook_t *w, const vt_tenant_t *t)
+{
+    request_rec *r = w->r;
+    vt_voice_param_t params[] = {
+        { "From", vt_params_get(w->params, "From") },
+        { "To", vt_params_get(w->params, "To") },
+    };
+    apr_size_t len;
+    const char *doc = vt_voice_stream(r->pool, vtm_stream_url(r, w->conf, t->slug, w->call_sid),
+                                      params, 2, "stream-end",
+                                      t->recording ? "recording" : NULL, &len);
+
+    return vtm_send_twiml(r, doc, len);
+}
+
 /* POST inbound — "A call comes in": greet the caller and listen. */
 int vtm_route_inbound(vtm_webhook_t *w)
 {
@@ -157,6 +178,9 @@ int vtm_route_inbound(vtm_webhook_t *w)
             == VTM_DB_UNAVAILABLE
         && !vtm_spool(w)) {
         log_db_down(w, "call");
+    }
+    if (vt_tenant_is_stream(t)) {
+        return stream_answer(w, t);
     }
     voice = vt_conv_voice(assistant_of(r, t), 0);
     doc = vt_voice_gather(r->pool, t->greeting, &voice, action_url(r, 1, &start), &len);
@@ -251,13 +275,45 @@ int vtm_route_speech(vtm_webhook_t *w)
     return vtm_send_twiml(r, doc, len);
 }
 
+/* Puts the caller through to the tenant's human now: <Dial> (the caller ID is the tenant's
+ * number the caller dialled, so the human sees who it is for), the escalation recorded, the
+ * notification phone alerted by SMS. Without a human: an apology and the end of the call.
+ * lead: said first (NULL: nothing more than "please hold"). */
+static const char *transfer_now(vtm_webhook_t *w, const vt_tenant_t *t,
+                                const vt_voice_opts_t *voice, const char *lead,
+                                apr_size_t *len)
+{
+    request_rec *r = w->r;
+    const char *to = vt_params_get(w->params, "To"), **args;
+
+    if (!vt_conv_can_transfer(t)) {
+        return vt_voice_say_hangup(r->pool, VT_VOICE_DIAL_FAILED_TEXT, voice, len);
+    }
+    args = apr_pcalloc(r->pool, sizeof(*args) * 2);
+    args[0] = "dialing";
+    args[1] = w->call_sid;
+    if (vtm_db_event(r, &vt_event_escalation_stmt, args) != VTM_DB_OK) {
+        log_db_down(w, "escalation");
+    }
+    if (t->notification_phone && vt_e164_valid(t->notification_phone)) {
+        queue_sms(w, t, t->notification_phone,
+                  vt_conv_transfer_alert(r->pool, vt_params_get(w->params, "From"), w->call_sid,
+                                         t->escalation_phone),
+                  vt_conv_transfer_alert_key(r->pool, w->call_sid), "escalation SMS alert");
+    }
+    return vt_voice_dial(r->pool,
+                         lead ? apr_pstrcat(r->pool, lead, " ", VT_VOICE_CONNECTING_TEXT, NULL)
+                              : VT_VOICE_CONNECTING_TEXT,
+                         voice, (to && vt_e164_valid(to)) ? to : NULL, t->escalation_phone,
+                         "escalate", VT_CONV_DIAL_TIMEOUT_S, len);
+}
+
 /* POST escalate — our <Redirect> (transfer now) or the <Dial action> result. */
 int vtm_route_escalate(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
     const char *dial_status = vt_params_get(w->params, "DialCallStatus");
-    const char *to = vt_params_get(w->params, "To");
     const char *doc, **args;
     vt_voice_opts_t voice;
     apr_size_t len;
@@ -284,25 +340,61 @@ int vtm_route_escalate(vtm_webhook_t *w)
         }
         return vtm_send_twiml(r, doc, len);
     }
-    if (!vt_conv_can_transfer(t)) {
-        doc = vt_voice_say_hangup(r->pool, VT_VOICE_DIAL_FAILED_TEXT, &voice, &len);
+    doc = transfer_now(w, t, &voice, NULL, &len);
+    return vtm_send_twiml(r, doc, len);
+}
+
+/* POST stream-end — Twilio continues here when a stream-mode call's stream closed. The helper
+ * wrote how it ended before closing (calls.stream_outcome): after a transfer the human is
+ * dialled, after a goodbye the call ends; when the backend failed (the caller already heard
+ * an apology) the human takes over, else the conversation goes on in gather mode. A stream
+ * that ended without saying (its helper died, or it never started) gets an apology first.
+ * The caller never hears silence. */
+int vtm_route_stream_end(vtm_webhook_t *w)
+{
+    request_rec *r = w->r;
+    vt_tenant_t *t = NULL;
+    const char *outcome = NULL, *lead, *doc;
+    vt_conv_state_t st = { 1, 0, 0, 0 };
+    vt_voice_opts_t voice;
+    apr_size_t len;
+    int status, last_seq = 1;
+
+    if (!voice_preamble(w, &t, &status)) {
+        if (status != -1) {
+            return status;
+        }
+        /* No database: keep the caller talking; a later turn may reach it again. */
+        st.turn = VTM_STREAM_END_UNKNOWN_TURN;
+        doc = vt_voice_gather(r->pool, VT_VOICE_STREAM_LOST_TEXT " " VT_VOICE_CONTINUE_TEXT,
+                              NULL, action_url(r, st.turn, &st), &len);
         return vtm_send_twiml(r, doc, len);
     }
-    args = apr_pcalloc(r->pool, sizeof(*args) * 2);
-    args[0] = "dialing";
-    args[1] = w->call_sid;
-    if (vtm_db_event(r, &vt_event_escalation_stmt, args) != VTM_DB_OK) {
-        log_db_down(w, "escalation");
+    if (vtm_db_call_stream(r, w->call_sid, &outcome, &last_seq) == VTM_DB_UNAVAILABLE) {
+        log_db_down(w, "stream outcome");
+        last_seq = 2 * VTM_STREAM_END_UNKNOWN_TURN;
     }
-    if (t->notification_phone && vt_e164_valid(t->notification_phone)) {
-        queue_sms(w, t, t->notification_phone,
-                  vt_conv_transfer_alert(r->pool, vt_params_get(w->params, "From"), w->call_sid,
-                                         t->escalation_phone),
-                  vt_conv_transfer_alert_key(r->pool, w->call_sid), "escalation SMS alert");
+    voice = vt_conv_voice(assistant_of(r, t), 0);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  VTLOGNO(10506) "CallSid %s: stream ended (%s)", w->call_sid,
+                  outcome ? outcome : "without an outcome");
+    if (outcome && strcmp(outcome, "hangup") == 0) {
+        doc = vt_voice_hangup(r->pool, &len);
     }
-    /* Caller ID: the tenant's number the caller dialled, so the human sees who it is for. */
-    doc = vt_voice_dial(r->pool, VT_VOICE_CONNECTING_TEXT, &voice,
-                        (to && vt_e164_valid(to)) ? to : NULL, t->escalation_phone, "escalate",
-                        VT_CONV_DIAL_TIMEOUT_S, &len);
+    else {
+        lead = outcome ? NULL : VT_VOICE_STREAM_LOST_TEXT;
+        if ((outcome && strcmp(outcome, "transfer") == 0) || vt_conv_can_transfer(t)) {
+            doc = transfer_now(w, t, &voice, lead, &len);
+        }
+        else {
+            /* The next gather turn after the stream's own turns (seq 2*turn, 2*turn+1). */
+            st.turn = last_seq / 2 + 1;
+            doc = vt_voice_gather(r->pool,
+                                  lead ? apr_pstrcat(r->pool, lead, " ", VT_VOICE_CONTINUE_TEXT,
+                                                     NULL)
+                                       : VT_VOICE_CONTINUE_TEXT,
+                                  &voice, action_url(r, st.turn, &st), &len);
+        }
+    }
     return vtm_send_twiml(r, doc, len);
 }

@@ -19,5 +19,7 @@ void vtm_conversation_child_init(apr_pool_t *pchild, server_rec *s);
 int vtm_route_inbound(vtm_webhook_t *w);
 int vtm_route_speech(vtm_webhook_t *w);
 int vtm_route_escalate(vtm_webhook_t *w);
+/* POST stream-end — a stream-mode call's <Connect action>: what follows its stream. */
+int vtm_route_stream_end(vtm_webhook_t *w);
 
 #endif

@@ -28,7 +28,7 @@ static const vt_event_stmt_t *const stmts[] = {
     &vt_tenant_by_number_stmt, &vt_tenant_by_slug_stmt, &vt_tenant_by_call_stmt, &status_counts,
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
     &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
-    &vt_call_history_stmt,
+    &vt_call_history_stmt, &vt_call_stream_stmt,
 };
 #define STMT_COUNT ((int)(sizeof(stmts) / sizeof(stmts[0])))
 
@@ -201,5 +201,27 @@ vtm_db_rc vtm_db_call_history(request_rec *r, const char *call_sid, vt_llm_turn_
         (*turns)[i].text = c[1];
     }
     *n = rows->nelts;
+    return VTM_DB_OK;
+}
+
+vtm_db_rc vtm_db_call_stream(request_rec *r, const char *call_sid, const char **outcome,
+                             int *last_seq)
+{
+    const char *args[] = { call_sid };
+    apr_array_header_t *rows = NULL;
+    vtm_db_rc rc = exec_stmt(r, &vt_call_stream_stmt, 1, args, &rows, NULL);
+    const char **c;
+
+    *outcome = NULL;
+    *last_seq = 1;
+    if (rc != VTM_DB_OK) {
+        return rc;
+    }
+    if (rows->nelts == 0) {
+        return VTM_DB_NOT_FOUND;
+    }
+    c = APR_ARRAY_IDX(rows, 0, const char **);
+    *outcome = c[0] && *c[0] ? c[0] : NULL;
+    *last_seq = c[1] ? atoi(c[1]) : 1;
     return VTM_DB_OK;
 }

@@ -42,4 +42,9 @@ vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **a
 vtm_db_rc vtm_db_call_history(request_rec *r, const char *call_sid, vt_llm_turn_t **turns,
                               int *n);
 
+/* How the call's stream ended (vt_call_stream_stmt): *outcome NULL when it did not say;
+ * VTM_DB_NOT_FOUND when there is no such call. */
+vtm_db_rc vtm_db_call_stream(request_rec *r, const char *call_sid, const char **outcome,
+                             int *last_seq);
+
 #endif

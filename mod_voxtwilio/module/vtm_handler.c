@@ -176,13 +176,14 @@ static int (*const handlers[VT_ROUTE_COUNT])(vtm_webhook_t *w) = {
     [VT_ROUTE_ESCALATE] = vtm_route_escalate,
     [VT_ROUTE_STATUS_CALLBACK] = route_status_callback,
     [VT_ROUTE_RECORDING] = route_recording,
+    [VT_ROUTE_STREAM_END] = vtm_route_stream_end,
 };
 
 /* The path of the <Location> that set our handler, or NULL for a regex section. Core's
  * per-directory config always exists there (SetHandler is a core directive) and records
  * the innermost matching section's path; a module of our own would get a per-directory
  * config only in sections holding one of its directives. */
-static const char *handler_location(request_rec *r)
+const char *vtm_handler_location(request_rec *r)
 {
     const core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
 
@@ -192,7 +193,7 @@ static const char *handler_location(request_rec *r)
 /* Splits the URI below the handler's Location into [slug/]route. 0 if it has another shape. */
 static int parse_path(request_rec *r, const char **slug, const char **route)
 {
-    const char *loc = handler_location(r), *rest = r->uri, *slash;
+    const char *loc = vtm_handler_location(r), *rest = r->uri, *slash;
     apr_size_t n = loc ? strlen(loc) : 0;
 
     while (n > 0 && loc[n - 1] == '/') {

@@ -9,6 +9,8 @@
 #include "vtm_request.h"
 
 int vtm_handler(request_rec *r);
+/* The path of the <Location> that set our handler ("/voice"), or NULL for a regex section. */
+const char *vtm_handler_location(request_rec *r);
 
 typedef enum { VTM_TENANT_OK, VTM_TENANT_NONE, VTM_TENANT_DB_DOWN } vtm_tenant_rc;
 

@@ -106,13 +106,12 @@ int vtm_request_read(vtm_webhook_t *w)
     return OK;
 }
 
-const char *vtm_request_signed_url(const vtm_webhook_t *w)
+const char *vtm_request_origin(request_rec *r, const vtm_srv_conf_t *conf)
 {
-    request_rec *r = w->r;
     const char *host;
 
-    if (w->conf->public_url) {
-        return apr_pstrcat(r->pool, w->conf->public_url, r->unparsed_uri, NULL);
+    if (conf->public_url) {
+        return conf->public_url;
     }
     /* The Host header is what Twilio put in the URL it signed, port included. */
     host = apr_table_get(r->headers_in, "Host");
@@ -120,7 +119,13 @@ const char *vtm_request_signed_url(const vtm_webhook_t *w)
         host = apr_psprintf(r->pool, "%s:%u", r->server->server_hostname,
                             (unsigned)ap_get_server_port(r));
     }
-    return apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, r->unparsed_uri, NULL);
+    return apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, NULL);
+}
+
+const char *vtm_request_signed_url(const vtm_webhook_t *w)
+{
+    return apr_pstrcat(w->r->pool, vtm_request_origin(w->r, w->conf), w->r->unparsed_uri,
+                       NULL);
 }
 
 int vtm_request_verify(const vtm_webhook_t *w, const char *auth_token)

@@ -27,6 +27,10 @@ typedef struct vtm_webhook {
  * bodySHA256), 400 for a malformed form. */
 int vtm_request_read(vtm_webhook_t *w);
 
+/* Where Twilio reaches this server: VoxTwilioPublicURL, else this request's scheme and Host
+ * ("https://calls.example.com"). */
+const char *vtm_request_origin(request_rec *r, const vtm_srv_conf_t *conf);
+
 /* The URL Twilio signed: VoxTwilioPublicURL (or this request's scheme and Host) followed by
  * the request-URI exactly as received. Never derived from X-Forwarded-* headers. */
 const char *vtm_request_signed_url(const vtm_webhook_t *w);

@@ -54,6 +54,13 @@ void vtm_status_count(vtm_stat_t which)
     }
 }
 
+void vtm_status_uncount(vtm_stat_t which)
+{
+    if (stats) {
+        apr_atomic_dec32(&stats->counters[which]);
+    }
+}
+
 void vtm_status_set_helper(long pid, unsigned restarts)
 {
     if (stats) {
@@ -66,7 +73,8 @@ static int status_hook(request_rec *r, int flags)
 {
     const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable",
                                             "LLMTurns", "LLMErrors", "LLMTimeouts",
-                                            "AssistantCacheHits", "AssistantCacheMisses" };
+                                            "AssistantCacheHits", "AssistantCacheMisses",
+                                            "StreamsLive", "Streams", "StreamsRefused" };
     long in_progress = -1, backlog = -1, failed = -1;
     int i;
 

@@ -19,6 +19,9 @@ typedef enum {
     VTM_STAT_LLM_TIMEOUTS,      /* of those, answered by the fallback: time budget ran out */
     VTM_STAT_ASSISTANT_CACHE_HITS,   /* a tenant's parsed assistant found in the child's cache */
     VTM_STAT_ASSISTANT_CACHE_MISSES, /* ... built from its JSON (first use or after an edit) */
+    VTM_STAT_STREAMS_LIVE,      /* Media Streams tunnelled now (a gauge; old generations too) */
+    VTM_STAT_STREAMS,           /* stream upgrades let through to the helper */
+    VTM_STAT_STREAMS_REFUSED,   /* stream upgrades refused (signature, tenant, database) */
     VTM_STAT_COUNT
 } vtm_stat_t;
 
@@ -28,6 +31,8 @@ apr_status_t vtm_status_init(server_rec *s);
 void vtm_status_register_hooks(apr_pool_t *p);
 
 void vtm_status_count(vtm_stat_t which);
+/* For gauges: one less. */
+void vtm_status_uncount(vtm_stat_t which);
 /* Called by the supervisor in the parent whenever the helper (re)starts. */
 void vtm_status_set_helper(long pid, unsigned restarts);
 

@@ -35,6 +35,10 @@ int main(void)
     srunner_add_suite(sr, vt_suite_llm());
     srunner_add_suite(sr, vt_suite_analysis());
     srunner_add_suite(sr, vt_suite_conversation());
+    srunner_add_suite(sr, vt_suite_g711());
+    srunner_add_suite(sr, vt_suite_stream_msg());
+    srunner_add_suite(sr, vt_suite_realtime());
+    srunner_add_suite(sr, vt_suite_audio());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -165,6 +165,36 @@ START_TEST(test_model_settings_and_languages)
 }
 END_TEST
 
+/* The stream-mode columns (sql/004_streams.sql). */
+START_TEST(test_stream_settings)
+{
+    const char *row[VT_TENANT_NCOLS] = {
+        "7", "acme", "t", "Hi", "Polly.Amy", "en-GB", "t", "t", ACME_SID, "00", "k1",
+        NULL, NULL, NULL, "Acme", "script", NULL, NULL, NULL, NULL, "0.3", "200", "[]", NULL,
+        "stream", "t", "wss://rt.example.com/v1/realtime", "gpt-realtime", "marin", "beta",
+        "pcm16", "", "abcd", "k2" };
+    vt_tenant_t t;
+
+    vt_tenant_from_row(row, &t);
+    ck_assert(vt_tenant_is_stream(&t));
+    ck_assert(vt_tenant_has_realtime(&t));
+    ck_assert_int_eq(t.recording, 1);
+    ck_assert_str_eq(t.realtime_voice, "marin");
+    ck_assert_str_eq(t.realtime_dialect, "beta");
+    ck_assert_str_eq(t.realtime_audio, "pcm16");
+    ck_assert_ptr_null(t.realtime_transcription); /* "" is none */
+    ck_assert_str_eq(t.realtime_key_blob_hex, "abcd");
+    ck_assert_str_eq(t.realtime_key_id, "k2");
+    row[24] = "gather";
+    row[25] = "f";
+    row[27] = NULL;
+    vt_tenant_from_row(row, &t);
+    ck_assert(!vt_tenant_is_stream(&t));
+    ck_assert(!vt_tenant_has_realtime(&t));
+    ck_assert_int_eq(t.recording, 0);
+}
+END_TEST
+
 Suite *vt_suite_tenant(void)
 {
     Suite *s = suite_create("tenant");
@@ -177,6 +207,7 @@ Suite *vt_suite_tenant(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_database_failure);
     tcase_add_test(tc, test_model_settings_and_languages);
+    tcase_add_test(tc, test_stream_settings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,6 +21,10 @@ Suite *vt_suite_tenant(void);
 Suite *vt_suite_llm(void);
 Suite *vt_suite_analysis(void);
 Suite *vt_suite_conversation(void);
+Suite *vt_suite_g711(void);
+Suite *vt_suite_stream_msg(void);
+Suite *vt_suite_realtime(void);
+Suite *vt_suite_audio(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

@@ -57,7 +57,8 @@ class Apache:
     def __init__(self, paths, conninfo, key_file, api_base=None, root=None, port=None,
                  server_extra="", vhost_extra="", location_extra="", voxtwilio="On",
                  with_dbd=True, with_module=True, log_level="info", module_log_level="debug",
-                 location="/voice", mpm="event", docroot=None, capture=None):
+                 location="/voice", mpm="event", docroot=None, capture=None,
+                 stream_socket=None):
         self.paths = paths
         self.conninfo = conninfo
         self.key_file = key_file
@@ -81,6 +82,8 @@ class Apache:
         self.docroot = docroot or os.path.join(self.root, "htdocs")
         os.makedirs(self.docroot, exist_ok=True)
         self.capture = capture
+        # Media Streams: {location}/stream proxied (mod_proxy_wstunnel) to this unix socket.
+        self.stream_socket = stream_socket
         self.conf_path = os.path.join(self.root, "conf", "httpd.conf")
         self.pid_file = os.path.join(self.root, "run", "httpd.pid")
         self.error_log = os.path.join(self.root, "logs", "error_log")
@@ -121,6 +124,9 @@ class Apache:
         ]
         if with_dbd:
             lines.append("LoadModule dbd_module %s/mod_dbd.so" % md)
+        if self.stream_socket:
+            for m in ("proxy", "proxy_http", "proxy_wstunnel"):
+                lines.append("LoadModule %s_module %s/mod_%s.so" % (m, md, m))
         if self.with_module:
             lines.append("LoadModule voxtwilio_module %s" % self.paths.module_so)
         if is_root():
@@ -177,6 +183,11 @@ class Apache:
             if location_extra:
                 lines.append(location_extra)
             lines.append("    </Location>")
+            if self.stream_socket:
+                lines += ["    <Location %s/stream>" % self.location.rstrip("/"),
+                          "        ProxyPass unix:%s|ws://localhost/ upgrade=websocket "
+                          "retry=0" % self.stream_socket,
+                          "    </Location>"]
         lines.append("</VirtualHost>")
         return "\n".join(lines) + "\n"
 
