@@ -258,6 +258,28 @@ const char *vt_conv_menu(apr_pool_t *p, const vt_conv_ctx_t *ctx)
     return menu;
 }
 
+const char *vt_conv_instructions(apr_pool_t *p, const vt_tenant_t *t, const vt_assistant_t *a)
+{
+    vt_llm_phone_t phone = { t->name, t->system_prompt, a->languages, 1,
+                             a->languages[0].language };
+    const vt_script_t *s = a->script;
+    int n = vt_script_intent_count(s), i, k;
+    const vt_llm_msg_t *msgs = vt_llm_phone_messages(p, &phone, NULL, 0, NULL, &k);
+    const char *out = msgs[0].content;
+
+    if (n > 0) {
+        out = apr_pstrcat(p, out, "What the company wants callers told (use it, in your own "
+                          "words):\n", NULL);
+    }
+    for (i = 0; i < n; i++) {
+        vt_answer_t ans;
+        vt_script_intent_answer(s, i, &ans);
+        out = apr_psprintf(p, "%s- When asked about %s: %s\n", out, vt_script_intent_label(s, i),
+                           ans.reply);
+    }
+    return out;
+}
+
 const char *vt_conv_transfer_alert(apr_pool_t *p, const char *from, const char *call_sid,
                                    const char *escalation_phone)
 {

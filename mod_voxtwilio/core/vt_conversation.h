@@ -111,6 +111,11 @@ int vt_conv_can_transfer(const vt_tenant_t *t);
  * person, press 0." (the person only when it can transfer). */
 const char *vt_conv_menu(apr_pool_t *p, const vt_conv_ctx_t *ctx);
 
+/* A realtime model's instructions: the phone rules and tools of vt_llm's system message
+ * (company, the tenant's prompt, the call's language), then the tenant's intents as what
+ * it knows ("When asked about opening hours: We are open ..."). */
+const char *vt_conv_instructions(apr_pool_t *p, const vt_tenant_t *t, const vt_assistant_t *a);
+
 /* The SMS alert of a transfer, for the tenant's notification phone. */
 const char *vt_conv_transfer_alert(apr_pool_t *p, const char *from, const char *call_sid,
                                    const char *escalation_phone);

@@ -297,6 +297,30 @@ const vt_event_stmt_t vt_call_history_stmt = {
     1
 };
 
+const vt_event_stmt_t vt_stream_claim_stmt = {
+    "voxtwilio_stream_claim",
+    "UPDATE calls k SET stream_sid = %s, stream_backend = %s, stream_started_at = now(), "
+    "updated_at = now() WHERE k.call_sid = %s AND k.company_id = CAST(%s AS bigint) "
+    "AND k.stream_sid IS NULL AND k.status_rank < 4 "
+    "RETURNING (SELECT coalesce(max(seq), 1) FROM call_turns t WHERE t.call_sid = k.call_sid)",
+    4
+};
+
+const vt_event_stmt_t vt_stream_turn_stmt = {
+    "voxtwilio_stream_turn",
+    "INSERT INTO call_turns (call_sid, seq, role, text, interrupted, heard_ms) "
+    "VALUES (%s, CAST(%s AS integer), %s, %s, CAST(%s AS boolean), CAST(%s AS integer)) "
+    "ON CONFLICT (call_sid, seq) DO NOTHING",
+    6
+};
+
+const vt_event_stmt_t vt_stream_end_stmt = {
+    "voxtwilio_stream_end",
+    "UPDATE calls SET stream_outcome = %s, stream_ended_at = now(), "
+    "barge_ins = CAST(%s AS integer), updated_at = now() WHERE call_sid = %s",
+    3
+};
+
 const vt_event_stmt_t vt_call_stream_stmt = {
     "voxtwilio_call_stream",
     "SELECT k.stream_outcome, (SELECT coalesce(max(seq), 1) FROM call_turns t "

@@ -41,6 +41,15 @@ extern const vt_event_stmt_t vt_call_history_stmt;
  * say) and the seq of its last turn (1 when none), for the <Connect action> route. */
 extern const vt_event_stmt_t vt_call_stream_stmt;
 
+/* Stream mode (voxtwilio-helper). Claim: the call's one stream, only for a call of that
+ * company that has not ended and has no stream yet (%s: stream_sid, backend, call_sid,
+ * company_id); returns the seq of the call's last turn, no row when refused. Turn: one
+ * turn at a seq (%s: call_sid, seq, role, text, interrupted "t"/"f", heard_ms or NULL).
+ * End: how the stream ended (%s: outcome or NULL, barge-ins, call_sid). */
+extern const vt_event_stmt_t vt_stream_claim_stmt;
+extern const vt_event_stmt_t vt_stream_turn_stmt;
+extern const vt_event_stmt_t vt_stream_end_stmt;
+
 /* "A call comes in": the event (deduplicated), the call row and the tenant's greeting as
  * the call's first turn (seq 1), once per CallSid, in one statement. */
 extern const vt_event_stmt_t vt_event_inbound_stmt;

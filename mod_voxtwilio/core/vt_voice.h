@@ -55,6 +55,9 @@ const char *vt_voice_stream(apr_pool_t *p, const char *url, const vt_voice_param
 /* Said by the <Connect action> route when a stream ended without saying how (its helper
  * died, or it never started): the caller then goes on in gather mode or to the human. */
 #define VT_VOICE_STREAM_LOST_TEXT "Sorry, the line had a problem for a moment."
+/* Said by the helper when a stream's backend fails (then the <Connect action> route goes
+ * on: the human, or gather mode). */
+#define VT_VOICE_BACKEND_FAILED_TEXT "Sorry, I am having a technical problem."
 /* Asks the caller to go on after the stream, in gather mode. */
 #define VT_VOICE_CONTINUE_TEXT "How can I help you?"
 

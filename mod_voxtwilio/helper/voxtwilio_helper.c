@@ -30,6 +30,7 @@
 #include <apr_strings.h>
 
 #include "vth.h"
+#include "vth_media.h"
 #include "vt_keyring.h"
 #include "vt_log.h"
 #include "vt_rest.h"
@@ -45,7 +46,8 @@ static void usage(FILE *out)
 "Usage: " VTH_PROG " [OPTIONS]\n"
 "\n"
 "Runs mod_voxtwilio's background jobs (SMS alerts, recording downloads) from the\n"
-"database outbox, and replays the webhooks it spooled while the database was down.\n"
+"database outbox, replays the webhooks it spooled while the database was down, and\n"
+"(with --stream-socket) holds stream-mode calls over Twilio Media Streams.\n"
 "Logs go to standard error.\n"
 "\n"
 "Options:\n"
@@ -65,6 +67,14 @@ static void usage(FILE *out)
 "  --parent-pid PID       exit when process PID is gone (the module passes httpd's)\n"
 "  --stale-after SECONDS  requeue jobs left running this long by a helper that\n"
 "                         died (default 300)\n"
+"  --stream-socket PATH   serve Twilio Media Streams (stream mode) on this unix\n"
+"                         socket, for Apache's mod_proxy_wstunnel (its directory is\n"
+"                         created 0750; the socket is 0660, owned by --user)\n"
+"  --stream-max N         streams served at once (default 1000)\n"
+"  --stream-timeout SECONDS  close a stream Twilio sends nothing on for this long\n"
+"                         (default 10)\n"
+"  --realtime-timeout MS  a realtime model that owes an answer this long has failed:\n"
+"                         the caller hears an apology (default 4000)\n"
 "  --log-level LEVEL      error, warn, notice, info (default) or debug\n"
 "  -h, --help             show this help\n"
 "  --version              show the version\n"
@@ -298,6 +308,50 @@ static int drop_privileges(const char *name, uid_t uid, gid_t gid)
     return 0;
 }
 
+/* The stream options, checked; defaults for those not given. */
+static int media_options(vth_media_conf_t *c, const char *max, const char *timeout,
+                         const char *rt_timeout)
+{
+    long v;
+
+    c->max_streams = VTH_STREAM_MAX_DEFAULT;
+    c->stream_timeout_s = VTH_STREAM_TIMEOUT_S;
+    c->realtime_timeout_ms = VTH_REALTIME_TIMEOUT_MS;
+    if (c->socket_path && (!*c->socket_path || strlen(c->socket_path) >= 108))
+        return config_error("--stream-socket must be a path of 1 to 107 characters");
+    if (max) {
+        if (!parse_positive(max, 100000, &v))
+            return config_error("--stream-max must be a number from 1 to 100000");
+        c->max_streams = (int)v;
+    }
+    if (timeout) {
+        if (!parse_positive(timeout, 3600, &v))
+            return config_error("--stream-timeout must be a number of seconds (1 to 3600)");
+        c->stream_timeout_s = (int)v;
+    }
+    if (rt_timeout) {
+        if (!parse_positive(rt_timeout, 60000, &v) || v < 200)
+            return config_error("--realtime-timeout must be milliseconds (200 to 60000)");
+        c->realtime_timeout_ms = (int)v;
+    }
+    return 0;
+}
+
+/* The socket's directory: made 0750 for the helper's user (Apache's), whose group may then
+ * reach the socket; an existing one is left as it is. */
+static int make_socket_dir(const char *path, int chown_to, uid_t uid, gid_t gid)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    apr_cpystrn(dir, path, sizeof dir);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return make_dir_for("--stream-socket", dir, 0750, chown_to, uid, gid);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -306,7 +360,10 @@ int main(int argc, char **argv)
     apr_pool_t *pool;
     const char *key_file = NULL, *api_base = NULL, *parent = NULL, *stale = NULL;
     const char *level_name = NULL, *err = NULL, *user = NULL, *group = NULL;
-    const char *user_name = NULL;
+    const char *user_name = NULL, *stream_max = NULL, *stream_timeout = NULL;
+    const char *realtime_timeout = NULL;
+    vth_media_conf_t media_conf;
+    vth_media_t *media = NULL;
     uid_t uid = 0;
     gid_t gid = 0;
     int drop = 0;
@@ -318,6 +375,7 @@ int main(int argc, char **argv)
     int i, rc = 0, why;
 
     memset(&cfg, 0, sizeof cfg);
+    memset(&media_conf, 0, sizeof media_conf);
     cfg.stale_after_s = VTH_DEFAULT_STALE_S;
     vt_log_set_sink(log_sink, NULL, VT_LOG_INFO);
     if (apr_app_initialize(&argc, (const char *const **)&argv, NULL) != APR_SUCCESS) {
@@ -355,7 +413,11 @@ int main(int argc, char **argv)
             || (m = opt(argc, argv, &i, "--group", &group)) != 0
             || (m = opt(argc, argv, &i, "--parent-pid", &parent)) != 0
             || (m = opt(argc, argv, &i, "--stale-after", &stale)) != 0
-            || (m = opt(argc, argv, &i, "--log-level", &level_name)) != 0) {
+            || (m = opt(argc, argv, &i, "--log-level", &level_name)) != 0
+            || (m = opt(argc, argv, &i, "--stream-socket", &media_conf.socket_path)) != 0
+            || (m = opt(argc, argv, &i, "--stream-max", &stream_max)) != 0
+            || (m = opt(argc, argv, &i, "--stream-timeout", &stream_timeout)) != 0
+            || (m = opt(argc, argv, &i, "--realtime-timeout", &realtime_timeout)) != 0) {
             if (m < 0)
                 return VTH_EXIT_CONFIG;
             continue;
@@ -375,6 +437,8 @@ int main(int argc, char **argv)
             return config_error("--stale-after must be a number of seconds (1 to 86400)");
         cfg.stale_after_s = (int)v;
     }
+    if ((rc = media_options(&media_conf, stream_max, stream_timeout, realtime_timeout)) != 0)
+        return rc;
     if (parent) {
         long v;
         if (!parse_positive(parent, INT_MAX, &v))
@@ -426,6 +490,9 @@ int main(int argc, char **argv)
         && (rc = make_dir_for("--recordings-dir", cfg.recordings_dir, 0750, drop, uid, gid)))
         return rc;
     if (cfg.spool_dir && (rc = make_dir_for("--spool-dir", cfg.spool_dir, 0700, drop, uid, gid)))
+        return rc;
+    if (media_conf.socket_path && !cfg.once
+        && (rc = make_socket_dir(media_conf.socket_path, drop, uid, gid)) != 0)
         return rc;
     if (drop && (rc = drop_privileges(user_name, uid, gid)) != 0)
         return rc;
@@ -481,12 +548,16 @@ int main(int argc, char **argv)
     }
     else {
         int n = 0;
+        /* Live audio in a thread of its own: a slow job never delays it. */
+        if (media_conf.socket_path && vth_media_start(&media, pool, &cfg, &media_conf) != 0)
+            return config_error("cannot serve streams on %s", media_conf.socket_path);
         /* The spool before the outbox: the outbox picks up NOTIFYs that arrived while
          * spool statements ran in the same turn of the loop. */
         if (spool)
             vth_spool_source(spool, &sources[n++]);
         vth_outbox_source(ob, &sources[n++]);
         rc = vth_loop_run(&cfg, sources, n) == 0 ? 0 : 1;
+        vth_media_stop(media);
     }
     why = vth_stop_requested(&cfg);
     if (why > 0)

@@ -59,6 +59,15 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
                          VTLOGNO(10426) "VoxTwilioSpoolDir: invalid path");
             ok = 0;
         }
+        if (*c->stream_socket) {
+            c->stream_socket = ap_runtime_dir_relative(pconf, c->stream_socket);
+            if (!c->stream_socket || strlen(c->stream_socket) > 107) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
+                             VTLOGNO(10427) "VoxTwilioStreamSocket: the path must be at most "
+                             "107 characters once below DefaultRuntimeDir");
+                ok = 0;
+            }
+        }
         if (c->enabled && c->signature && !c->keyring) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
                          VTLOGNO(10001) "VoxTwilio On in %s:%u needs VoxTwilioKeyFile (at "

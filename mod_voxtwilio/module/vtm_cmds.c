@@ -266,6 +266,69 @@ static const char *cmd_dir(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* VoxTwilioStreamSocket PATH|Off (kept as given: resolved against DefaultRuntimeDir at
+ * start, like VoxTwilioSpoolDir). */
+static const char *cmd_stream_socket(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (strcasecmp(arg, "Off") == 0) {
+        vtm_srv_conf(cmd->server)->stream_socket = VTM_STREAM_SOCKET_OFF;
+        return NULL;
+    }
+    if (!*arg || strlen(arg) > 100) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a socket path of 1 to 100 "
+                            "characters, or Off", cmd->cmd->name, arg);
+    }
+    vtm_srv_conf(cmd->server)->stream_socket = arg;
+    return NULL;
+}
+
+/* VoxTwilioStreamMax N and VoxTwilioStreamTimeout SECONDS; cmd->info says which. */
+#define STREAM_MAX ((void *)1)
+#define STREAM_TIMEOUT ((void *)2)
+
+static const char *cmd_stream_int(cmd_parms *cmd, void *dc, const char *arg)
+{
+    vtm_srv_conf_t *c = vtm_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t n;
+
+    if (err) {
+        return err;
+    }
+    if (cmd->info == STREAM_MAX) {
+        if (!(err = int_arg(cmd, arg, 1, 100000, "streams", &n))) {
+            c->stream_max = (int)n;
+        }
+    }
+    else if (!(err = int_arg(cmd, arg, 1, 3600, "seconds", &n))) {
+        c->stream_timeout_s = (int)n;
+    }
+    return err;
+}
+
+/* VoxTwilioRealtimeTimeout 4 | 1500ms: a realtime model owing an answer this long failed. */
+static const char *cmd_realtime_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_interval_time_t t;
+
+    if (err) {
+        return err;
+    }
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS
+        || t < apr_time_from_msec(200) || t > apr_time_from_sec(60)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a time from 200ms to 60s (e.g. 4 "
+                            "or 2500ms)", cmd->cmd->name, arg);
+    }
+    vtm_srv_conf(cmd->server)->realtime_timeout_ms = apr_time_as_msec(t);
+    return NULL;
+}
+
 const command_rec vtm_cmds[] = {
     AP_INIT_FLAG("VoxTwilio", cmd_enable, NULL, RSRC_CONF,
                  "On to answer Twilio webhooks in this virtual host (default Off)"),
@@ -302,5 +365,16 @@ const command_rec vtm_cmds[] = {
     AP_INIT_TAKE1("VoxTwilioRecordingsDir", cmd_dir, DIR_RECORDINGS, RSRC_CONF,
                   "Where the helper stores downloaded call recordings (default: it "
                   "downloads none)"),
+    AP_INIT_TAKE1("VoxTwilioStreamSocket", cmd_stream_socket, NULL, RSRC_CONF,
+                  "Unix socket the helper serves Media Streams on, for ProxyPass unix:... "
+                  "(default voxtwilio/stream.sock below DefaultRuntimeDir), or Off"),
+    AP_INIT_TAKE1("VoxTwilioStreamMax", cmd_stream_int, STREAM_MAX, RSRC_CONF,
+                  "Media Streams the helper serves at once (default 1000)"),
+    AP_INIT_TAKE1("VoxTwilioStreamTimeout", cmd_stream_int, STREAM_TIMEOUT, RSRC_CONF,
+                  "Seconds a stream may stay silent on Twilio's side before the helper "
+                  "closes it (default 10)"),
+    AP_INIT_TAKE1("VoxTwilioRealtimeTimeout", cmd_realtime_timeout, NULL, RSRC_CONF,
+                  "How long a realtime model may owe an answer before the caller hears an "
+                  "apology and the call goes on without it (default 4)"),
     { NULL }
 };

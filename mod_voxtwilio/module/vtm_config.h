@@ -29,7 +29,11 @@
     X(const char *, spool_dir, NULL, VTM_DEFAULT_SPOOL_DIR) /* VoxTwilioSpoolDir (global) */ \
     X(const char *, recordings_dir, NULL, NULL)         /* VoxTwilioRecordingsDir (global) */ \
     X(apr_int64_t, assistant_timeout_ms, VTM_UNSET_INT, 6000) /* VoxTwilioAssistantTimeout */ \
-    X(int, assistant_cache, VTM_UNSET_INT, VT_ASSISTANT_CACHE_DEFAULT) /* VoxTwilioAssistantCache (gl.) */
+    X(int, assistant_cache, VTM_UNSET_INT, VT_ASSISTANT_CACHE_DEFAULT) /* VoxTwilioAssistantCache (gl.) */ \
+    X(const char *, stream_socket, NULL, VTM_DEFAULT_STREAM_SOCKET) /* VoxTwilioStreamSocket (gl.) */ \
+    X(int, stream_max, VTM_UNSET_INT, 1000)             /* VoxTwilioStreamMax (global) */     \
+    X(int, stream_timeout_s, VTM_UNSET_INT, 10)         /* VoxTwilioStreamTimeout (global) */ \
+    X(apr_int64_t, realtime_timeout_ms, VTM_UNSET_INT, 4000) /* VoxTwilioRealtimeTimeout (gl.) */
 
 #define VTM_DEFAULT_API_BASE "https://api.twilio.com"
 /* The installed helper, next to voxtwilio-admin: $(bindir), from the build. */
@@ -37,6 +41,9 @@
 #error "VT_HELPER_PATH must be defined by the build (see Makefile.am)"
 #endif
 #define VTM_DEFAULT_HELPER VT_HELPER_PATH
+/* Relative to DefaultRuntimeDir (resolved at start); "" after VoxTwilioStreamSocket Off. */
+#define VTM_DEFAULT_STREAM_SOCKET "voxtwilio/stream.sock"
+#define VTM_STREAM_SOCKET_OFF ""
 /* VoxTwilioHelper Off: no path can be empty once made absolute. */
 #define VTM_HELPER_OFF ""
 /* Relative to DefaultRuntimeDir (resolved at start). */

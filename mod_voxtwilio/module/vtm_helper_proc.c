@@ -239,6 +239,16 @@ static helper_spec_t *spec_build(apr_pool_t *pconf, server_rec *s)
             ARG(ap_unixd_config.group_name);
         }
     }
+    if (*mc->stream_socket) {
+        ARG("--stream-socket");
+        ARG(mc->stream_socket);
+        ARG("--stream-max");
+        ARG(apr_itoa(pconf, mc->stream_max));
+        ARG("--stream-timeout");
+        ARG(apr_itoa(pconf, mc->stream_timeout_s));
+        ARG("--realtime-timeout");
+        ARG(apr_psprintf(pconf, "%" APR_INT64_T_FMT, mc->realtime_timeout_ms));
+    }
     ARG("--log-level");
     ARG(level_name(ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX)));
     ARG(NULL);

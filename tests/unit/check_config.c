@@ -112,6 +112,10 @@ START_TEST(test_documented_defaults)
     ck_assert_ptr_null(c->recordings_dir);
     ck_assert_int_eq(c->assistant_timeout_ms, 6000); /* VoxTwilioAssistantTimeout 6 */
     ck_assert_int_eq(c->assistant_cache, 256);       /* VoxTwilioAssistantCache 256 */
+    ck_assert_str_eq(c->stream_socket, "voxtwilio/stream.sock"); /* below DefaultRuntimeDir */
+    ck_assert_int_eq(c->stream_max, 1000);           /* VoxTwilioStreamMax 1000 */
+    ck_assert_int_eq(c->stream_timeout_s, 10);       /* VoxTwilioStreamTimeout 10 */
+    ck_assert_int_eq(c->realtime_timeout_ms, 4000);  /* VoxTwilioRealtimeTimeout 4 */
 }
 END_TEST
 

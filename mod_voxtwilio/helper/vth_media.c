@@ -1,0 +1,234 @@
+/* vth_media — the media thread: one libwebsockets context serving Twilio's streams on a
+ * unix socket and the backends' client connections; see vth_media.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "vth_media.h"
+#include "vt_log.h"
+#include "vt_voice.h"
+
+static const struct lws_protocols protocols[] = {
+    /* First: upgrades without Sec-WebSocket-Protocol (Twilio's) bind to index 0. */
+    { "twilio-media", vth_stream_callback, VTH_STREAM_PSS_SIZE, 4096, 0, NULL, 0 },
+    { "vt-realtime", vth_realtime_callback, 0, 16384, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ')) {
+        n--;
+    }
+    vt_log(level == LLL_ERR ? VT_LOG_ERR : VT_LOG_WARN, "libwebsockets: %.*s", (int)n, line);
+}
+
+/* ------------------------------------------------------------------ outbound frames */
+
+typedef struct vth_out {
+    struct vth_out *next;
+    size_t len;
+    unsigned char buf[];   /* LWS_PRE bytes of headroom, then the frame */
+} vth_out_t;
+
+int vth_outq_push(vth_outq_t *q, const char *data, size_t len)
+{
+    vth_out_t *o = malloc(sizeof *o + LWS_PRE + len);
+
+    if (!o) {
+        return -1;
+    }
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->buf + LWS_PRE, data, len);
+    if (q->tail) {
+        q->tail->next = o;
+    }
+    else {
+        q->head = o;
+    }
+    q->tail = o;
+    q->count++;
+    return 0;
+}
+
+int vth_outq_write(vth_outq_t *q, struct lws *wsi)
+{
+    vth_out_t *o = q->head;
+    int rc;
+
+    if (!o) {
+        return 0;
+    }
+    q->head = o->next;
+    if (!q->head) {
+        q->tail = NULL;
+    }
+    q->count--;
+    rc = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len ? -1 : 0;
+    free(o);
+    return rc < 0 ? -1 : q->head != NULL;
+}
+
+void vth_outq_clear(vth_outq_t *q)
+{
+    while (q->head) {
+        vth_out_t *o = q->head;
+        q->head = o->next;
+        free(o);
+    }
+    q->tail = NULL;
+    q->count = 0;
+}
+
+/* ------------------------------------------------------------------ the media thread */
+
+static void sweep(lws_sorted_usec_list_t *sul)
+{
+    vth_media_t *m = lws_container_of(sul, vth_media_t, sweep);
+    long long now = vth_now_ms();
+    vth_stream_t *s, *next;
+
+    for (s = m->streams; s; s = next) {
+        next = s->next;
+        vth_stream_tick(s, now);
+    }
+    lws_sul_schedule(m->ctx, 0, &m->sweep, sweep, VTH_SWEEP_MS * LWS_US_PER_MS);
+}
+
+void vth_media_wakeup(vth_media_t *m)
+{
+    vth_media_completions(m);
+}
+
+static void *media_main(void *arg)
+{
+    vth_media_t *m = arg;
+    struct lws_context *ctx;
+
+    lws_sul_schedule(m->ctx, 0, &m->sweep, sweep, VTH_SWEEP_MS * LWS_US_PER_MS);
+    while (!m->stop) {
+        if (lws_service(m->ctx, 0) < 0) {
+            vt_log(VT_LOG_ERR, "the media loop failed; live streams end");
+            break;
+        }
+    }
+    lws_sul_cancel(&m->sweep);
+    pthread_mutex_lock(&m->lock); /* workers wake the loop under it */
+    ctx = m->ctx;
+    m->ctx = NULL;
+    pthread_mutex_unlock(&m->lock);
+    /* Closes every stream: Twilio goes on with the <Connect action> of each call. */
+    lws_context_destroy(ctx);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ start and stop */
+
+static void apology_run(vth_task_t *t, vth_db_t *db)
+{
+    t->data = (void *)vth_tts_clip_in(t->pool, "en-US", VT_VOICE_BACKEND_FAILED_TEXT);
+}
+
+static void apology_done(vth_task_t *t)
+{
+    vth_media_t *m = t->media;
+
+    m->apology = t->data; /* cached: lives as long as the process */
+    if (!m->apology) {
+        vt_log(VT_LOG_WARN, "cannot synthesize the apology clip: a failing backend ends "
+                            "its stream without it");
+    }
+}
+
+/* "user:group" of this process, for the socket's owner (lws chowns it and makes it 0660:
+ * Apache's children, running as the same user, connect to it). */
+static const char *owner_of_process(apr_pool_t *p)
+{
+    struct passwd *pw = getpwuid(getuid());
+    struct group *gr = getgrgid(getgid());
+
+    if (!pw || !gr) {
+        return NULL;
+    }
+    return apr_pstrcat(p, pw->pw_name, ":", gr->gr_name, NULL);
+}
+
+int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
+                    const vth_media_conf_t *conf)
+{
+    struct lws_context_creation_info info;
+    vth_media_t *m = apr_pcalloc(p, sizeof *m);
+    struct stat st;
+
+    m->pool = p;
+    m->cfg = cfg;
+    m->conf = *conf;
+    m->by_id = apr_hash_make(p);
+    pthread_mutex_init(&m->lock, NULL);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    if (vth_tts_init() != 0) {
+        return -1;
+    }
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.iface = conf->socket_path;
+    info.port = 0; /* with UNIX_SOCK: no TCP port, the socket only */
+    info.protocols = protocols;
+    info.unix_socket_perms = owner_of_process(p);
+    info.user = m;
+    info.count_threads = 1;
+    info.fd_limit_per_thread = (unsigned)conf->max_streams * 2 + 64;
+    info.max_http_header_data = 4096;
+    info.timeout_secs = 10;
+    m->ctx = lws_create_context(&info);
+    /* lws reports a failed bind only in its log: the socket must be there now. */
+    if (m->ctx && stat(conf->socket_path, &st) != 0) {
+        lws_context_destroy(m->ctx);
+        m->ctx = NULL;
+    }
+    if (!m->ctx) {
+        vt_log(VT_LOG_ERR, "cannot listen on the stream socket %s (see the libwebsockets "
+                           "line above)", conf->socket_path);
+        return -1;
+    }
+    m->dbq = vth_queue_start(p, m, "stream database", 1);
+    m->ttsq = vth_queue_start(p, m, "speech", 0);
+    m->dnsq = vth_queue_start(p, m, "name lookup", 0);
+    if (!m->dbq || !m->ttsq || !m->dnsq) {
+        return -1;
+    }
+    vth_queue_push(m->ttsq, vth_task_new(apology_run, apology_done, 0, NULL));
+    if (pthread_create(&m->thread, NULL, media_main, m) != 0) {
+        vt_log(VT_LOG_ERR, "cannot start the media thread");
+        return -1;
+    }
+    vt_log(VT_LOG_INFO, "streams: listening on %s (at most %d)", conf->socket_path,
+           conf->max_streams);
+    *out = m;
+    return 0;
+}
+
+void vth_media_stop(vth_media_t *m)
+{
+    if (!m) {
+        return;
+    }
+    m->stop = 1;
+    lws_cancel_service(m->ctx);
+    pthread_join(m->thread, NULL);
+    /* The workers finish what is queued (the last turns and outcomes) before they go. */
+    vth_queue_stop(m->dbq);
+    vth_queue_stop(m->ttsq);
+    vth_queue_stop(m->dnsq);
+    vth_media_completions(m);
+}

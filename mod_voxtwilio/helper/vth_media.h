@@ -1,0 +1,279 @@
+/* vth_media — voxtwilio-helper's live audio: the Media Streams server (Twilio's calls,
+ * through Apache's mod_proxy_wstunnel on a unix socket), its per-call sessions and their
+ * backends (a realtime model, or the offline DTMF menu). docs/stream-mode.md.
+ *
+ * Threads. The media thread runs one libwebsockets event loop for every stream and every
+ * backend connection and never blocks: whatever could wait (a database statement, a name
+ * lookup, speech synthesis) is a task handed to a worker thread (vth_work), whose result
+ * comes back through a completion queue that wakes the loop (lws_cancel_service). The job
+ * and spool loop runs in the main thread, which also owns the signals; it starts the media
+ * thread and stops it on the way out.
+ *
+ * Files:
+ *   vth_media.c    the lws context, listener, protocols, the sweep timer, the thread
+ *   vth_stream.c   a call's stream: Twilio's messages, verification, playback and marks,
+ *                  barge-in (clear), the outcome and the close
+ *   vth_realtime.c the realtime backend (OpenAI-Realtime-compatible WebSocket client)
+ *   vth_offline.c  the offline backend (espeak-ng prompts, DTMF menu)
+ *   vth_work.c     worker threads and their queues
+ *   vth_db.c       the helper's database layer (connection, reconnect, error text)
+ *   vth_tts.c      espeak-ng synthesis to µ-law 8 kHz, cached per text
+ */
+#ifndef VTH_MEDIA_H
+#define VTH_MEDIA_H
+
+#include <stdint.h>
+#include <pthread.h>
+
+#include <apr_pools.h>
+#include <libpq-fe.h>
+#include <libwebsockets.h>
+
+#include "vth.h"
+#include "vt_assistant_cache.h"
+#include "vt_conversation.h"
+#include "vt_events.h"
+#include "vt_log.h"
+#include "vt_stream_msg.h"
+#include "vt_tenant.h"
+
+#define VTH_STREAM_MAX_DEFAULT 1000     /* concurrent streams */
+#define VTH_STREAM_TIMEOUT_S 10         /* Twilio silent this long: the stream is dead */
+#define VTH_REALTIME_TIMEOUT_MS 4000    /* a backend that owes an answer this long failed */
+#define VTH_CHUNK_MS 200                /* outbound audio per media message, a mark after */
+#define VTH_CHUNK_BYTES (VTH_CHUNK_MS * 8)
+#define VTH_SWEEP_MS 100                /* timers of every stream are checked this often */
+#define VTH_CLOSE_WAIT_MS 3000          /* the outcome's write, before closing anyway */
+#define VTH_OFFLINE_NO_INPUT_MS 8000    /* after a menu, no key this long is "no input" */
+
+/* ---------------------------------------------------------------- workers (vth_work.c) */
+
+typedef struct vth_task vth_task_t;
+typedef struct vth_queue vth_queue_t;
+typedef struct vth_media vth_media_t;
+typedef struct vth_db vth_db_t;
+
+/* run: in the worker thread (may block; db is the worker's own connection, NULL for
+ * queues without one). done: back on the media thread, then the task's pool is
+ * destroyed unless done took it (task->pool = NULL). */
+struct vth_task {
+    void (*run)(vth_task_t *t, vth_db_t *db);
+    void (*done)(vth_task_t *t);
+    apr_pool_t *pool;       /* the task's own; the worker allocates results in it */
+    unsigned long stream_id; /* 0: none; done looks the stream up again (it may be gone) */
+    void *data;
+    int rc;                 /* set by run */
+    vth_media_t *media;     /* set when pushed */
+    vth_task_t *next;
+};
+
+/* A worker thread with its FIFO queue; with_db: it keeps a database connection. */
+vth_queue_t *vth_queue_start(apr_pool_t *p, vth_media_t *m, const char *name, int with_db);
+/* Hands a task over (any thread). */
+void vth_queue_push(vth_queue_t *q, vth_task_t *t);
+/* A new task with its own pool (media thread). */
+vth_task_t *vth_task_new(void (*run)(vth_task_t *, vth_db_t *), void (*done)(vth_task_t *),
+                         unsigned long stream_id, void *data);
+/* Stops the worker after its queue is empty and joins it. */
+void vth_queue_stop(vth_queue_t *q);
+/* Media thread: runs the done() of every finished task. */
+void vth_media_completions(vth_media_t *m);
+/* Worker thread: a finished task goes back to the media thread. */
+void vth_media_complete(vth_media_t *m, vth_task_t *t);
+
+/* ---------------------------------------------------------------- database (vth_db.c) */
+
+vth_db_t *vth_db_create(apr_pool_t *p, const char *conninfo, const char *who);
+void vth_db_close(vth_db_t *db);
+/* Runs one vt_events-style statement (apr_dbd %s placeholders) with text arguments,
+ * connecting first if needed. The result (tuples or command OK), or NULL with *err (in p,
+ * one line, never a secret); a broken connection is dropped and retried at the next call. */
+PGresult *vth_db_exec(vth_db_t *db, apr_pool_t *p, const vt_event_stmt_t *st,
+                      const char *const *args, const char **err);
+
+/* ---------------------------------------------------------------- speech (vth_tts.c) */
+
+typedef struct vth_clip {
+    const uint8_t *ulaw;    /* µ-law 8 kHz; immutable, lives as long as the cache */
+    size_t len;
+} vth_clip_t;
+
+/* espeak-ng for the process (the TTS worker calls it, one synthesis at a time). */
+int vth_tts_init(void);
+/* The clip of text in language (a BCP-47 tag, "en-US"), from the cache or synthesized
+ * now (TTS worker only): cached clips live as long as the process, others as long as p.
+ * NULL when espeak-ng fails. */
+const vth_clip_t *vth_tts_clip_in(apr_pool_t *p, const char *language, const char *text);
+
+/* ---------------------------------------------------------------- outbound frames */
+
+/* Text frames waiting for a connection's WRITEABLE callback (vth_media.c). */
+typedef struct vth_outq {
+    struct vth_out *head, *tail;
+    int count;
+} vth_outq_t;
+
+/* Copies data in (with lws's LWS_PRE headroom). 0, or -1 out of memory. */
+int vth_outq_push(vth_outq_t *q, const char *data, size_t len);
+/* Writes the first frame as text: 1 when more wait (ask for WRITEABLE again), 0 when the
+ * queue is empty, -1 when the write failed (close the connection). */
+int vth_outq_write(vth_outq_t *q, struct lws *wsi);
+void vth_outq_clear(vth_outq_t *q);
+
+/* ---------------------------------------------------------------- the media server */
+
+typedef struct vth_stream vth_stream_t;
+
+typedef struct vth_media_conf {
+    const char *socket_path;   /* the unix socket Apache proxies to */
+    const char *socket_owner;  /* "user:group" for the socket (the helper's own) */
+    int max_streams;
+    int stream_timeout_s;
+    int realtime_timeout_ms;
+} vth_media_conf_t;
+
+struct vth_media {
+    apr_pool_t *pool;
+    const vth_config_t *cfg;
+    vth_media_conf_t conf;
+    struct lws_context *ctx;
+    pthread_t thread;
+    volatile int stop;
+    /* finished tasks, from the workers */
+    pthread_mutex_t lock;
+    vth_task_t *done_head, *done_tail;
+    vth_queue_t *dbq, *ttsq, *dnsq;
+    /* the live streams */
+    vth_stream_t *streams;
+    struct apr_hash_t *by_id;
+    int nstreams;
+    unsigned long next_id;
+    lws_sorted_usec_list_t sweep;
+    const vth_clip_t *apology; /* the backend-failure clip, synthesized at start */
+    /* counters (mod_status) */
+    unsigned long total, refused, barge_ins, backend_failures;
+};
+
+/* Starts the media thread (socket bound before this returns). 0, or -1 after logging. */
+int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
+                    const vth_media_conf_t *conf);
+/* Asks the media thread to close every stream and stop, and joins it. */
+void vth_media_stop(vth_media_t *m);
+/* Media thread, woken by lws_cancel_service: finished tasks, then the stop request. */
+void vth_media_wakeup(vth_media_t *m);
+
+/* ---------------------------------------------------------------- streams (vth_stream.c) */
+
+typedef enum {
+    VTH_S_VERIFYING = 0,   /* upgrade accepted, signature being checked */
+    VTH_S_CONNECTED,       /* waiting for start */
+    VTH_S_CLAIMING,        /* start received, the call being claimed */
+    VTH_S_LIVE,
+    VTH_S_CLOSING          /* outcome written (or being written); close when sent */
+} vth_stream_state_t;
+
+typedef struct vth_backend vth_backend_t;
+
+/* What a backend does with the call. Every hook runs on the media thread. */
+typedef struct vth_backend_ops {
+    const char *name;                    /* "realtime", "offline" */
+    void (*start)(vth_stream_t *s);
+    /* One inbound frame: µ-law bytes and Twilio's base64 of them. */
+    void (*media)(vth_stream_t *s, const vt_stream_msg_t *m);
+    void (*dtmf)(vth_stream_t *s, char digit);
+    /* Playback reached the end of `item` (its last mark came back). */
+    void (*played)(vth_stream_t *s, int item);
+    /* Every VTH_SWEEP_MS: deadlines. */
+    void (*tick)(vth_stream_t *s, long long now);
+    /* The stream goes: let go of everything. */
+    void (*stop)(vth_stream_t *s);
+} vth_backend_ops_t;
+
+/* Per-item playback: what was sent and what Twilio says was played. */
+typedef struct vth_item {
+    int id;
+    long sent_ms, played_ms;
+    int done;               /* its end mark went out */
+} vth_item_t;
+
+#define VTH_ITEMS 8         /* items tracked at once (older ones are finished) */
+
+struct vth_stream {
+    unsigned long id;
+    vth_media_t *media;
+    struct lws *wsi;
+    apr_pool_t *pool;
+    vth_stream_t *prev, *next;
+    vth_stream_state_t state;
+    const char *slug, *call_sid, *url, *signature;
+    /* after verification */
+    apr_pool_t *tenant_pool;
+    vt_tenant_t *tenant;
+    const vt_assistant_t *assistant;
+    const char *realtime_key;  /* decrypted, in tenant_pool (wiped with it) */
+    /* after start */
+    const char *stream_sid, *from, *to;
+    int next_seq;              /* of call_turns */
+    /* Twilio side */
+    vt_sm_parser_t *parser;
+    char *rx;
+    size_t rx_len, rx_cap;
+    long long last_rx_ms;
+    vth_outq_t out;
+    unsigned gen;              /* bumped by every clear */
+    int pending_marks;         /* of this generation, not echoed yet */
+    vth_item_t items[VTH_ITEMS];
+    int barge_ins;
+    /* the backend */
+    const vth_backend_ops_t *ops;
+    void *backend;
+    /* the end */
+    int failed;                /* the backend failed: the apology plays */
+    long long fail_deadline;
+    const char *outcome;       /* NULL: none told */
+    int close_code;
+    long long close_deadline;
+    int outcome_written;
+};
+
+/* The media server's lws callbacks for Twilio's side; per-session data of this size. */
+#define VTH_STREAM_PSS_SIZE sizeof(void *)
+int vth_stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                        void *in, size_t len);
+/* The stream with that id, or NULL when it is gone. */
+vth_stream_t *vth_stream_find(vth_media_t *m, unsigned long id);
+void vth_stream_tick(vth_stream_t *s, long long now);
+
+/* For the backends: */
+/* Queues audio to play as item `item` (chunks of VTH_CHUNK_MS with a mark after each);
+ * last: the item is complete (an end mark follows). */
+void vth_stream_play(vth_stream_t *s, int item, const uint8_t *ulaw, size_t n, int last);
+/* Barge-in: Twilio's buffer emptied (`clear` before anything else queued), unsent audio
+ * dropped, marks of earlier generations ignored from now on. */
+void vth_stream_clear(vth_stream_t *s);
+/* The playback state of item (NULL when it is not tracked). */
+vth_item_t *vth_stream_item(vth_stream_t *s, int item);
+/* 1 while audio sent to Twilio has not all been played. */
+int vth_stream_playing(const vth_stream_t *s);
+/* Stores a turn (caller or assistant) of the call, in order. */
+void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
+                     long heard_ms);
+/* Queues an SMS job (vt_conv_result_t's). */
+void vth_stream_sms(vth_stream_t *s, const char *to, const char *body, const char *dedup);
+/* Ends the conversation: writes the outcome ("transfer", "hangup", "failed"), then closes
+ * the stream so Twilio goes on with the <Connect action>. */
+void vth_stream_finish(vth_stream_t *s, const char *outcome);
+/* The backend failed: the apology clip, then finish "failed". */
+void vth_stream_backend_failed(vth_stream_t *s, const char *why);
+/* One log line about the stream (CallSid first). */
+void vth_stream_log(vth_stream_t *s, vt_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+extern const vth_backend_ops_t vth_realtime_ops;
+extern const vth_backend_ops_t vth_offline_ops;
+
+/* The realtime backend's client protocol (vth_realtime.c). */
+int vth_realtime_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                          void *in, size_t len);
+
+#endif

@@ -1,0 +1,147 @@
+/* vth_work — worker threads for the media thread's blocking work; see vth_media.h. */
+#include <string.h>
+
+#include "vth_media.h"
+#include "vt_log.h"
+
+struct vth_queue {
+    vth_media_t *media;
+    const char *name;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    vth_task_t *head, *tail;
+    int stopping;
+    vth_db_t *db;
+};
+
+static void *worker(void *arg)
+{
+    vth_queue_t *q = arg;
+
+    for (;;) {
+        vth_task_t *t;
+
+        pthread_mutex_lock(&q->lock);
+        while (!q->head && !q->stopping) {
+            pthread_cond_wait(&q->cond, &q->lock);
+        }
+        t = q->head;
+        if (t) {
+            q->head = t->next;
+            if (!q->head) {
+                q->tail = NULL;
+            }
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (!t) {
+            break; /* stopping, and nothing left */
+        }
+        t->next = NULL;
+        t->run(t, q->db);
+        vth_media_complete(q->media, t);
+    }
+    if (q->db) {
+        vth_db_close(q->db);
+    }
+    return NULL;
+}
+
+vth_queue_t *vth_queue_start(apr_pool_t *p, vth_media_t *m, const char *name, int with_db)
+{
+    vth_queue_t *q = apr_pcalloc(p, sizeof *q);
+
+    q->media = m;
+    q->name = name;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    if (with_db) {
+        q->db = vth_db_create(p, m->cfg->conninfo, name);
+    }
+    if (pthread_create(&q->thread, NULL, worker, q) != 0) {
+        vt_log(VT_LOG_ERR, "cannot start the %s worker thread", name);
+        return NULL;
+    }
+    return q;
+}
+
+void vth_queue_push(vth_queue_t *q, vth_task_t *t)
+{
+    t->next = NULL;
+    t->media = q->media;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail) {
+        q->tail->next = t;
+    }
+    else {
+        q->head = t;
+    }
+    q->tail = t;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+vth_task_t *vth_task_new(void (*run)(vth_task_t *, vth_db_t *), void (*done)(vth_task_t *),
+                         unsigned long stream_id, void *data)
+{
+    apr_pool_t *p;
+    vth_task_t *t;
+
+    /* Unmanaged: created on the media thread, used by one worker, destroyed back here. */
+    apr_pool_create_unmanaged(&p);
+    t = apr_pcalloc(p, sizeof *t);
+    t->run = run;
+    t->done = done;
+    t->pool = p;
+    t->stream_id = stream_id;
+    t->data = data;
+    return t;
+}
+
+void vth_queue_stop(vth_queue_t *q)
+{
+    if (!q) {
+        return;
+    }
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+}
+
+void vth_media_complete(vth_media_t *m, vth_task_t *t)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->done_tail) {
+        m->done_tail->next = t;
+    }
+    else {
+        m->done_head = t;
+    }
+    m->done_tail = t;
+    if (m->ctx) {
+        lws_cancel_service(m->ctx); /* -> LWS_CALLBACK_EVENT_WAIT_CANCELLED */
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void vth_media_completions(vth_media_t *m)
+{
+    vth_task_t *t;
+
+    pthread_mutex_lock(&m->lock);
+    t = m->done_head;
+    m->done_head = m->done_tail = NULL;
+    pthread_mutex_unlock(&m->lock);
+    while (t) {
+        vth_task_t *next = t->next;
+        if (t->done) {
+            t->done(t);
+        }
+        if (t->pool) {
+            apr_pool_destroy(t->pool);
+        }
+        t = next;
+    }
+}
