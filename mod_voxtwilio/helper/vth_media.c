@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
+#include <fcntl.h>
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -150,6 +152,35 @@ static void apology_done(vth_task_t *t)
     }
 }
 
+/* The counters mod_status shows, in a file next to the socket that the module reads. A
+ * helper that cannot make it keeps them to itself. */
+static vt_stream_stats_t *stats_map(apr_pool_t *p, const char *socket_path)
+{
+    const char *slash = strrchr(socket_path, '/');
+    const char *path = apr_pstrcat(p, slash ? apr_pstrmemdup(p, socket_path,
+                                                             (size_t)(slash - socket_path + 1))
+                                            : "",
+                                   VT_STREAM_STATS_FILE, NULL);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    vt_stream_stats_t *st = MAP_FAILED;
+
+    if (fd >= 0 && ftruncate(fd, sizeof *st) == 0) {
+        st = mmap(NULL, sizeof *st, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (st == MAP_FAILED) {
+        vt_log(VT_LOG_WARN, "cannot map %s: mod_status will not show the helper's streams",
+               path);
+        return apr_pcalloc(p, sizeof *st);
+    }
+    memset((void *)st, 0, sizeof *st);
+    st->pid = (uint32_t)getpid();
+    st->magic = VT_STREAM_STATS_MAGIC;
+    return st;
+}
+
 /* "user:group" of this process, for the socket's owner (lws chowns it and makes it 0660:
  * Apache's children, running as the same user, connect to it). */
 static const char *owner_of_process(apr_pool_t *p)
@@ -174,6 +205,7 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     m->cfg = cfg;
     m->conf = *conf;
     m->by_id = apr_hash_make(p);
+    m->stats = stats_map(p, conf->socket_path);
     pthread_mutex_init(&m->lock, NULL);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     if (vth_tts_init() != 0) {

@@ -35,6 +35,7 @@
 #include "vt_events.h"
 #include "vt_log.h"
 #include "vt_stream_msg.h"
+#include "vt_stream_stats.h"
 #include "vt_tenant.h"
 
 #define VTH_STREAM_MAX_DEFAULT 1000     /* concurrent streams */
@@ -150,8 +151,8 @@ struct vth_media {
     unsigned long next_id;
     lws_sorted_usec_list_t sweep;
     const vth_clip_t *apology; /* the backend-failure clip, synthesized at start */
-    /* counters (mod_status) */
-    unsigned long total, refused, barge_ins, backend_failures;
+    /* counters, mapped from the stats file for mod_status (else private) */
+    vt_stream_stats_t *stats;
 };
 
 /* Starts the media thread (socket bound before this returns). 0, or -1 after logging. */
@@ -248,6 +249,8 @@ void vth_stream_tick(vth_stream_t *s, long long now);
 /* Queues audio to play as item `item` (chunks of VTH_CHUNK_MS with a mark after each);
  * last: the item is complete (an end mark follows). */
 void vth_stream_play(vth_stream_t *s, int item, const uint8_t *ulaw, size_t n, int last);
+/* The caller talks over the assistant: vth_stream_clear, counted as a barge-in. */
+void vth_stream_barge_in(vth_stream_t *s);
 /* Barge-in: Twilio's buffer emptied (`clear` before anything else queued), unsent audio
  * dropped, marks of earlier generations ignored from now on. */
 void vth_stream_clear(vth_stream_t *s);

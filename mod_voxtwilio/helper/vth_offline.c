@@ -117,9 +117,7 @@ static void offline_start(vth_stream_t *s)
 static void offline_dtmf(vth_stream_t *s, char digit)
 {
     if (vth_stream_playing(s)) {
-        vth_stream_clear(s);
-        s->barge_ins++;
-        s->media->barge_ins++;
+        vth_stream_barge_in(s);
     }
     turn(s, digit);
 }

@@ -59,6 +59,9 @@ typedef struct rt {
     vt_rt_dialect_t dialect;
     vt_rt_audio_t audio;
     vt_resampler_t *up, *down;  /* PCM16: 8 -> 24 kHz, 24 -> 8 kHz */
+    vt_vad_t *vad;              /* the helper's own ear: a model that hangs stays silent */
+    long long last_event;       /* when the server last said anything */
+    long long speech_from;      /* when the helper heard the caller start, 0: not talking */
     const char *host, *path, *address;
     int port, tls;
     int session;                /* session.update sent: audio may flow */
@@ -203,6 +206,7 @@ static void rt_start(vth_stream_t *s)
     rt->greeting_pending = 1;
     rt->next_local = 1;
     rt->parser = vt_rt_parser_create();
+    rt->vad = vt_vad_create(NULL);
     if (vt_rt_dialect_parse(s->tenant->realtime_dialect, &rt->dialect) != 0) {
         rt->dialect = VT_RT_GA;
     }
@@ -212,7 +216,8 @@ static void rt_start(vth_stream_t *s)
         rt->up = vt_resampler_create(8000, 24000, VT_RESAMPLER_VOIP);
         rt->down = vt_resampler_create(24000, 8000, VT_RESAMPLER_VOIP);
     }
-    if (!rt->parser || (rt->audio == VT_RT_AUDIO_PCM16 && (!rt->up || !rt->down))) {
+    if (!rt->parser || !rt->vad
+        || (rt->audio == VT_RT_AUDIO_PCM16 && (!rt->up || !rt->down))) {
         fail(rt, "out of memory");
         return;
     }
@@ -399,6 +404,33 @@ static void on_audio(rt_t *rt, const vt_rt_event_t *ev)
     }
 }
 
+/* The helper's own voice detection: when the caller has spoken and stopped and the server
+ * has said nothing since, an answer is owed (a model that hangs says nothing at all). */
+static void hear_caller(rt_t *rt, const vt_stream_msg_t *m)
+{
+    int16_t pcm[VT_VAD_FRAME];
+    long long now;
+
+    if (m->payload_len != VT_VAD_FRAME) {
+        return; /* Twilio's frames are 20 ms; anything else is not worth a guess */
+    }
+    vt_ulaw_decode(m->payload, VT_VAD_FRAME, pcm);
+    switch (vt_vad_frame(rt->vad, pcm)) {
+    case VT_VAD_START:
+        rt->speech_from = vth_now_ms();
+        break;
+    case VT_VAD_END:
+        now = vth_now_ms();
+        if (rt->speech_from && rt->last_event < rt->speech_from && !rt->deadline) {
+            rt->deadline = now + rt->s->media->conf.realtime_timeout_ms;
+        }
+        rt->speech_from = 0;
+        break;
+    default:
+        break;
+    }
+}
+
 static void rt_media(vth_stream_t *s, const vt_stream_msg_t *m)
 {
     rt_t *rt = s->backend;
@@ -408,6 +440,7 @@ static void rt_media(vth_stream_t *s, const vt_stream_msg_t *m)
     if (!rt->session || !rt->wsi) {
         return; /* before the session: the caller is hearing nothing yet anyway */
     }
+    hear_caller(rt, m);
     if (rt->audio == VT_RT_AUDIO_PCMU) {
         n = vt_rt_append_json(json, sizeof json, m->payload_b64, m->payload_b64_len);
     }
@@ -459,9 +492,7 @@ static void barge_in(rt_t *rt)
     if (!vth_stream_playing(s) && !rt->active[0]) {
         return;
     }
-    vth_stream_clear(s); /* first: this is what stops the sound */
-    s->barge_ins++;
-    s->media->barge_ins++;
+    vth_stream_barge_in(s); /* first: this is what stops the sound */
     if (rt->active[0]) {
         /* The server cancels it itself (interrupt_response); its late deltas go nowhere. */
         apr_cpystrn(rt->cancelled, rt->active, sizeof rt->cancelled);
@@ -683,6 +714,9 @@ static void rt_stop(vth_stream_t *s)
         vt_resampler_destroy(rt->up);
         vt_resampler_destroy(rt->down);
     }
+    if (rt->vad) {
+        vt_vad_destroy(rt->vad);
+    }
     s->backend = NULL;
 }
 
@@ -716,6 +750,7 @@ static void rt_receive(rt_t *rt, struct lws *wsi, const void *in, size_t len)
     }
     len = rt->rx_len;
     rt->rx_len = 0;
+    rt->last_event = vth_now_ms();
     if (vt_rt_parse(rt->parser, rt->rx, len, &ev, &err) != 0) {
         vth_stream_log(rt->s, VT_LOG_WARN, "realtime server: unusable event: %s", err);
         return;

@@ -171,6 +171,13 @@ void vth_stream_clear(vth_stream_t *s)
     }
 }
 
+void vth_stream_barge_in(vth_stream_t *s)
+{
+    vth_stream_clear(s);
+    s->barge_ins++;
+    s->media->stats->barge_ins++;
+}
+
 int vth_stream_playing(const vth_stream_t *s)
 {
     return s->pending_marks > 0;
@@ -286,7 +293,7 @@ static void close_now(vth_stream_t *s, int code, const char *why)
 
 static void refuse(vth_stream_t *s, const char *why)
 {
-    s->media->refused++;
+    s->media->stats->refused++;
     vth_stream_log(s, VT_LOG_WARN, "refused: %s", why);
     close_now(s, CLOSE_POLICY, NULL);
 }
@@ -480,7 +487,7 @@ void vth_stream_backend_failed(vth_stream_t *s, const char *why)
         return;
     }
     s->failed = 1;
-    s->media->backend_failures++;
+    s->media->stats->backend_failures++;
     vth_stream_log(s, VT_LOG_WARN, "%s backend failed: %s; the caller hears an apology",
                    s->ops ? s->ops->name : "the", why);
     if (vth_stream_playing(s)) {
@@ -663,7 +670,7 @@ static int on_filter(vth_media_t *m, struct lws *wsi, pss_t *pss)
     char uri[HDR_MAX];
 
     if (m->nstreams >= m->conf.max_streams) {
-        m->refused++;
+        m->stats->refused++;
         vt_log(VT_LOG_WARN, "stream refused: %d streams already (--stream-max)", m->nstreams);
         return 1;
     }
@@ -679,7 +686,7 @@ static int on_filter(vth_media_t *m, struct lws *wsi, pss_t *pss)
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || !s->url || !s->signature
         || !vt_stream_path_parse(p, s->url, &s->slug, &s->call_sid)
         || !ends_with(uri, apr_pstrcat(p, "/", s->slug, "/", s->call_sid, NULL))) {
-        m->refused++;
+        m->stats->refused++;
         vt_log(VT_LOG_WARN, "stream refused: %s", !s->signature ? "no X-Twilio-Signature"
                             : !s->url ? "no X-VoxTwilio-Stream-URL (not from mod_voxtwilio)"
                                       : "not a stream URL");
@@ -695,8 +702,8 @@ static int on_filter(vth_media_t *m, struct lws *wsi, pss_t *pss)
         m->streams->prev = s;
     }
     m->streams = s;
-    m->nstreams++;
-    m->total++;
+    m->stats->live = (uint64_t)++m->nstreams;
+    m->stats->total++;
     apr_hash_set(m->by_id, &s->id, sizeof s->id, s);
     pss->s = s;
     return 0;
@@ -737,7 +744,7 @@ static void on_closed(vth_stream_t *s)
     if (s->next) {
         s->next->prev = s->prev;
     }
-    m->nstreams--;
+    m->stats->live = (uint64_t)--m->nstreams;
     vth_outq_clear(&s->out);
     vt_sm_parser_destroy(s->parser);
     free(s->rx);

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 #include <mod_status.h>
+#include "vt_stream_stats.h"
 #include "vtm_db.h"
 #include "vtm_module.h"
 #include "vtm_status.h"
@@ -69,6 +70,29 @@ void vtm_status_set_helper(long pid, unsigned restarts)
     }
 }
 
+/* The helper's stream counters (vt_stream_stats.h), next to its socket; 0 when there are
+ * none to read (no stream socket, no helper yet). */
+static int helper_streams(request_rec *r, vt_stream_stats_t *out)
+{
+    const char *sock = vtm_srv_conf(r->server)->stream_socket, *slash;
+    apr_file_t *f;
+    apr_size_t n = sizeof *out;
+    int ok;
+
+    if (!sock || !*sock || !(slash = strrchr(sock, '/'))) {
+        return 0;
+    }
+    if (apr_file_open(&f, apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, sock, slash - sock + 1),
+                                      VT_STREAM_STATS_FILE, NULL),
+                      APR_FOPEN_READ, 0, r->pool) != APR_SUCCESS) {
+        return 0;
+    }
+    ok = apr_file_read_full(f, out, n, &n) == APR_SUCCESS && n == sizeof *out
+         && out->magic == VT_STREAM_STATS_MAGIC;
+    apr_file_close(f);
+    return ok;
+}
+
 static int status_hook(request_rec *r, int flags)
 {
     const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable",
@@ -76,12 +100,16 @@ static int status_hook(request_rec *r, int flags)
                                             "AssistantCacheHits", "AssistantCacheMisses",
                                             "StreamsLive", "Streams", "StreamsRefused" };
     long in_progress = -1, backlog = -1, failed = -1;
+    vt_stream_stats_t hs;
     int i;
 
     if (!stats) {
         return OK;
     }
     vtm_db_status_counts(r, &in_progress, &backlog, &failed);
+    if (!helper_streams(r, &hs)) {
+        memset(&hs, 0, sizeof hs);
+    }
     if (flags & AP_STATUS_SHORT) {
         for (i = 0; i < VTM_STAT_COUNT; i++) {
             ap_rprintf(r, "VoxTwilio%s: %u\n", names[i], apr_atomic_read32(&stats->counters[i]));
@@ -91,6 +119,13 @@ static int status_hook(request_rec *r, int flags)
                       "VoxTwilioHelperRestarts: %u\n",
                    in_progress, backlog, failed, apr_atomic_read32(&stats->helper_pid),
                    apr_atomic_read32(&stats->helper_restarts));
+        ap_rprintf(r, "VoxTwilioHelperStreamsLive: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioHelperStreams: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioHelperStreamsRefused: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioBargeIns: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioBackendFailures: %" APR_UINT64_T_FMT "\n",
+                   (apr_uint64_t)hs.live, (apr_uint64_t)hs.total, (apr_uint64_t)hs.refused,
+                   (apr_uint64_t)hs.barge_ins, (apr_uint64_t)hs.backend_failures);
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_voxtwilio</h2>\n<dl>\n", r);
@@ -99,8 +134,13 @@ static int status_hook(request_rec *r, int flags)
         ap_rprintf(r, "<dt>%s: %u</dt>\n", names[i], apr_atomic_read32(&stats->counters[i]));
     }
     ap_rprintf(r, "<dt>Job backlog: %ld pending, %ld failed</dt>\n", backlog, failed);
-    ap_rprintf(r, "<dt>Helper: pid %u, %u restart(s)</dt>\n</dl>\n",
+    ap_rprintf(r, "<dt>Helper: pid %u, %u restart(s)</dt>\n",
                apr_atomic_read32(&stats->helper_pid), apr_atomic_read32(&stats->helper_restarts));
+    ap_rprintf(r, "<dt>Helper streams: %" APR_UINT64_T_FMT " live, %" APR_UINT64_T_FMT
+                  " since it started, %" APR_UINT64_T_FMT " refused, %" APR_UINT64_T_FMT
+                  " barge-ins, %" APR_UINT64_T_FMT " backend failures</dt>\n</dl>\n",
+               (apr_uint64_t)hs.live, (apr_uint64_t)hs.total, (apr_uint64_t)hs.refused,
+               (apr_uint64_t)hs.barge_ins, (apr_uint64_t)hs.backend_failures);
     return OK;
 }
 
