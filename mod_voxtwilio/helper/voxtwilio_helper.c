@@ -75,6 +75,8 @@ static void usage(FILE *out)
 "                         (default 10)\n"
 "  --realtime-timeout MS  a realtime model that owes an answer this long has failed:\n"
 "                         the caller hears an apology (default 4000)\n"
+"  --stream-loopback      benchmark only: every stream's audio comes straight back\n"
+"                         through the per-frame pipeline (bench/, docs/performance.md)\n"
 "  --log-level LEVEL      error, warn, notice, info (default) or debug\n"
 "  -h, --help             show this help\n"
 "  --version              show the version\n"
@@ -402,6 +404,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(a, "--once") == 0) {
             cfg.once = 1;
+            continue;
+        }
+        if (strcmp(a, "--stream-loopback") == 0) {
+            media_conf.loopback = 1;
             continue;
         }
         if ((m = opt(argc, argv, &i, "--db", &cfg.conninfo)) != 0

@@ -131,6 +131,7 @@ typedef struct vth_media_conf {
     int max_streams;
     int stream_timeout_s;
     int realtime_timeout_ms;
+    int loopback;              /* the benchmark's echo backend for every stream */
 } vth_media_conf_t;
 
 struct vth_media {
@@ -251,6 +252,8 @@ void vth_stream_tick(vth_stream_t *s, long long now);
 void vth_stream_play(vth_stream_t *s, int item, const uint8_t *ulaw, size_t n, int last);
 /* The caller talks over the assistant: vth_stream_clear, counted as a barge-in. */
 void vth_stream_barge_in(vth_stream_t *s);
+/* One media message, no mark (the benchmark's loopback: at most VTH_CHUNK_BYTES). */
+void vth_stream_send_media(vth_stream_t *s, const uint8_t *ulaw, size_t n);
 /* Barge-in: Twilio's buffer emptied (`clear` before anything else queued), unsent audio
  * dropped, marks of earlier generations ignored from now on. */
 void vth_stream_clear(vth_stream_t *s);
@@ -274,6 +277,7 @@ void vth_stream_log(vth_stream_t *s, vt_log_level_t level, const char *fmt, ...)
 
 extern const vth_backend_ops_t vth_realtime_ops;
 extern const vth_backend_ops_t vth_offline_ops;
+extern const vth_backend_ops_t vth_loopback_ops;
 
 /* The realtime backend's client protocol (vth_realtime.c). */
 int vth_realtime_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

@@ -157,6 +157,17 @@ void vth_stream_play(vth_stream_t *s, int item, const uint8_t *ulaw, size_t n, i
     }
 }
 
+void vth_stream_send_media(vth_stream_t *s, const uint8_t *ulaw, size_t n)
+{
+    char json[VT_SM_MEDIA_JSON_MAX(VTH_CHUNK_BYTES)];
+    size_t len = n <= VTH_CHUNK_BYTES ? vt_sm_media_json(json, sizeof json, s->stream_sid,
+                                                         ulaw, n) : 0;
+
+    if (len) {
+        out_push(s, json, len);
+    }
+}
+
 void vth_stream_clear(vth_stream_t *s)
 {
     char json[128];
@@ -347,6 +358,7 @@ static void claim_run(vth_task_t *t, vth_db_t *db)
     PQclear(res);
 }
 
+/* The tenant's backend (what the call log records); the benchmark's loopback replaces it. */
 static const vth_backend_ops_t *backend_of(const vth_stream_t *s)
 {
     return vt_tenant_has_realtime(s->tenant) ? &vth_realtime_ops : &vth_offline_ops;
@@ -372,9 +384,10 @@ static void claim_done(vth_task_t *t)
     }
     s->next_seq = c->last_seq + 1;
     s->state = VTH_S_LIVE;
-    s->ops = backend_of(s);
+    s->ops = s->media->conf.loopback ? &vth_loopback_ops : backend_of(s);
     vth_stream_log(s, VT_LOG_INFO, "live, %s backend, stream %s", s->ops->name, s->stream_sid);
     s->ops->start(s);
+    lws_rx_flow_control(s->wsi, 1);
 }
 
 /* Writes without an answer the stream waits for (turns, SMS jobs): logged on failure. */
@@ -552,6 +565,9 @@ static void on_start(vth_stream_t *s, const vt_stream_msg_t *m)
     s->from = apr_pstrdup(s->pool, param_of(m, "From"));
     s->to = apr_pstrdup(s->pool, param_of(m, "To"));
     s->state = VTH_S_CLAIMING;
+    /* What follows start (a key pressed at once) waits in the socket until the call is
+     * claimed and the backend started: nothing is lost. */
+    lws_rx_flow_control(s->wsi, 0);
     t = vth_task_new(claim_run, claim_done, s->id, NULL);
     c = apr_pcalloc(t->pool, sizeof *c);
     c->args[0] = apr_pstrdup(t->pool, s->stream_sid);

@@ -449,3 +449,59 @@ def test_graceful_keeps_live_streams(stream_apache, client_for, stream_tenant):
         s.hangup()
     for s in calls:
         assert s.wait_closed(10)
+
+
+# ---------------------------------------------------------------- PCM16, the beta dialect
+def test_pcm16_beta_server(stream_apache, client_for, stream_tenant, realtime, admin, pg):
+    """A server that takes PCM16 at 24 kHz and speaks the beta event names (speaches and
+    other "compatible" servers): resampled both ways, events mapped."""
+    model = realtime.scenario("beta-%d" % time.monotonic_ns(), dialect="beta",
+                              greeting_ms=600,
+                              turns=[{"heard": "hi", "reply": "Hi there.", "reply_ms": 500}])
+    t = stream_tenant(model=model)
+    assert admin("assistant", "set", t.slug, "--realtime-dialect", "beta", "--realtime-audio",
+                 "pcm16").rc == 0
+    s, p = place_call(stream_apache, client_for, t)
+    wait_until(lambda: any(c.model == model for c in realtime.connections), 10,
+               what="the connection")
+    conn = [c for c in realtime.connections if c.model == model][-1]
+    upd = conn.wait_for("session.update")[0]["session"]
+    assert upd["input_audio_format"] == "pcm16" and upd["output_audio_format"] == "pcm16"
+    s.wait_for(lambda s: ends_played(s) >= 1, 10, "the greeting played")
+    # 600 ms at 24 kHz became 600 ms at 8 kHz (give or take the resampler's delay)
+    assert 500 <= s.played_ms - 0 and s.heard_anything()
+    appended = conn.events("input_audio_buffer.append")[-1]
+    import base64
+    assert len(base64.b64decode(appended["audio"])) == 960    # 20 ms at 24 kHz, 16 bits
+    s.send_audio(tone_ulaw(300))
+    s.wait_for(lambda s: ends_played(s) >= 2, 10, "the reply played")
+    wait_until(lambda: ("assistant", "Hi there.") in [r[1:3] for r in
+                                                      turns(pg, param(p, "CallSid"))], 5,
+               what="the reply stored")
+    s.hangup()
+
+
+# ---------------------------------------------------------------- escalation, both outcomes
+@pytest.mark.parametrize("dial_status, hears", [
+    ("completed", []),
+    ("no-answer", ["Sorry, nobody is available to take your call right now. We have noted "
+                   "your call and will call you back as soon as possible. Goodbye."]),
+])
+def test_transfer_from_a_stream(stream_apache, client_for, stream_tenant, standin, pg,
+                                admin, dial_status, hears):
+    t = stream_tenant()
+    assert admin("company", "set", t.slug, "--notification-phone", "+14155550166").rc == 0
+    s, p = place_call(stream_apache, client_for, t)
+    s.dtmf("0")
+    assert s.wait_closed(20)
+    doc = stream_end(stream_apache, client_for, t, p)
+    assert doc.find("Dial/Number").text == ESCALATION
+    sid = param(p, "CallSid")
+    # the business is told by SMS, as in gather mode
+    wait_until(lambda: pg.scalar("SELECT count(*) FROM jobs WHERE dedup_key = "
+                                 "'escalation_alert:%s'" % sid) == "1", 5, what="the alert job")
+    r = client_for(stream_apache).post_signed(
+        "/voice/escalate", p + [("DialCallStatus", dial_status)], t.token)
+    assert parse_twiml(r.text).spoken() == hears
+    assert pg.scalar("SELECT escalation_status FROM calls WHERE call_sid = '%s'" % sid) == \
+        dial_status
