@@ -32,13 +32,13 @@ def realtime():
 @pytest.fixture(scope="module")
 def stream_apache(request, paths, pg, key_file, standin, migrated, capture):
     """An Apache whose helper serves streams (VoxTwilioRealtimeTimeout 1500ms, so failures
-    show fast), shared by the module's tests."""
+    show fast), shared by the module's tests. The socket is the default one, and ProxyPass
+    names it as the documentation does: relative to DefaultRuntimeDir."""
     from pyvt import Apache
     root = tempfile.mkdtemp(prefix="httpd-stream-", dir=request.config._vt_workdir)
     os.chmod(root, 0o755)
-    sock = os.path.join(root, "run", "voxtwilio", "stream.sock")
     a = Apache(paths, pg.conninfo, key_file, api_base=standin.base_url, root=root,
-               capture=capture, stream_socket=sock,
+               capture=capture, stream_socket="voxtwilio/stream.sock",
                server_extra='VoxTwilioHelper "%s"\nVoxTwilioHelperDB "%s"\n'
                             'VoxTwilioRealtimeTimeout 1500ms' % (
                                 os.path.join(paths.builddir, "voxtwilio-helper"), pg.conninfo))
@@ -382,7 +382,7 @@ def test_helper_verifies_the_signature_itself(stream_apache, stream_tenant):
     import asyncio
     import websockets
     t = stream_tenant()
-    sock = stream_apache.stream_socket
+    sock = os.path.join(stream_apache.root, "run", "voxtwilio", "stream.sock")
     url = "wss://127.0.0.1:%d/voice/stream/%s/%s" % (stream_apache.port, t.slug,
                                                     "CA" + "0" * 32)
 
