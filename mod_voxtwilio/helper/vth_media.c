@@ -92,6 +92,36 @@ void vth_outq_clear(vth_outq_t *q)
     q->count = 0;
 }
 
+/* ------------------------------------------------------------------ inbound pieces */
+
+int vth_rxbuf_add(vth_rxbuf_t *b, struct lws *wsi, const void *in, size_t n, size_t max)
+{
+    if (b->len + n > max) {
+        return -1;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        char *more;
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        if (!(more = realloc(b->data, cap))) {
+            return -1;
+        }
+        b->data = more;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, in, n);
+    b->len += n;
+    return lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+}
+
+void vth_rxbuf_free(vth_rxbuf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
 /* ------------------------------------------------------------------ the media thread */
 
 static void sweep(lws_sorted_usec_list_t *sul)

@@ -121,6 +121,18 @@ int vth_outq_push(vth_outq_t *q, const char *data, size_t len);
 int vth_outq_write(vth_outq_t *q, struct lws *wsi);
 void vth_outq_clear(vth_outq_t *q);
 
+/* A message arriving in pieces (lws hands over at most rx_buffer_size at a time). */
+typedef struct vth_rxbuf {
+    char *data;
+    size_t len, cap;
+} vth_rxbuf_t;
+
+/* Adds a piece of wsi's current message: 1 when the message is now whole (data[0..len);
+ * set len to 0 once used), 0 when more is to come, -1 when it would grow past max (or
+ * memory ran out). */
+int vth_rxbuf_add(vth_rxbuf_t *b, struct lws *wsi, const void *in, size_t n, size_t max);
+void vth_rxbuf_free(vth_rxbuf_t *b);
+
 /* ---------------------------------------------------------------- the media server */
 
 typedef struct vth_stream vth_stream_t;
@@ -218,8 +230,7 @@ struct vth_stream {
     int next_seq;              /* of call_turns */
     /* Twilio side */
     vt_sm_parser_t *parser;
-    char *rx;
-    size_t rx_len, rx_cap;
+    vth_rxbuf_t rx;
     long long last_rx_ms;
     vth_outq_t out;
     unsigned gen;              /* bumped by every clear */

@@ -54,8 +54,7 @@ typedef struct rt {
     struct lws *wsi;
     vth_outq_t out;
     vt_rt_parser_t *parser;
-    char *rx;
-    size_t rx_len, rx_cap;
+    vth_rxbuf_t rx;
     vt_rt_dialect_t dialect;
     vt_rt_audio_t audio;
     vt_resampler_t *up, *down;  /* PCM16: 8 -> 24 kHz, 24 -> 8 kHz */
@@ -709,7 +708,7 @@ static void rt_stop(vth_stream_t *s)
     }
     vth_outq_clear(&rt->out);
     vt_rt_parser_destroy(rt->parser);
-    free(rt->rx);
+    vth_rxbuf_free(&rt->rx);
     if (rt->up) {
         vt_resampler_destroy(rt->up);
         vt_resampler_destroy(rt->down);
@@ -731,27 +730,19 @@ static void rt_receive(rt_t *rt, struct lws *wsi, const void *in, size_t len)
     vt_rt_event_t ev;
     const char *err;
 
-    if (rt->rx_len + len > RT_RX_MAX) {
+    switch (vth_rxbuf_add(&rt->rx, wsi, in, len, RT_RX_MAX)) {
+    case -1:
         fail(rt, "an event over 1 MiB");
         return;
-    }
-    if (rt->rx_len + len > rt->rx_cap) {
-        size_t cap = rt->rx_cap ? rt->rx_cap * 2 : 16384;
-        while (cap < rt->rx_len + len) {
-            cap *= 2;
-        }
-        rt->rx = realloc(rt->rx, cap);
-        rt->rx_cap = cap;
-    }
-    memcpy(rt->rx + rt->rx_len, in, len);
-    rt->rx_len += len;
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) {
+    case 0:
         return;
+    default:
+        break;
     }
-    len = rt->rx_len;
-    rt->rx_len = 0;
+    len = rt->rx.len;
+    rt->rx.len = 0;
     rt->last_event = vth_now_ms();
-    if (vt_rt_parse(rt->parser, rt->rx, len, &ev, &err) != 0) {
+    if (vt_rt_parse(rt->parser, rt->rx.data, len, &ev, &err) != 0) {
         vth_stream_log(rt->s, VT_LOG_WARN, "realtime server: unusable event: %s", err);
         return;
     }

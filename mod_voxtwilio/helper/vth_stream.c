@@ -635,23 +635,16 @@ static void on_receive(vth_stream_t *s, const void *in, size_t len)
         close_now(s, CLOSE_UNSUPPORTED, "a binary frame (Twilio sends text)");
         return;
     }
-    if (s->rx_len + len > RX_MAX) {
+    switch (vth_rxbuf_add(&s->rx, s->wsi, in, len, RX_MAX)) {
+    case 1:
+        on_message(s, s->rx.data, s->rx.len);
+        s->rx.len = 0;
+        break;
+    case -1:
         close_now(s, CLOSE_INVALID, "a message over 64 KiB");
-        return;
-    }
-    if (s->rx_len + len > s->rx_cap) {
-        size_t cap = s->rx_cap ? s->rx_cap * 2 : 1024;
-        while (cap < s->rx_len + len) {
-            cap *= 2;
-        }
-        s->rx = realloc(s->rx, cap);
-        s->rx_cap = cap;
-    }
-    memcpy(s->rx + s->rx_len, in, len);
-    s->rx_len += len;
-    if (lws_is_final_fragment(s->wsi) && !lws_remaining_packet_payload(s->wsi)) {
-        on_message(s, s->rx, s->rx_len);
-        s->rx_len = 0;
+        break;
+    default:
+        break;
     }
 }
 
@@ -763,7 +756,7 @@ static void on_closed(vth_stream_t *s)
     m->stats->live = (uint64_t)--m->nstreams;
     vth_outq_clear(&s->out);
     vt_sm_parser_destroy(s->parser);
-    free(s->rx);
+    vth_rxbuf_free(&s->rx);
     if (s->tenant_pool) {
         apr_pool_destroy(s->tenant_pool); /* wipes the realtime key */
     }

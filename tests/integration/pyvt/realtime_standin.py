@@ -110,17 +110,28 @@ class RealtimeStandIn:
         return self
 
     def stop(self):
+        """Closes the server and every connection, then the loop: nothing left pending."""
+        async def shutdown():
+            self.server.close()
+            await self.server.wait_closed()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
         if self.loop:
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
+            except Exception:
+                pass
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
 
     def _run(self):
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        server = websockets.server.serve(self._handler, "127.0.0.1", self.port,
-                                         process_request=self._process_request,
-                                         max_size=None, compression=None)
-        self.loop.run_until_complete(server)
+        self.server = self.loop.run_until_complete(websockets.server.serve(
+            self._handler, "127.0.0.1", self.port, process_request=self._process_request,
+            max_size=None, compression=None))
         self._ready.set()
         self.loop.run_forever()
 
