@@ -75,14 +75,17 @@ void vt_resampler_reset(vt_resampler_t *rs)
  * first second or two; the energy test follows the signal frame by frame.
  *
  * Cost: speex_preprocess_run is ~9 µs a frame (two FFTs and a gain per bin, needed or
- * not), so quiet frames, which cannot be speech, only feed its noise estimate
- * (speex_preprocess_estimate_update, ~2.5 µs). The probability is read with GET_PROB,
- * without SET_VAD, which applies the same rule and prints a warning to stderr for each
- * state. */
+ * not), so it runs only where its answer matters: on loud frames before START (is this
+ * speech?). Once the caller talks, loudness alone carries the hangover to END (speexdsp's
+ * probability would only lag it). Quiet frames, which cannot be speech, feed its noise
+ * estimate (speex_preprocess_estimate_update, ~2.5 µs) one in VAD_ESTIMATE_EVERY: noise
+ * moves over seconds, not frames. The probability is read with GET_PROB, without SET_VAD,
+ * which applies the same rule and prints a warning to stderr for each state. */
 
 #define VAD_ENERGY_MIN 10000.0 /* mean square of an rms of 100: about -50 dBFS */
 #define VAD_SNR 4.0            /* energy over the noise floor: 6 dB */
 #define VAD_FLOOR_FIRST_MAX 100000.0 /* the first frame may be speech: about -40 dBFS */
+#define VAD_ESTIMATE_EVERY 4   /* quiet frames per update of speexdsp's noise estimate */
 
 struct vt_vad {
     SpeexPreprocessState *st;
@@ -92,6 +95,7 @@ struct vt_vad {
     int in_speech;
     int speech_ms;              /* speech so far, before START */
     int silence_ms;             /* silence so far, after START */
+    unsigned quiet;             /* quiet frames seen (every VAD_ESTIMATE_EVERY-th feeds speex) */
     spx_int16_t work[VT_VAD_FRAME]; /* speex_preprocess_run works in place */
 };
 
@@ -185,8 +189,11 @@ static int vad_classify(vt_vad_t *vad, const int16_t *frame)
     if (vad->floor < 0.0)
         vad->floor = e < VAD_FLOOR_FIRST_MAX ? e : VAD_FLOOR_FIRST_MAX;
     loud = e > VAD_ENERGY_MIN && e > VAD_SNR * vad->floor;
-    memcpy(vad->work, frame, sizeof vad->work);
-    if (loud) {
+    if (loud && vad->in_speech) {
+        vad->prob_speech = 1; /* talking on: loudness is enough */
+    }
+    else if (loud) {
+        memcpy(vad->work, frame, sizeof vad->work);
         speex_preprocess_run(vad->st, vad->work);
         speex_preprocess_ctl(vad->st, SPEEX_PREPROCESS_GET_PROB, &prob);
         /* speexdsp's own rule (what SET_VAD would return) */
@@ -194,7 +201,10 @@ static int vad_classify(vt_vad_t *vad, const int16_t *frame)
                            || (vad->prob_speech && prob > vad->conf.prob_continue);
     }
     else {
-        speex_preprocess_estimate_update(vad->st, vad->work);
+        if (vad->quiet++ % VAD_ESTIMATE_EVERY == 0) {
+            memcpy(vad->work, frame, sizeof vad->work);
+            speex_preprocess_estimate_update(vad->st, vad->work);
+        }
         vad->prob_speech = 0;
     }
     speech = loud && vad->prob_speech;

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <ev.h>
 #include <fcntl.h>
 
 #include <apr_hash.h>
@@ -140,6 +142,9 @@ static void sweep(lws_sorted_usec_list_t *sul)
 void vth_media_wakeup(vth_media_t *m)
 {
     vth_media_completions(m);
+    if (m->stop) {
+        ev_break(m->loop, EVBREAK_ALL);
+    }
 }
 
 static void *media_main(void *arg)
@@ -148,12 +153,8 @@ static void *media_main(void *arg)
     struct lws_context *ctx;
 
     lws_sul_schedule(m->ctx, 0, &m->sweep, sweep, VTH_SWEEP_MS * LWS_US_PER_MS);
-    while (!m->stop) {
-        if (lws_service(m->ctx, 0) < 0) {
-            vt_log(VT_LOG_ERR, "the media loop failed; live streams end");
-            break;
-        }
-    }
+    /* Until vth_media_wakeup sees the stop request. */
+    ev_run(m->loop, 0);
     lws_sul_cancel(&m->sweep);
     pthread_mutex_lock(&m->lock); /* workers wake the loop under it */
     ctx = m->ctx;
@@ -161,6 +162,7 @@ static void *media_main(void *arg)
     pthread_mutex_unlock(&m->lock);
     /* Closes every stream: Twilio goes on with the <Connect action> of each call. */
     lws_context_destroy(ctx);
+    ev_loop_destroy(m->loop);
     return NULL;
 }
 
@@ -211,6 +213,21 @@ static vt_stream_stats_t *stats_map(apr_pool_t *p, const char *socket_path)
     return st;
 }
 
+/* Every stream takes a descriptor here (two with a realtime model): ask for the hard limit's
+ * worth when the soft one is lower. */
+static void raise_fd_limit(int want)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)want) {
+        rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < (rlim_t)want) {
+            vt_log(VT_LOG_WARN, "at most %ld open files: fewer than %d streams fit (raise "
+                   "the limit: LimitNOFILE, ulimit -n)", (long)rl.rlim_cur, want / 3);
+        }
+    }
+}
+
 /* "user:group" of this process, for the socket's owner (lws chowns it and makes it 0660:
  * Apache's children, running as the same user, connect to it). */
 static const char *owner_of_process(apr_pool_t *p)
@@ -230,6 +247,7 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     struct lws_context_creation_info info;
     vth_media_t *m = apr_pcalloc(p, sizeof *m);
     struct stat st;
+    void *loops[1];
 
     m->pool = p;
     m->cfg = cfg;
@@ -241,15 +259,28 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     if (vth_tts_init() != 0) {
         return -1;
     }
+    /* lws's own loop poll()s every socket at every wake-up, which at hundreds of streams
+     * costs more than their frames; on libev with epoll a wake-up costs the sockets that
+     * are ready. */
+    m->loop = ev_loop_new(EVBACKEND_EPOLL);
+    if (!m->loop) {
+        vt_log(VT_LOG_ERR, "cannot create the media thread's event loop");
+        return -1;
+    }
+    loops[0] = m->loop;
+    raise_fd_limit(conf->max_streams * 3 + 64);
     memset(&info, 0, sizeof info);
-    info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
+                   | LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = loops;
     info.iface = conf->socket_path;
     info.port = 0; /* with UNIX_SOCK: no TCP port, the socket only */
     info.protocols = protocols;
     info.unix_socket_perms = owner_of_process(p);
     info.user = m;
+    /* No fd_limit_per_thread: below the process's limit, lws 4.1 finds a socket's wsi by a
+     * linear search at every event instead of its table. */
     info.count_threads = 1;
-    info.fd_limit_per_thread = (unsigned)conf->max_streams * 2 + 64;
     info.max_http_header_data = 4096;
     info.timeout_secs = 10;
     m->ctx = lws_create_context(&info);

@@ -151,6 +151,7 @@ struct vth_media {
     const vth_config_t *cfg;
     vth_media_conf_t conf;
     struct lws_context *ctx;
+    struct ev_loop *loop;      /* libev (epoll) under lws */
     pthread_t thread;
     volatile int stop;
     /* finished tasks, from the workers */
@@ -233,6 +234,7 @@ struct vth_stream {
     vth_rxbuf_t rx;
     long long last_rx_ms;
     vth_outq_t out;
+    int rx_write_ok;           /* inside a RECEIVE that may write once (out_push) */
     unsigned gen;              /* bumped by every clear */
     int pending_marks;         /* of this generation, not echoed yet */
     vth_item_t items[VTH_ITEMS];

@@ -55,10 +55,24 @@ void vth_stream_log(vth_stream_t *s, vt_log_level_t level, const char *fmt, ...)
            s->slug ? s->slug : "-", msg);
 }
 
+static void close_now(vth_stream_t *s, int code, const char *why);
+
 /* ------------------------------------------------------------------ the outbound queue */
 
 static void out_push(vth_stream_t *s, const char *json, size_t len)
 {
+    /* The answer to a frame, while its RECEIVE runs and nothing waits before it: written
+     * at once (one write per callback is what lws allows), sparing the loop a round of
+     * "tell me when writable" per frame. lws keeps what the socket does not take. */
+    if (s->rx_write_ok && s->out.count == 0 && len <= VT_SM_MEDIA_JSON_MAX(VTH_CHUNK_BYTES)) {
+        unsigned char buf[LWS_PRE + VT_SM_MEDIA_JSON_MAX(VTH_CHUNK_BYTES)];
+        s->rx_write_ok = 0;
+        memcpy(buf + LWS_PRE, json, len);
+        if (lws_write(s->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len) {
+            close_now(s, CLOSE_ERROR, "cannot write to Twilio's connection");
+        }
+        return;
+    }
     if (vth_outq_push(&s->out, json, len) == 0) {
         lws_callback_on_writable(s->wsi);
     }
@@ -637,7 +651,9 @@ static void on_receive(vth_stream_t *s, const void *in, size_t len)
     }
     switch (vth_rxbuf_add(&s->rx, s->wsi, in, len, RX_MAX)) {
     case 1:
+        s->rx_write_ok = !lws_send_pipe_choked(s->wsi);
         on_message(s, s->rx.data, s->rx.len);
+        s->rx_write_ok = 0;
         s->rx.len = 0;
         break;
     case -1:
