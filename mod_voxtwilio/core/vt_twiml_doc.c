@@ -64,6 +64,14 @@ const char *vt_twiml_doc_strerror(vt_twiml_doc_rc rc)
         return "invalid Content-Type";
     case VT_TWIML_DOC_ENUMBER:
         return "Dial: invalid phone number format";
+    case VT_TWIML_DOC_ESTREAM_HANDSHAKE:
+        return "Stream - WebSocket - Handshake Error";
+    case VT_TWIML_DOC_ESTREAM_SCHEME:
+        return "Stream - WebSocket - URL Schema Not Supported";
+    case VT_TWIML_DOC_ESTREAM_URL:
+        return "Stream - WebSocket - Malformed URL";
+    case VT_TWIML_DOC_ESTREAM_TRACK:
+        return "Stream - Invalid Track configuration";
     }
     return "unknown error";
 }
@@ -182,6 +190,128 @@ static vt_twiml_doc_rc check_number(vt_doc_ctx_t *c, const char *what, const cha
     return VT_TWIML_DOC_OK;
 }
 
+/* The port of an authority ("h:443", "[::1]:8443"), when it names one, is 1 to 65535. */
+static int port_ok(const char *auth, apr_size_t n)
+{
+    const char *colon = NULL, *bracket = NULL;
+    apr_size_t i;
+    long port = 0;
+
+    for (i = 0; i < n; i++) {
+        if (auth[i] == ':') {
+            colon = auth + i;
+        }
+        else if (auth[i] == ']') {
+            bracket = auth + i;
+        }
+    }
+    if (!colon || (bracket && colon < bracket)) {
+        return 1;
+    }
+    for (i = (apr_size_t)(colon - auth) + 1; i < n; i++) {
+        if (auth[i] < '0' || auth[i] > '9' || (port = port * 10 + (auth[i] - '0')) > 65535) {
+            return 0;
+        }
+    }
+    return port > 0;
+}
+
+/* <Stream url> as Twilio opens it: an absolute wss:// URL with a host, and no query (its
+ * values go in <Parameter>s; a query fails the handshake). */
+static vt_twiml_doc_rc check_stream_url(vt_doc_ctx_t *c, const char *url)
+{
+    const char *auth;
+    apr_size_t i, n;
+
+    for (i = 0; url[i]; i++) {
+        if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f) {
+            return fail(c, VT_TWIML_DOC_ESTREAM_URL,
+                        "white space or a control character in <Stream url>");
+        }
+    }
+    n = strcspn(url, ":/?#");
+    if (n == 0 || strncmp(url + n, "://", 3) != 0) {
+        return fail(c, VT_TWIML_DOC_ESTREAM_URL,
+                    apr_psprintf(c->pool, "<Stream url> '%.200s' is not an absolute URL", url));
+    }
+    if (n != 3 || strncasecmp(url, "wss", 3) != 0) {
+        return fail(c, VT_TWIML_DOC_ESTREAM_SCHEME,
+                    apr_psprintf(c->pool, "<Stream url> '%.200s' is not wss:// (Twilio opens "
+                                 "only secure WebSockets)", url));
+    }
+    auth = url + 6;
+    n = strcspn(auth, "/?#");
+    if (n == 0 || !port_ok(auth, n)) {
+        return fail(c, VT_TWIML_DOC_ESTREAM_URL,
+                    apr_psprintf(c->pool, "<Stream url> '%.200s' has no valid host and port",
+                                 url));
+    }
+    if (strchr(url, '#')) {
+        return fail(c, VT_TWIML_DOC_ESTREAM_URL,
+                    apr_psprintf(c->pool, "<Stream url> '%.200s' has a fragment", url));
+    }
+    if (strchr(url, '?')) {
+        return fail(c, VT_TWIML_DOC_ESTREAM_HANDSHAKE,
+                    apr_psprintf(c->pool, "<Stream url> '%.200s' has a query string (Twilio's "
+                                 "handshake fails; pass values in <Parameter>)", url));
+    }
+    return VT_TWIML_DOC_OK;
+}
+
+/* A <Stream> of <Connect> (bidirectional: the inbound track only) or <Start>. */
+static vt_twiml_doc_rc check_stream(vt_doc_ctx_t *c, const vt_twiml_verb_t *v,
+                                    const char *parent)
+{
+    const char *url = vt_twiml_verb_attr(v, "url"), *track = vt_twiml_verb_attr(v, "track");
+    int connect = strcmp(parent, "Connect") == 0;
+    vt_twiml_doc_rc rc;
+    int i;
+
+    if (!url) {
+        return fail(c, VT_TWIML_DOC_ESCHEMA,
+                    apr_psprintf(c->pool, "<Stream> in <%s> has no url", parent));
+    }
+    if ((rc = check_stream_url(c, url)) != VT_TWIML_DOC_OK) {
+        return rc;
+    }
+    if (track && !in_list(connect ? "inbound_track" : "inbound_track outbound_track both_tracks",
+                          track)) {
+        return fail(c, VT_TWIML_DOC_ESTREAM_TRACK,
+                    apr_psprintf(c->pool, "<Stream track=\"%.40s\"> in <%s> (%s)", track, parent,
+                                 connect ? "inbound_track only"
+                                         : "inbound_track, outbound_track or both_tracks"));
+    }
+    for (i = 0; i < v->children->nelts; i++) {
+        const vt_twiml_verb_t *ch = APR_ARRAY_IDX(v->children, i, vt_twiml_verb_t *);
+        if (!vt_twiml_verb_attr(ch, "name")) {
+            return fail(c, VT_TWIML_DOC_ESCHEMA, "<Parameter> of <Stream> has no name");
+        }
+    }
+    return VT_TWIML_DOC_OK;
+}
+
+/* Twilio's rules for what a verb holds, once its children are read. */
+static vt_twiml_doc_rc check_verb(vt_doc_ctx_t *c, const vt_twiml_verb_t *v, const char *parent)
+{
+    if (strcmp(v->name, "Number") == 0 && strcmp(parent, "Dial") == 0) {
+        return check_number(c, "<Number>", v->text);
+    }
+    /* <Dial>+1415...</Dial>: the number shortcut. */
+    if (strcmp(v->name, "Dial") == 0 && v->text[0]) {
+        return check_number(c, "<Dial> number", v->text);
+    }
+    if (strcmp(v->name, "Connect") == 0 && v->children->nelts != 1) {
+        return fail(c, VT_TWIML_DOC_ESCHEMA,
+                    apr_psprintf(c->pool, "<Connect> holds %d nouns (it takes exactly one)",
+                                 v->children->nelts));
+    }
+    if (strcmp(v->name, "Stream") == 0
+        && (strcmp(parent, "Connect") == 0 || strcmp(parent, "Start") == 0)) {
+        return check_stream(c, v, parent);
+    }
+    return VT_TWIML_DOC_OK;
+}
+
 static vt_twiml_doc_rc convert(vt_doc_ctx_t *c, const apr_xml_elem *e, const char *allowed,
                                const char *parent, int depth, int in_ssml,
                                vt_twiml_verb_t **out)
@@ -248,18 +378,8 @@ static vt_twiml_doc_rc convert(vt_doc_ctx_t *c, const apr_xml_elem *e, const cha
         }
         APR_ARRAY_PUSH(v->children, vt_twiml_verb_t *) = cv;
     }
-    if (!in_ssml && strcmp(e->name, "Number") == 0 && strcmp(parent, "Dial") == 0) {
-        rc = check_number(c, "<Number>", v->text);
-        if (rc != VT_TWIML_DOC_OK) {
-            return rc;
-        }
-    }
-    /* <Dial>+1415...</Dial>: the number shortcut. */
-    if (!in_ssml && strcmp(e->name, "Dial") == 0 && v->text[0]) {
-        rc = check_number(c, "<Dial> number", v->text);
-        if (rc != VT_TWIML_DOC_OK) {
-            return rc;
-        }
+    if (!in_ssml && (rc = check_verb(c, v, parent)) != VT_TWIML_DOC_OK) {
+        return rc;
     }
     *out = v;
     return VT_TWIML_DOC_OK;

@@ -11,6 +11,17 @@
  *          <Conference> <Queue>), text between verbs, an element in a namespace, nesting
  *          deeper than 16 levels
  *   13223  <Number> (or <Dial>'s number shortcut text) not an E.164 number
+ * and, for Media Streams (twilio-protocol.md §10, §12), in <Connect> and <Start>:
+ *   12200  <Connect> without exactly one noun; a <Stream> without url; a <Parameter>
+ *          without name
+ *   31922  <Stream url> not wss:// (Twilio opens only TLS WebSockets)
+ *   31923  <Stream url> not an absolute URL with a host, or with white space, control
+ *          characters or a fragment
+ *   31920  <Stream url> with a query string (Twilio's handshake fails: use <Parameter>)
+ *   31941  <Stream track> other than inbound_track in <Connect> (bidirectional), or than
+ *          inbound_track, outbound_track, both_tracks in <Start>
+ * <Connect> blocks until its session ends, then goes to its action (method POST or GET);
+ * <Start> is not blocking: the next verb runs at once. <Stop><Stream name> needs no url.
  * Voice documents take Say Play Pause Gather Redirect Hangup Reject Dial Record Enqueue
  * Connect Start Stop Leave Refer and the legacy Sms; messaging documents Message Redirect
  * (and the legacy Sms). Attribute names are not checked (Twilio only warns about them).
@@ -36,7 +47,11 @@ typedef enum {
     VT_TWIML_DOC_EPARSE = 12100,
     VT_TWIML_DOC_ESCHEMA = 12200,
     VT_TWIML_DOC_ECONTENT_TYPE = 12300,
-    VT_TWIML_DOC_ENUMBER = 13223
+    VT_TWIML_DOC_ENUMBER = 13223,
+    VT_TWIML_DOC_ESTREAM_HANDSHAKE = 31920,
+    VT_TWIML_DOC_ESTREAM_SCHEME = 31922,
+    VT_TWIML_DOC_ESTREAM_URL = 31923,
+    VT_TWIML_DOC_ESTREAM_TRACK = 31941
 } vt_twiml_doc_rc;
 
 typedef struct vt_twiml_attr {

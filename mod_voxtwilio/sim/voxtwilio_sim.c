@@ -1,11 +1,13 @@
 /* voxtwilio-sim — plays Twilio for a gateway: places a call the way Twilio does (status
  * callbacks, a signed `inbound` webhook), checks every answer is TwiML that Twilio would
  * accept, prints what the caller hears, answers each <Gather> from a script (or the
- * keyboard), follows Redirects and Dial actions, and ends like Twilio ends a call.
+ * keyboard), follows Redirects and Dial actions, and ends like Twilio ends a call. With
+ * --stream it also plays Twilio's side of a <Connect><Stream> Media Stream.
  *
  *   voxtwilio-sim --url http://127.0.0.1:8080/voice/inbound --from +14155550100 \
  *                 --to +15005550006 --account-sid AC... --auth-token-file token.txt \
- *                 [--script caller.txt | --interactive] [--dial answered|no-answer|...]
+ *                 [--script caller.txt | --interactive] [--dial answered|no-answer|...] \
+ *                 [--stream [--barge-in] [--caller-wav in.wav] [--wav call.wav]]
  *
  * Exit status: 0 the call ended normally, 1 an error (printed), 2 a usage error.
  */
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <strings.h>
 #include "vt_twiml_doc.h"
 #include "vt_util.h"
 #include "vtsim.h"
@@ -46,7 +49,8 @@ static void usage(FILE *out)
 "                          it signs every request and is never printed\n"
 "  --call-sid CA...        the CallSid (default: a random one)\n"
 "  --script FILE           the caller's lines, one per <Gather> (- : stdin): '#' starts\n"
-"                          a comment, <silence> says nothing, <hangup> hangs up;\n"
+"                          a comment, <silence> says nothing, <hangup> hangs up,\n"
+"                          'dtmf 12#' presses keys, 'wait 2' waits (streams only);\n"
 "                          when the lines run out the caller hangs up\n"
 "  --interactive           type the caller's lines (empty line: silence, Ctrl-D: hang up)\n"
 "  --confidence X          Confidence sent with each utterance (default "
@@ -57,6 +61,17 @@ static void usage(FILE *out)
 "                          path segment replaced by status-callback)\n"
 "  --no-status             send no status callbacks\n"
 "  --max-requests N        stop after N webhooks (default 100; Redirect loops)\n"
+"  --stream                play <Connect><Stream> as Twilio does: a live Media Stream,\n"
+"                          the caller's lines spoken with espeak-ng, turn by turn\n"
+"  --stream-connect URL    open streams at ws://HOST:PORT (or wss://) instead of the\n"
+"                          webhook's host and port (the stream URL is still signed as\n"
+"                          the TwiML wrote it)\n"
+"  --barge-in              in a stream, say each line as soon as the assistant starts\n"
+"                          answering instead of after it finished\n"
+"  --caller-wav FILE       in a stream, the caller first says FILE (WAV: 8 kHz mono\n"
+"                          16-bit or mu-law; other rates are resampled)\n"
+"  --wav FILE              write the streams' audio to FILE: stereo 8 kHz 16-bit, the\n"
+"                          caller left, what the assistant's audio played right\n"
 "  -v, --verbose           print each request and the HTTP status of its answer\n"
 "  -h, --help              this help\n"
 "  --version               the version\n"
@@ -128,11 +143,41 @@ static int http_url(const char *u)
     return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
+/* "ws://host:port" or "wss://host" (a "/" at most after the authority). */
+static int ws_base_url(const char *u)
+{
+    const char *auth = strncasecmp(u, "ws://", 5) == 0    ? u + 5
+                       : strncasecmp(u, "wss://", 6) == 0 ? u + 6
+                                                          : NULL;
+    size_t n = auth ? strcspn(auth, "/?#") : 0;
+
+    return n > 0 && (auth[n] == '\0' || strcmp(auth + n, "/") == 0);
+}
+
+/* The stream options go with --stream, which takes its caller from a script. */
+static int check_stream_args(const vtsim_t *s, const char *wav)
+{
+    if (!s->stream && (s->stream_connect || s->barge_in || s->caller_wav_name || wav)) {
+        return usage_err("--stream-connect, --barge-in, --caller-wav and --wav go with "
+                         "--stream", NULL);
+    }
+    if (s->stream && s->interactive) {
+        return usage_err("--stream takes the caller's lines from --script, not --interactive",
+                         NULL);
+    }
+    if (s->stream_connect && !ws_base_url(s->stream_connect)) {
+        return usage_err("--stream-connect must be ws://HOST[:PORT] or wss://HOST[:PORT]",
+                         s->stream_connect);
+    }
+    return 0;
+}
+
 /* Parses the command line into s. 0, or the exit status. */
 static int parse_args(vtsim_t *s, int argc, char **argv)
 {
     enum { O_URL = 256, O_FROM, O_TO, O_ACCOUNT, O_TOKEN, O_CALL, O_SCRIPT, O_INTERACTIVE,
-           O_CONFIDENCE, O_DIAL, O_DIAL_DURATION, O_STATUS, O_NO_STATUS, O_MAX, O_VERSION };
+           O_CONFIDENCE, O_DIAL, O_DIAL_DURATION, O_STATUS, O_NO_STATUS, O_MAX, O_VERSION,
+           O_STREAM, O_STREAM_CONNECT, O_BARGE_IN, O_CALLER_WAV, O_WAV };
     static const struct option opts[] = {
         { "url", required_argument, NULL, O_URL },
         { "from", required_argument, NULL, O_FROM },
@@ -148,13 +193,18 @@ static int parse_args(vtsim_t *s, int argc, char **argv)
         { "status-callback", required_argument, NULL, O_STATUS },
         { "no-status", no_argument, NULL, O_NO_STATUS },
         { "max-requests", required_argument, NULL, O_MAX },
+        { "stream", no_argument, NULL, O_STREAM },
+        { "stream-connect", required_argument, NULL, O_STREAM_CONNECT },
+        { "barge-in", no_argument, NULL, O_BARGE_IN },
+        { "caller-wav", required_argument, NULL, O_CALLER_WAV },
+        { "wav", required_argument, NULL, O_WAV },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
     };
-    const char *token_file = NULL, *script = NULL, *status_url = NULL;
-    int c, no_status = 0;
+    const char *token_file = NULL, *script = NULL, *status_url = NULL, *wav = NULL;
+    int c, no_status = 0, rc;
 
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (c) {
@@ -195,6 +245,11 @@ static int parse_args(vtsim_t *s, int argc, char **argv)
                 return usage_err("--max-requests must be a number from 1 to 100000", NULL);
             }
             break;
+        case O_STREAM: s->stream = 1; break;
+        case O_STREAM_CONNECT: s->stream_connect = optarg; break;
+        case O_BARGE_IN: s->barge_in = 1; break;
+        case O_CALLER_WAV: s->caller_wav_name = optarg; break;
+        case O_WAV: wav = optarg; break;
         case 'v': s->verbose = 1; break;
         case 'h': usage(stdout); return -1;
         case O_VERSION: printf(VTSIM_PROG " (mod_voxtwilio) %s\n", PACKAGE_VERSION); return -1;
@@ -228,6 +283,9 @@ static int parse_args(vtsim_t *s, int argc, char **argv)
         return usage_err("the auth token and the caller's lines cannot both come from stdin",
                          NULL);
     }
+    if ((rc = check_stream_args(s, wav)) != 0) {
+        return rc;
+    }
     if (status_url && no_status) {
         return usage_err("--status-callback and --no-status exclude each other", NULL);
     }
@@ -248,6 +306,14 @@ static int parse_args(vtsim_t *s, int argc, char **argv)
             vtsim_error("cannot open the script %s: %s", script, strerror(errno));
             return 1;
         }
+    }
+    if (s->caller_wav_name
+        && vtsim_wav_read(s->pool, s->caller_wav_name, (uint8_t **)&s->caller_wav,
+                          &s->caller_wav_len) != 0) {
+        return 1;
+    }
+    if (wav && vtsim_wav_create(s, wav) != 0) {
+        return 1;
     }
     if (!s->call_sid && !(s->call_sid = vtsim_random_sid(s->pool, "CA"))) {
         vtsim_error("no randomness for the CallSid");
@@ -275,12 +341,19 @@ int main(int argc, char **argv)
     if (rc == 0) {
         rc = vtsim_http_init(&sim) == 0 ? vtsim_call(&sim) : 1;
         vtsim_http_cleanup(&sim);
+        vtsim_tts_cleanup();
+        if (vtsim_wav_finish(&sim) != 0) {
+            rc = 1;
+        }
     }
     else if (rc < 0) {
         rc = 0; /* --help, --version */
     }
     if (sim.script && sim.script != stdin) {
         fclose(sim.script);
+    }
+    if (sim.wav) {
+        fclose(sim.wav);
     }
     fflush(stdout);
     apr_pool_destroy(sim.pool);

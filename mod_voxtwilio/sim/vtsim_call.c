@@ -1,9 +1,8 @@
 /* vtsim_call — plays one call the way Twilio runs it: status callbacks around it, the
  * inbound webhook, then each TwiML document verb by verb, following Gather actions,
- * Redirects and Dial actions until <Hangup/>, a <Reject>, the caller hanging up or the
- * end of a document.
+ * Redirects, Dial actions and (with --stream) <Connect><Stream> Media Streams and their
+ * actions until <Hangup/>, a <Reject>, the caller hanging up or the end of a document.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,9 +24,6 @@ typedef struct vtsim_next {
     const char *url;
     apr_array_header_t *params;
 } vtsim_next_t;
-
-/* What the caller does at a <Gather>. */
-typedef enum { CALLER_SPEAKS, CALLER_SILENT, CALLER_HANGS_UP } vtsim_caller_t;
 
 /* The parameters of every voice webhook of this call, CallStatus as given. */
 static apr_array_header_t *voice_params(const vtsim_t *s, apr_pool_t *p, const char *status)
@@ -126,66 +122,6 @@ static int fetch(vtsim_t *s, const vtsim_next_t *n, apr_array_header_t **verbs)
     return 0;
 }
 
-/* ---------------------------------------------------------------- the caller */
-
-static char *trim_line(char *line)
-{
-    char *end;
-
-    while (*line && isspace((unsigned char)*line)) {
-        line++;
-    }
-    end = line + strlen(line);
-    while (end > line && isspace((unsigned char)end[-1])) {
-        *--end = '\0';
-    }
-    return line;
-}
-
-/* The caller's next line: from the script (comments and blank lines skipped) or the
- * keyboard (an empty line is silence). End of input: the caller hangs up. */
-static vtsim_caller_t caller_line(vtsim_t *s, apr_pool_t *p, const char **text)
-{
-    FILE *in = s->interactive ? stdin : s->script;
-    char *buf = NULL, *line;
-    size_t cap = 0;
-    vtsim_caller_t rc = CALLER_HANGS_UP;
-
-    *text = "";
-    if (!in) {
-        return CALLER_HANGS_UP;
-    }
-    for (;;) {
-        if (s->interactive) {
-            fputs("caller> ", stdout);
-            fflush(stdout);
-        }
-        if (getline(&buf, &cap, in) < 0) {
-            if (s->interactive) {
-                putchar('\n');
-            }
-            break;
-        }
-        line = trim_line(buf);
-        if (!s->interactive && (line[0] == '\0' || line[0] == '#')) {
-            continue;
-        }
-        if (line[0] == '\0' || strcmp(line, "<silence>") == 0) {
-            rc = CALLER_SILENT;
-        }
-        else if (strcmp(line, "<hangup>") == 0) {
-            rc = CALLER_HANGS_UP;
-        }
-        else {
-            *text = apr_pstrdup(p, line);
-            rc = CALLER_SPEAKS;
-        }
-        break;
-    }
-    free(buf);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- verbs */
 
 static int attr_true(const vt_twiml_verb_t *v, const char *name)
@@ -243,58 +179,36 @@ static int play_audio(const vt_twiml_verb_t *v)
     return 1;
 }
 
-static int digits_only(const char *s)
+/* No input at a <Gather>: Twilio requests the action only with actionOnEmptyResult, else
+ * it goes on with the verb after </Gather> (next->url NULL). */
+static vtsim_step_t no_input(vtsim_t *s, const vt_twiml_verb_t *v, const char *doc_url,
+                             vtsim_next_t *next, int speech)
 {
-    return *s && strspn(s, "0123456789*#") == strlen(s);
+    if (!attr_true(v, "actionOnEmptyResult")) {
+        next->url = NULL;
+        return STEP_NEXT;
+    }
+    set_next(s, next, v, doc_url, vt_twiml_verb_attr(v, "action"));
+    vt_params_add(next->params, speech ? "SpeechResult" : "Digits", "");
+    return STEP_NEXT;
 }
 
-/* A <Gather>: prompts, then the caller's answer posted to the action. STEP_ENDED with
- * *hangup when the caller hung up; STEP_NEXT with next->url NULL: no input, go on with the
- * verb after </Gather>. */
-static vtsim_step_t gather(vtsim_t *s, const vt_twiml_verb_t *v, const char *doc_url,
-                           vtsim_next_t *next)
+/* The caller said text at a <Gather>: a speech result, or digits for a keypad one. */
+static vtsim_step_t said(vtsim_t *s, const vt_twiml_verb_t *v, const char *doc_url,
+                         vtsim_next_t *next, const char *text)
 {
     const char *input = vt_twiml_verb_attr(v, "input");
-    int speech = input && strstr(input, "speech") != NULL;
-    const char *text;
-    int i;
 
-    for (i = 0; i < v->children->nelts; i++) {
-        play_audio(APR_ARRAY_IDX(v->children, i, vt_twiml_verb_t *));
-    }
-    switch (caller_line(s, s->pool, &text)) {
-    case CALLER_HANGS_UP:
-        printf("[caller hangs up]\n");
-        return STEP_ENDED;
-    case CALLER_SILENT:
-        s->turns++;
-        printf("caller: <silence>\n");
-        if (!attr_true(v, "actionOnEmptyResult")) {
-            /* Twilio requests nothing and goes on after </Gather>. */
-            next->url = NULL;
-            return STEP_NEXT;
-        }
-        set_next(s, next, v, doc_url, vt_twiml_verb_attr(v, "action"));
-        if (speech) {
-            vt_params_add(next->params, "SpeechResult", "");
-        }
-        else {
-            vt_params_add(next->params, "Digits", "");
-        }
-        return STEP_NEXT;
-    case CALLER_SPEAKS:
-        break;
-    }
     s->turns++;
     if (!s->interactive) {
         printf("caller: %s\n", text);
     }
     set_next(s, next, v, doc_url, vt_twiml_verb_attr(v, "action"));
-    if (speech) {
+    if (input && strstr(input, "speech")) {
         vt_params_add(next->params, "SpeechResult", text);
         vt_params_add(next->params, "Confidence", s->confidence);
     }
-    else if (digits_only(text)) {
+    else if (vtsim_keys_valid(text)) {
         vt_params_add(next->params, "Digits", text);
     }
     else {
@@ -303,6 +217,54 @@ static vtsim_step_t gather(vtsim_t *s, const vt_twiml_verb_t *v, const char *doc
         return STEP_ERROR;
     }
     return STEP_NEXT;
+}
+
+/* The caller's line at a <Gather>; "wait" lines mean nothing here and are skipped. */
+static vtsim_line_kind_t gather_line(vtsim_t *s, vtsim_line_t *line)
+{
+    while (vtsim_next_line(s, s->pool, line) == VTSIM_LINE_WAIT) {
+    }
+    return line->kind;
+}
+
+/* A <Gather>: prompts, then the caller's answer posted to the action. STEP_ENDED when the
+ * caller hung up; STEP_NEXT with next->url NULL: no input, go on with the verb after
+ * </Gather>. */
+static vtsim_step_t gather(vtsim_t *s, const vt_twiml_verb_t *v, const char *doc_url,
+                           vtsim_next_t *next)
+{
+    const char *input = vt_twiml_verb_attr(v, "input");
+    int speech = input && strstr(input, "speech") != NULL;
+    int keys = !input || strstr(input, "dtmf") != NULL;
+    vtsim_line_t line;
+    int i;
+
+    for (i = 0; i < v->children->nelts; i++) {
+        play_audio(APR_ARRAY_IDX(v->children, i, vt_twiml_verb_t *));
+    }
+    switch (gather_line(s, &line)) {
+    case VTSIM_LINE_BAD:
+        return STEP_ERROR;
+    case VTSIM_LINE_END:
+    case VTSIM_LINE_HANGUP:
+        printf("[caller hangs up]\n");
+        return STEP_ENDED;
+    case VTSIM_LINE_SILENCE:
+        s->turns++;
+        printf("caller: <silence>\n");
+        return no_input(s, v, doc_url, next, speech);
+    case VTSIM_LINE_DTMF:
+        s->turns++;
+        printf("caller: [dtmf %s]\n", line.text);
+        if (!keys) {
+            return no_input(s, v, doc_url, next, speech); /* it listens for speech only */
+        }
+        set_next(s, next, v, doc_url, vt_twiml_verb_attr(v, "action"));
+        vt_params_add(next->params, "Digits", line.text);
+        return STEP_NEXT;
+    default:
+        return said(s, v, doc_url, next, line.text);
+    }
 }
 
 static const char *dial_status_name(vtsim_dial_t d)
@@ -380,13 +342,42 @@ static vtsim_step_t not_simulated(vtsim_t *s, const vt_twiml_verb_t *v, const ch
         const char *curl = vt_twiml_verb_attr(ch, "url");
         what = apr_pstrcat(s->pool, ch->name, curl ? " " : "", curl ? curl : "", NULL);
     }
-    printf("[%s%s%s: not simulated]\n", v->name, what[0] ? " " : "", what);
+    printf("[%s%s%s: not simulated%s]\n", v->name, what[0] ? " " : "", what,
+           strcmp(v->name, "Connect") == 0 && vt_twiml_verb_child(v, "Stream")
+               ? " without --stream" : "");
     /* <Record> hears silence: Twilio then skips the action and goes on. */
     if (action && strcmp(v->name, "Record") != 0) {
         set_next(s, next, v, doc_url, action);
         return STEP_NEXT;
     }
     next->url = NULL;
+    return STEP_NEXT;
+}
+
+/* <Connect>: with --stream, its <Stream> is played as Twilio plays it; once the gateway
+ * closes it (or it fails) the call goes on at the action, or after </Connect>. */
+static vtsim_step_t connect_verb(vtsim_t *s, const vt_twiml_verb_t *v, const char *doc_url,
+                                 vtsim_next_t *next)
+{
+    const vt_twiml_verb_t *stream = vt_twiml_verb_child(v, "Stream");
+    const char *action = vt_twiml_verb_attr(v, "action");
+
+    if (!stream || !s->stream) {
+        return not_simulated(s, v, doc_url, next);
+    }
+    switch (vtsim_stream(s, stream)) {
+    case VTSIM_STREAM_HANGUP:
+        return STEP_ENDED;
+    case VTSIM_STREAM_ERROR:
+        return STEP_ERROR;
+    default:
+        break;
+    }
+    if (!action) {
+        next->url = NULL;
+        return STEP_NEXT;
+    }
+    set_next(s, next, v, doc_url, action);
     return STEP_NEXT;
 }
 
@@ -409,6 +400,9 @@ static vtsim_step_t play(vtsim_t *s, const apr_array_header_t *verbs, const char
         }
         else if (strcmp(v->name, "Dial") == 0) {
             st = dial(s, v, doc_url, next);
+        }
+        else if (strcmp(v->name, "Connect") == 0) {
+            st = connect_verb(s, v, doc_url, next);
         }
         else if (strcmp(v->name, "Redirect") == 0) {
             set_next(s, next, v, doc_url, v->text);
@@ -505,7 +499,8 @@ int vtsim_call(vtsim_t *s)
     final = reject && !s->answered ? reject : "completed";
     printf("[call ended: %s, %d turn%s, %d s]\n", final, s->turns, s->turns == 1 ? "" : "s",
            call_duration(s));
-    return status_callback(s, final, 1) == 0 ? 0 : 1;
+    /* Twilio errors logged while the call went on (a stream's): the call is not clean. */
+    return status_callback(s, final, 1) == 0 && !s->warnings ? 0 : 1;
 
 failed:
     /* Twilio plays its application error and hangs up; the call still completes. */

@@ -88,15 +88,19 @@ static void check_tree(const vt_twiml_verb_t *v, int depth)
 }
 
 /* Attribute names that do not survive being written back, so such trees skip the round
- * trip: two with the same local name ("a" and "x:a" lose their prefixes and clash), and
- * names with a ':' left after apr_xml took the prefix off (":a" reads back as "a"). */
+ * trip: two with the same local name ("a" and "x:a" lose their prefixes and clash), names
+ * with a ':' left after apr_xml took the prefix off (":a" reads back as "a"), and names
+ * starting with a non-ASCII character (":\xcc\x9a" arrives as U+031A, which may follow but
+ * not start a name; the reader takes every non-ASCII byte as a name character). */
 static int dup_attrs(const vt_twiml_verb_t *v, int in_say)
 {
     int say = in_say || strcmp(v->name, "Say") == 0;
 
-    for (int i = 0; i < v->attrs->nelts; i++)
-        if (strchr(APR_ARRAY_IDX(v->attrs, i, vt_twiml_attr_t).name, ':'))
+    for (int i = 0; i < v->attrs->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(v->attrs, i, vt_twiml_attr_t).name;
+        if (strchr(name, ':') || (unsigned char)name[0] >= 0x80)
             return 1;
+    }
     for (int i = 0; i < v->attrs->nelts; i++)
         for (int j = i + 1; j < v->attrs->nelts; j++)
             if (strcmp(APR_ARRAY_IDX(v->attrs, i, vt_twiml_attr_t).name,

@@ -184,6 +184,115 @@ START_TEST(test_every_voice_verb)
 }
 END_TEST
 
+START_TEST(test_gateway_stream_answer)
+{
+    vt_voice_param_t params[] = { { "From", "+14155550100" }, { "To", "+15005550006" } };
+    apr_size_t len;
+    const char *doc = vt_voice_stream(vt_test_pool, "wss://gw.example:8443/voice/stream/acme/CA1",
+                                      params, 2, "stream-end", "recording", &len);
+    apr_array_header_t *verbs;
+    const char *err;
+    const vt_twiml_verb_t *start, *connect, *stream, *p0;
+
+    ck_assert_int_eq(vt_twiml_doc_parse(vt_test_pool, VT_TWIML_VOICE, "text/xml", 0, doc, len,
+                                        &verbs, &err),
+                     VT_TWIML_DOC_OK);
+    ck_assert_int_eq(verbs->nelts, 2);
+    start = verb(verbs, 0);
+    ck_assert_str_eq(start->name, "Start");
+    ck_assert_str_eq(vt_twiml_verb_attr(vt_twiml_verb_child(start, "Recording"),
+                                        "recordingStatusCallback"),
+                     "recording");
+    connect = verb(verbs, 1);
+    ck_assert_str_eq(connect->name, "Connect");
+    ck_assert_str_eq(vt_twiml_verb_attr(connect, "action"), "stream-end");
+    ck_assert_str_eq(vt_twiml_verb_attr(connect, "method"), "POST");
+    stream = vt_twiml_verb_child(connect, "Stream");
+    ck_assert_ptr_nonnull(stream);
+    ck_assert_str_eq(vt_twiml_verb_attr(stream, "url"),
+                     "wss://gw.example:8443/voice/stream/acme/CA1");
+    ck_assert_int_eq(stream->children->nelts, 2);
+    p0 = APR_ARRAY_IDX(stream->children, 0, vt_twiml_verb_t *);
+    ck_assert_str_eq(p0->name, "Parameter");
+    ck_assert_str_eq(vt_twiml_verb_attr(p0, "name"), "From");
+    ck_assert_str_eq(vt_twiml_verb_attr(p0, "value"), "+14155550100");
+}
+END_TEST
+
+/* <Connect><Stream url="URL"/></Connect> must fail with rc; returns the message. */
+static const char *stream_url_fails(const char *url, vt_twiml_doc_rc rc)
+{
+    return expect_fail(apr_psprintf(vt_test_pool, "<Response><Connect><Stream url=\"%s\"/>"
+                                                  "</Connect></Response>", url),
+                       rc);
+}
+
+START_TEST(test_stream_url_rules)
+{
+    apr_array_header_t *verbs;
+    const char *err;
+
+    ck_assert_ptr_nonnull(strstr(stream_url_fails("ws://h/s", VT_TWIML_DOC_ESTREAM_SCHEME),
+                                 "'ws://h/s' is not wss://"));
+    stream_url_fails("https://h/s", VT_TWIML_DOC_ESTREAM_SCHEME);
+    ck_assert_ptr_nonnull(strstr(stream_url_fails("wss://h/s?t=1",
+                                                  VT_TWIML_DOC_ESTREAM_HANDSHAKE),
+                                 "query string"));
+    stream_url_fails("wss://h/s?", VT_TWIML_DOC_ESTREAM_HANDSHAKE);
+    stream_url_fails("stream/acme", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("/voice/stream", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss:///s", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss://h:0/s", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss://h:65536/s", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss://h:44x/s", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss://h/s#f", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss://h/a b", VT_TWIML_DOC_ESTREAM_URL);
+    stream_url_fails("wss://h/a&#9;b", VT_TWIML_DOC_ESTREAM_URL);
+    /* the same rules in <Start>; <Stop> names a stream without a url */
+    expect_fail("<Response><Start><Stream url=\"ws://h/s\"/></Start></Response>",
+                VT_TWIML_DOC_ESTREAM_SCHEME);
+    expect_fail("<Response><Start><Stream name=\"a\"/></Start></Response>",
+                VT_TWIML_DOC_ESCHEMA);
+    ck_assert_int_eq(parse("<Response><Connect><Stream url=\"WSS://H:8443/a/b\"/></Connect>"
+                           "<Connect><Stream url=\"wss://[::1]:8443/s\"/></Connect>"
+                           "<Start><Stream url=\"wss://h\" track=\"both_tracks\"/></Start>"
+                           "<Stop><Stream name=\"a\"/></Stop></Response>",
+                           &verbs, &err),
+                     VT_TWIML_DOC_OK);
+    ck_assert_int_eq(verbs->nelts, 4);
+}
+END_TEST
+
+START_TEST(test_connect_and_stream_schema)
+{
+    const char *err;
+
+    err = expect_fail("<Response><Connect/></Response>", VT_TWIML_DOC_ESCHEMA);
+    ck_assert_ptr_nonnull(strstr(err, "<Connect> holds 0 nouns"));
+    expect_fail("<Response><Connect><Stream url=\"wss://h/a\"/><Stream url=\"wss://h/b\"/>"
+                "</Connect></Response>",
+                VT_TWIML_DOC_ESCHEMA);
+    err = expect_fail("<Response><Connect><Stream/></Connect></Response>", VT_TWIML_DOC_ESCHEMA);
+    ck_assert_ptr_nonnull(strstr(err, "<Stream> in <Connect> has no url"));
+    err = expect_fail("<Response><Connect><Stream url=\"wss://h/s\"><Parameter value=\"v\"/>"
+                      "</Stream></Connect></Response>",
+                      VT_TWIML_DOC_ESCHEMA);
+    ck_assert_ptr_nonnull(strstr(err, "<Parameter> of <Stream> has no name"));
+    expect_fail("<Response><Connect><Stream url=\"wss://h/s\"><Say>x</Say></Stream></Connect>"
+                "</Response>",
+                VT_TWIML_DOC_ESCHEMA);
+    /* a bidirectional stream carries the caller only */
+    err = expect_fail("<Response><Connect><Stream url=\"wss://h/s\" track=\"both_tracks\"/>"
+                      "</Connect></Response>",
+                      VT_TWIML_DOC_ESTREAM_TRACK);
+    ck_assert_ptr_nonnull(strstr(err, "Twilio error 31941"));
+    expect_fail("<Response><Start><Stream url=\"wss://h/s\" track=\"inbound\"/></Start>"
+                "</Response>",
+                VT_TWIML_DOC_ESTREAM_TRACK);
+}
+END_TEST
+
 START_TEST(test_unknown_verb)
 {
     const char *err = expect_fail("<Response><Say>a</Say><Speak>b</Speak></Response>",
@@ -355,6 +464,14 @@ START_TEST(test_strerror)
 {
     ck_assert_str_eq(vt_twiml_doc_strerror(VT_TWIML_DOC_EPARSE), "document parse failure");
     ck_assert_str_eq(vt_twiml_doc_strerror(VT_TWIML_DOC_ECONTENT_TYPE), "invalid Content-Type");
+    ck_assert_str_eq(vt_twiml_doc_strerror(VT_TWIML_DOC_ESTREAM_SCHEME),
+                     "Stream - WebSocket - URL Schema Not Supported");
+    ck_assert_str_eq(vt_twiml_doc_strerror(VT_TWIML_DOC_ESTREAM_HANDSHAKE),
+                     "Stream - WebSocket - Handshake Error");
+    ck_assert_str_eq(vt_twiml_doc_strerror(VT_TWIML_DOC_ESTREAM_URL),
+                     "Stream - WebSocket - Malformed URL");
+    ck_assert_str_eq(vt_twiml_doc_strerror(VT_TWIML_DOC_ESTREAM_TRACK),
+                     "Stream - Invalid Track configuration");
     ck_assert_str_eq(vt_twiml_doc_strerror((vt_twiml_doc_rc)1), "unknown error");
 }
 END_TEST
@@ -431,6 +548,9 @@ Suite *vt_suite_twiml_doc(void)
     tcase_add_test(tc, test_dial_number_shortcut);
     tcase_add_test(tc, test_bad_numbers);
     tcase_add_test(tc, test_every_voice_verb);
+    tcase_add_test(tc, test_gateway_stream_answer);
+    tcase_add_test(tc, test_stream_url_rules);
+    tcase_add_test(tc, test_connect_and_stream_schema);
     tcase_add_test(tc, test_unknown_verb);
     tcase_add_test(tc, test_gather_nests_only_say_play_pause);
     tcase_add_test(tc, test_dial_children);
