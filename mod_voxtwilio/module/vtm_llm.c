@@ -25,11 +25,15 @@ typedef struct llm_client {
  * through the reslist's own locking. One per process, like mod_dbd's connection pool. */
 static apr_reslist_t *clients;
 
+/* Each client lives in an unmanaged pool that only client_free destroys: a subpool of the
+ * reslist's pool would already be gone when the reslist's own cleanup frees the clients at
+ * child exit (APR destroys subpools before it runs the parent's cleanups), a double
+ * destroy that crashed children as httpd stopped. */
 static apr_status_t client_make(void **res, void *params, apr_pool_t *pool)
 {
     apr_pool_t *p;
     llm_client_t *c;
-    apr_status_t rv = apr_pool_create(&p, pool);
+    apr_status_t rv = apr_pool_create_unmanaged(&p);
 
     if (rv != APR_SUCCESS) {
         return rv;
