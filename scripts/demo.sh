@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's demo, on a fresh Debian 12 machine as root:
 #   scripts/demo.sh [start]   installs what is missing, builds, starts PostgreSQL + Apache
-#                             with mod_voxtwilio on 127.0.0.1, creates the demo tenant "acme"
-#                             with voxtwilio-admin and places a signed inbound call
+#                             with mod_voxtwilio (and its helper) on 127.0.0.1, creates the
+#                             demo tenants acme, acme-ai and acme-live (stream mode) with
+#                             voxtwilio-admin and places a signed call to each; the stream
+#                             call's audio lands in .demo/stream-call.wav
 #   scripts/demo.sh stop      stops the demo's Apache and PostgreSQL
 #   scripts/demo.sh status
 # State lives in .demo/; running start again reuses it.
@@ -20,7 +22,7 @@ case "$verb" in
     stop|status)
         exec "$PY" "$DEMO" "$verb" --state "$SRC/.demo" ;;
     start) ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "usage: scripts/demo.sh [start|stop|status]" >&2; exit 2 ;;
 esac
 

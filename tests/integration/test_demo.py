@@ -1,11 +1,13 @@
 """The README's demo (scripts/demo.sh runs pyvt/demo.py after installing and building):
-start answers a signed call with the greeting, a second start reuses everything, stop
-stops it all."""
+start answers a signed call to each demo tenant (script, model, stream mode), a second start
+reuses everything, stop stops it all."""
+import array
 import json
 import os
 import re
 import subprocess
 import sys
+import wave
 
 from pyvt import openai_standin
 from pyvt.util import port_open
@@ -52,6 +54,22 @@ def test_demo_start_twice_then_stop(paths, workdir, capture):
             assert want in ai, (want, ai)
         assert re.search(r"^\s*sentiment\s+negative$", ai, re.M), ai
         assert re.search(r"^\s*analysis\s+llm at ", ai, re.M), ai
+        # the third tenant's call in stream mode: live audio through mod_proxy_wstunnel to
+        # the helper, espeak-ng speaking, the caller's keys, the transfer after the stream
+        live = ai[ai.index("== A third tenant 'acme-live'"):]
+        for want in ("[stream wss://", "caller: [dtmf 2]", "caller: [dtmf 0]",
+                     "[stream closed by the gateway (1000)]", "[dial +15005550010",
+                     "[status completed]", "escalated   yes (completed)",
+                     "caller: [key 2]", "assistant: We are open Monday to Friday"):
+            assert want in live, (want, live)
+        wav = os.path.join(state, "stream-call.wav")
+        assert "The call's audio: %s" % wav in live, live
+        with wave.open(wav) as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 2, 2)
+            frames = array.array("h", w.readframes(w.getnframes()))
+        # the assistant's channel (right) carries the greeting, the menu and the replies
+        assistant = frames[1::2]
+        assert sum(1 for x in assistant if abs(x) > 1000) > 8000 * 3, len(assistant)
 
         rc, out = demo(paths, state, "start", "--build", paths.builddir)
         capture.add_text("demo start again", out)

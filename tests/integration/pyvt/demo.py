@@ -1,7 +1,12 @@
-"""The README's demo: PostgreSQL + Apache with mod_voxtwilio on 127.0.0.1, a demo tenant
-created with voxtwilio-admin (with the example script assistant), and a whole simulated
-call: greeting, a question answered from the example intents, a request for a human, the
-transfer; then the call as `voxtwilio-admin calls show` reports it.
+"""The README's demo: PostgreSQL + Apache with mod_voxtwilio (and its voxtwilio-helper) on
+127.0.0.1, demo tenants created with voxtwilio-admin, and a whole simulated call to each,
+then the call as `voxtwilio-admin calls show` reports it:
+  - acme       the example script assistant over <Gather>: greeting, a question answered
+               from the example intents, a request for a human, the transfer;
+  - acme-ai    the same over <Gather> with a language model (a local stand-in);
+  - acme-live  stream mode, offline: live audio over a Media Stream through
+               mod_proxy_wstunnel to the helper, which speaks with espeak-ng and reads the
+               caller's keys; both sides of the call are written to .demo/stream-call.wav.
 
     /usr/bin/python3 tests/integration/pyvt/demo.py start [--build DIR] [--state DIR]
     /usr/bin/python3 tests/integration/pyvt/demo.py stop|status
@@ -44,6 +49,19 @@ Hello, are you open on Saturdays?
 Where are you located?
 I have a problem with my crown, can I talk to a receptionist?
 """
+# The third tenant is in stream mode with no realtime model: the helper's offline menu,
+# spoken by espeak-ng, driven by the caller's keys (2: the second intent, opening hours;
+# 0: a person).
+LIVE_SLUG = "acme-live"
+LIVE_NAME = "Acme Dental (live audio)"
+LIVE_NUMBER = "+15005550008"
+LIVE_CALLER_SCRIPT = """# stream mode: what the caller does, in order, while the audio plays
+dtmf 2
+dtmf 0
+"""
+# The demo has no Twilio: the helper's REST calls (SMS alerts) go to a closed local port
+# and wait for a retry instead of travelling to api.twilio.com with a made-up token.
+NO_TWILIO = "http://127.0.0.1:9"
 
 
 def rel(path):
@@ -98,11 +116,32 @@ class Demo:
     def pg(self):
         return pyvt.PgCluster(base_dir=self.pg_base(), port=self.state.get("pg_port"))
 
-    def apache(self, conninfo="", api_base=None):
+    def stream_socket(self):
+        """The helper's Media Streams socket, below a directory Apache's user can reach
+        (and short enough for a unix socket path)."""
+        d = os.path.join(self.shared_dir(), "run")
+        if len(d) > 80:
+            h = hashlib.sha1(self.state_dir.encode()).hexdigest()[:10]
+            d = "/tmp/voxtwilio-demo-%s" % h
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o755)
+        return os.path.join(d, "voxtwilio", "stream.sock")
+
+    def apache(self, conninfo=""):
         root = os.path.join(self.state_dir, "httpd")
         port = self.state.get("httpd_port")
-        return pyvt.Apache(self.paths, conninfo, self.key_file, api_base=api_base, root=root,
-                           port=port, docroot=os.path.join(self.shared_dir(), "htdocs"))
+        sock = extra = None
+        if conninfo:
+            # httpd starts and supervises voxtwilio-helper: jobs, the spool, Media Streams.
+            sock = self.stream_socket()
+            extra = 'VoxTwilioHelper "%s"\nVoxTwilioHelperDB "%s"\nVoxTwilioStreamSocket "%s"' % (
+                self.helper_bin(), conninfo, sock)
+        return pyvt.Apache(self.paths, conninfo, self.key_file, api_base=NO_TWILIO, root=root,
+                           port=port, docroot=os.path.join(self.shared_dir(), "htdocs"),
+                           stream_socket=sock, server_extra=extra or "")
+
+    def helper_bin(self):
+        return os.path.join(os.path.dirname(self.paths.admin_bin), "voxtwilio-helper")
 
     # ------------------------------------------------------------ verbs
     def start(self):
@@ -186,15 +225,25 @@ class Demo:
             say("   stopped the previous demo Apache")
         if not ap.port or port_open(ap.port):
             ap.port = free_port()
+        since = ap.log_size()
         ap.start()
         self.state["httpd_port"] = ap.port
         self.save()
         url = ap.url("/voice/inbound")
         say("   listening on %s (config %s)" % (ap.base_url(), ap.conf_path))
+        try:
+            pyvt.wait_until(lambda: "streams: listening" in ap.read_log(since), 15,
+                            what="voxtwilio-helper")
+            say("   voxtwilio-helper started by httpd (Media Streams on unix:%s)"
+                % ap.stream_socket)
+        except TimeoutError:
+            say("demo: voxtwilio-helper did not start; see %s" % ap.error_log)
+            return 1
 
         ok = self.call(admin, ap, sid, CALLER, NUMBER, "caller-script.txt", CALLER_SCRIPT,
                        GREETING)
         ok = self.ai_call(admin, must, ap, pg, sid) and ok
+        ok = self.stream_call(admin, must, ap, pg, sid) and ok
 
         say()
         say("The gateway is running: POST %s (tenant %s, number %s)." % (url, SLUG, NUMBER))
@@ -207,7 +256,8 @@ class Demo:
             return 1
         return 0
 
-    def call(self, admin, ap, sid, caller, number, script_name, script_text, greeting):
+    def call(self, admin, ap, sid, caller, number, script_name, script_text, greeting,
+             sim_args=()):
         """One simulated call with voxtwilio-sim, then `calls show`. True when it went through."""
         p = self.paths
         url = ap.url("/voice/inbound")
@@ -218,13 +268,15 @@ class Demo:
             f.write(script_text)
         cmd = [p.sim_bin, "--url", url, "--from", caller, "--to", number,
                "--account-sid", sid, "--auth-token-file", self.token_file,
-               "--call-sid", call_sid, "--script", script, "--dial", "answered"]
+               "--call-sid", call_sid] + list(sim_args) + [
+               "--script", script, "--dial", "answered"]
         say("   $ %s" % " ".join(rel(c) if c.startswith("/") else c for c in cmd))
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, text=True, errors="replace", timeout=60)
+                           stdin=subprocess.DEVNULL, text=True, errors="replace", timeout=90)
         for line in r.stdout.splitlines():
             say("     " + line)
-        ok = r.returncode == 0 and greeting in r.stdout
+        # A stream call's greeting is audio: the transcript below (calls show) has its text.
+        ok = r.returncode == 0 and (greeting in r.stdout or "--stream" in sim_args)
         self.last_call_sid = call_sid
         if self.analyse:
             self.analyse()
@@ -262,19 +314,17 @@ class Demo:
             say("   $ voxtwilio-admin %s" % " ".join(
                 '"%s"' % a if " " in a else rel(a) if a.startswith("/") else a for a in args))
             must(*args)
-            helper = os.path.join(os.path.dirname(self.paths.admin_bin), "voxtwilio-helper")
 
             def analyse():
-                say("   $ voxtwilio-helper --once    (the post-call analysis job)")
-                # The demo has no Twilio: SMS alerts go to a closed local port and wait
-                # for a retry instead of travelling to api.twilio.com with a fake token.
-                r = subprocess.run([helper, "--db", pg.conninfo, "--key-file", self.key_file,
-                                    "--api-base", "http://127.0.0.1:9", "--once"],
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, timeout=120)
-                for line in r.stdout.splitlines():
-                    if "call_analysis" in line:
-                        say("     " + line)
+                say("   (voxtwilio-helper runs the post-call analysis job: the model reads "
+                    "the transcript)")
+                q = ("SELECT analysis_source FROM calls WHERE call_sid = '%s'"
+                     % self.last_call_sid)
+                try:
+                    pyvt.wait_until(lambda: pg.psql(q) and pg.psql(q)[0][0], 30,
+                                    interval=0.2, what="the post-call analysis")
+                except TimeoutError:
+                    say("   the analysis is not there yet: see %s" % rel(ap.error_log))
 
             self.analyse = analyse
             return self.call(admin, ap, sid, CALLER, AI_NUMBER, "ai-caller-script.txt",
@@ -282,6 +332,37 @@ class Demo:
         finally:
             self.analyse = None
             model.stop()
+
+    def stream_call(self, admin, must, ap, pg, sid):
+        """The third tenant: stream mode with no realtime model. Twilio opens a Media Stream
+        (<Connect><Stream>); Apache checks its signature and hands it to the helper, which
+        speaks the greeting and a menu of the intents with espeak-ng and reads the caller's
+        keys; at "0" the stream ends and the <Connect action> dials a person."""
+        say("== A third tenant '%s' in stream mode (live audio, offline: espeak-ng and "
+            "keys)" % LIVE_SLUG)
+        if not pg.psql("SELECT 1 FROM companies WHERE slug = '%s'" % LIVE_SLUG):
+            say('   $ voxtwilio-admin company add %s --name "%s" --greeting "%s" '
+                '--escalation-phone %s' % (LIVE_SLUG, LIVE_NAME, GREETING, ESCALATION))
+            must("company", "add", LIVE_SLUG, "--name", LIVE_NAME, "--greeting", GREETING,
+                 "--escalation-phone", ESCALATION)
+            say("   $ voxtwilio-admin integration add %s --account-sid %s --number %s "
+                "--auth-token-file %s" % (LIVE_SLUG, sid, LIVE_NUMBER, rel(self.token_file)))
+            must("integration", "add", LIVE_SLUG, "--account-sid", sid, "--number",
+                 LIVE_NUMBER, "--auth-token-file", self.token_file)
+        else:
+            say("   company %s exists" % LIVE_SLUG)
+        example = os.path.join(self.paths.srcdir, "docs", "examples", "assistant-dental.json")
+        say("   $ voxtwilio-admin assistant import %s %s" % (LIVE_SLUG, rel(example)))
+        must("assistant", "import", LIVE_SLUG, example)
+        say("   $ voxtwilio-admin assistant set %s --mode stream" % LIVE_SLUG)
+        must("assistant", "set", LIVE_SLUG, "--mode", "stream")
+        wav = os.path.join(self.state_dir, "stream-call.wav")
+        ok = self.call(admin, ap, sid, CALLER, LIVE_NUMBER, "stream-caller-script.txt",
+                       LIVE_CALLER_SCRIPT, GREETING, sim_args=("--stream", "--wav", wav))
+        if ok and os.path.exists(wav):
+            say("   The call's audio: %s (stereo 8 kHz: left the caller, right the "
+                "assistant)" % rel(wav))
+        return ok
 
     def stop(self):
         stopped = False
