@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Media Streams benchmark (on demand; never part of `make check`). On Debian 12:
-#   bench/stream.sh          the Node peer (shared/peers/stream-node, 1 process) measured by
-#                            its own load client and by bench_stream_load at 50, 200 and 500
-#                            streams, 20 s each, twice (about 6 minutes on an idle machine)
-#   bench/stream.sh --streams 50,200 --duration 10 --repeat 1 --clients c
-# Other options go to bench/stream_bench.py (--help); targets are defined there (the
-# helper, directly and through Apache, goes there too). Builds bench_stream_load with
+#   bench/stream.sh          the Node peer (shared/peers/stream-node, 1 process), the helper
+#                            on its unix socket and the helper behind Apache, at 50, 200 and
+#                            500 streams, 20 s each, twice (about 12 minutes on an idle
+#                            machine); the peer measured by its own load-client.js and by
+#                            bench_stream_load, the helper by bench_stream_load (its upgrades
+#                            are signed, which load-client.js cannot do)
+#   bench/stream.sh --targets node-peer,helper --streams 50,200 --duration 10 --repeat 1
+# Other options go to bench/stream_bench.py (--help); targets are defined there. Builds bench_stream_load with
 # `make bench-tools` into $VT_BUILD_DIR (default build-bench/). Copies the peer from
 # $VT_PEERS (default ../shared/peers) to $VT_PEER_DIR (default /tmp/vt-peer-stream) and
 # runs `npm ci` there. Needs Node >= 20. Results: bench/results/streams-latest.json,

@@ -94,6 +94,7 @@ class Target:
     name = "?"
     url = None
     unix = None
+    clients = ("node", "c")     # the load clients that can drive it
     pid = None
 
     def start(self):
@@ -195,6 +196,7 @@ class HelperDirect(Target):
     """voxtwilio-helper alone on its unix socket, every stream on the loopback backend
     (the per-frame pipeline: parse, decode, 8 -> 16 kHz, VAD, 16 -> 8 kHz, encode)."""
     name = "helper"
+    clients = ("c",)            # the upgrade must be signed: load-client.js cannot
 
     def __init__(self, a):
         self.gw, self.proc = Gateway.get(a), None
@@ -220,6 +222,7 @@ class HelperApache(Target):
     upgrade and mod_proxy_wstunnel carrying it: what production runs. The server's CPU
     is Apache's process tree; the helper's share is measured apart (extra_pids)."""
     name = "helper-apache"
+    clients = ("c",)
 
     def __init__(self, a):
         self.gw, self.httpd = Gateway.get(a), None
@@ -234,14 +237,13 @@ class HelperApache(Target):
                     % os.path.join(self.gw.a.build, "voxtwilio-helper"))
         os.chmod(wrapper, 0o755)
         extra = "\n".join([
-            'VoxTwilioHelper "%s"' % wrapper, 'VoxTwilioHelperDB "%s"' % gw.pg.conninfo,
             "VoxTwilioStreamMax 5000", "StartServers 9", "ServerLimit 18",
             "ThreadLimit 64", "ThreadsPerChild 64", "MaxRequestWorkers 576",
             "MinSpareThreads 25", "MaxSpareThreads 576", "MaxConnectionsPerChild 0",
             "LogLevel warn"])
         self.httpd = pyvt.Apache(gw.paths, gw.pg.conninfo, gw.key_file, root=root,
                                  log_level="warn", module_log_level=None, server_extra=extra,
-                                 stream_socket="voxtwilio/stream.sock")
+                                 stream_socket="voxtwilio/stream.sock", helper=wrapper)
         self.httpd.start()
         stats = os.path.join(root, "run", "voxtwilio", "stream.stats")
         wait_for(lambda: os.path.exists(stats), 15, "the helper")
@@ -391,8 +393,12 @@ def warm_up(a, target):
     """A short run that is not recorded: JIT, caches, first connections."""
     w = argparse.Namespace(**vars(a))
     w.duration = 3
-    for client in a.clients:
+    for client in clients_for(a, target):
         run_client(w, client, target, min(a.streams))
+
+
+def clients_for(a, target):
+    return [c for c in a.clients if c in target.clients]
 
 
 def run_target(a, name):
@@ -405,7 +411,8 @@ def run_target(a, name):
             warm_up(a, target)
         for n in a.streams:
             for rep in range(a.repeat):
-                order = a.clients if rep % 2 == 0 else a.clients[::-1]
+                clients = clients_for(a, target)
+                order = clients if rep % 2 == 0 else clients[::-1]
                 for client in order:
                     for r in run_point(a, target, n, client):
                         r.update(target=name, streams=n, client=client, repeat=rep + 1)
@@ -494,7 +501,7 @@ def parse_args():
     ap.add_argument("--build", required=True, help="build dir with bench_stream_load")
     ap.add_argument("--peer-dir", required=True, help="stream-node copy with node_modules")
     ap.add_argument("--peer-port", type=int, default=3001)
-    ap.add_argument("--targets", default="node-peer", help="comma list: %s" % ",".join(TARGETS))
+    ap.add_argument("--targets", default=",".join(TARGETS), help="comma list: %s" % ",".join(TARGETS))
     ap.add_argument("--clients", default="node,c", help="comma list of node, c")
     ap.add_argument("--streams", default="50,200,500")
     ap.add_argument("--duration", type=float, default=20, help="seconds per measurement")

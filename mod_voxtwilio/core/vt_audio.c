@@ -6,6 +6,7 @@
 #include <speex/speex_resampler.h>
 
 #include "vt_audio.h"
+#include "vt_g711.h"
 
 #define VT_VAD_RATE 8000
 #define VT_VAD_FRAME_MS (VT_VAD_FRAME * 1000 / VT_VAD_RATE)
@@ -65,6 +66,33 @@ size_t vt_resampler_process(vt_resampler_t *rs, const int16_t *in, size_t n, int
 void vt_resampler_reset(vt_resampler_t *rs)
 {
     speex_resampler_reset_mem(rs->st);
+}
+
+uint8_t *vt_pcm_to_ulaw8k(const int16_t *pcm, size_t n, int rate, size_t *len)
+{
+    size_t cap = rate == 8000 ? n : n * 8000 / (size_t)rate + 16;
+    int16_t *pcm8 = rate == 8000 ? NULL : malloc((cap ? cap : 1) * sizeof *pcm8);
+    uint8_t *ulaw = malloc(cap ? cap : 1);
+    vt_resampler_t *rs = NULL;
+
+    if (rate != 8000) {
+        rs = pcm8 ? vt_resampler_create(rate, 8000, VT_RESAMPLER_DEFAULT) : NULL;
+        n = rs ? vt_resampler_process(rs, pcm, n, pcm8, cap) : 0;
+        pcm = pcm8;
+    }
+    if (!ulaw || (rate != 8000 && !rs)) {
+        free(ulaw);
+        ulaw = NULL;
+    }
+    else {
+        vt_ulaw_encode(pcm, n, ulaw);
+        *len = n;
+    }
+    if (rs) {
+        vt_resampler_destroy(rs);
+    }
+    free(pcm8);
+    return ulaw;
 }
 
 /* ---------------------------------------------------------------- voice activity

@@ -38,6 +38,9 @@ size_t vt_resampler_process(vt_resampler_t *rs, const int16_t *in, size_t n, int
                             size_t cap);
 /* Forgets the history (a new utterance, a new stream). */
 void vt_resampler_reset(vt_resampler_t *rs);
+/* A whole clip at rate -> malloc'd 8 kHz µ-law, *len bytes (Twilio's audio, from espeak-ng
+ * or a WAV file); NULL when out of memory or the rate is unsupported. */
+uint8_t *vt_pcm_to_ulaw8k(const int16_t *pcm, size_t n, int rate, size_t *len);
 
 /* ---------------------------------------------------------------- voice activity */
 

@@ -6,20 +6,18 @@
  * the next one after it has joined the last).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <apr_strings.h>
-#include <espeak-ng/speak_lib.h>
 #include "vt_audio.h"
+#include "vt_espeak.h"
 #include "vt_g711.h"
 #include "vtsim.h"
 
 #define VTSIM_WAV_IN_MAX (64L * 1024 * 1024) /* bytes of a --caller-wav file */
-#define VTSIM_CALLER_VOICE "en-us"
+#define VTSIM_CALLER_LANGUAGE "en-US"
 
 struct vtsim_tts {
     pthread_t thread;
@@ -29,112 +27,21 @@ struct vtsim_tts {
     size_t len;
 };
 
-/* What one synthesis collects. */
-typedef struct pcm_buf {
-    int16_t *samples;
-    size_t n, cap;
-    int failed;
-} pcm_buf_t;
-
 static int tts_rate;          /* espeak-ng's output rate; 0: not started, -1: failed */
-
-/* ---------------------------------------------------------------- to Twilio's audio */
-
-/* PCM at rate -> malloc'd 8 kHz µ-law (*len bytes); NULL when out of memory. */
-static uint8_t *pcm_to_ulaw(const int16_t *pcm, size_t n, int rate, size_t *len)
-{
-    size_t cap = rate == 8000 ? n : n * 8000 / (size_t)rate + 16;
-    int16_t *pcm8 = rate == 8000 ? NULL : malloc((cap ? cap : 1) * sizeof(*pcm8));
-    uint8_t *ulaw = malloc(cap ? cap : 1);
-    vt_resampler_t *rs = NULL;
-
-    if (rate != 8000) {
-        rs = pcm8 ? vt_resampler_create(rate, 8000, VT_RESAMPLER_DEFAULT) : NULL;
-        n = rs ? vt_resampler_process(rs, pcm, n, pcm8, cap) : 0;
-        pcm = pcm8;
-    }
-    if (!ulaw || (rate != 8000 && !rs)) {
-        free(ulaw);
-        ulaw = NULL;
-    }
-    else {
-        vt_ulaw_encode(pcm, n, ulaw);
-        *len = n;
-    }
-    if (rs) {
-        vt_resampler_destroy(rs);
-    }
-    free(pcm8);
-    return ulaw;
-}
-
-/* ---------------------------------------------------------------- espeak-ng */
-
-static int on_samples(short *wav, int n, espeak_EVENT *ev)
-{
-    pcm_buf_t *b = ev ? ev->user_data : NULL;
-
-    if (!b || !wav || n <= 0) {
-        return 0;
-    }
-    if (b->n + (size_t)n > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 65536) + (size_t)n;
-        int16_t *more = realloc(b->samples, cap * sizeof(*more));
-        if (!more) {
-            b->failed = 1;
-            return 1; /* abort */
-        }
-        b->samples = more;
-        b->cap = cap;
-    }
-    memcpy(b->samples + b->n, wav, (size_t)n * sizeof(*wav));
-    b->n += (size_t)n;
-    return 0;
-}
-
-/* espeak-ng opens an audio device client (PulseAudio, through pcaudio) even for synchronous
- * output, and that prints a warning to stderr: silenced meanwhile (as vth_tts.c does). */
-static void tts_init(void)
-{
-    int err_fd = dup(STDERR_FILENO), null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-    fflush(stderr);
-    if (err_fd >= 0 && null_fd >= 0) {
-        dup2(null_fd, STDERR_FILENO);
-    }
-    tts_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, 0);
-    if (err_fd >= 0 && null_fd >= 0) {
-        dup2(err_fd, STDERR_FILENO);
-    }
-    if (err_fd >= 0) {
-        close(err_fd);
-    }
-    if (null_fd >= 0) {
-        close(null_fd);
-    }
-    if (tts_rate <= 0) {
-        tts_rate = -1;
-        return;
-    }
-    espeak_SetSynthCallback(on_samples);
-    espeak_SetVoiceByName(VTSIM_CALLER_VOICE);
-}
 
 static void *tts_main(void *arg)
 {
     vtsim_tts_t *t = arg;
-    pcm_buf_t b = { 0 };
 
     if (tts_rate == 0) {
-        tts_init();
+        tts_rate = vt_espeak_start();
+        if (tts_rate > 0) {
+            vt_espeak_set_language(VTSIM_CALLER_LANGUAGE);
+        }
     }
-    if (tts_rate > 0
-        && espeak_Synth(t->text, strlen(t->text) + 1, 0, POS_CHARACTER, 0,
-                        espeakCHARS_UTF8 | espeakENDPAUSE, NULL, &b) == EE_OK
-        && espeak_Synchronize() == EE_OK && !b.failed && b.n > 0) {
-        t->ulaw = pcm_to_ulaw(b.samples, b.n, tts_rate, &t->len);
+    if (tts_rate > 0) {
+        t->ulaw = vt_espeak_ulaw(t->text, &t->len);
     }
-    free(b.samples);
     atomic_store(&t->done, 1);
     return NULL;
 }
@@ -175,9 +82,7 @@ uint8_t *vtsim_tts_finish(vtsim_tts_t *t, size_t *len)
 
 void vtsim_tts_cleanup(void)
 {
-    if (tts_rate > 0) {
-        espeak_Terminate();
-    }
+    vt_espeak_stop();
     tts_rate = 0;
 }
 
@@ -294,7 +199,7 @@ int vtsim_wav_read(apr_pool_t *p, const char *path, uint8_t **ulaw, size_t *len)
             }
         }
         else if ((pcm = wav_pcm(&w, &samples))) {
-            out = pcm_to_ulaw(pcm, samples, (int)w.rate, len);
+            out = vt_pcm_to_ulaw8k(pcm, samples, (int)w.rate, len);
         }
         why = out ? NULL : "out of memory";
     }

@@ -40,20 +40,14 @@ def stream_apache(request, paths, pg, key_file, standin, migrated, capture):
     """An Apache whose helper serves streams on a socket of this module's own (its parent
     reachable by Apache's user)."""
     work = request.config._vt_workdir
-    root = tempfile.mkdtemp(prefix="httpd-simstream-", dir=work)
     sockdir = tempfile.mkdtemp(prefix="sock-", dir=work)
-    os.chmod(root, 0o755)
     os.chmod(sockdir, 0o755)
-    sock = os.path.join(sockdir, "voxtwilio", "stream.sock")
-    a = pyvt.Apache(paths, pg.conninfo, key_file, api_base=standin.base_url, root=root,
-                    capture=capture, stream_socket=sock,
-                    server_extra='VoxTwilioHelper "%s"\nVoxTwilioHelperDB "%s"\n'
-                                 'VoxTwilioStreamSocket "%s"' % (
-                                     os.path.join(paths.builddir, "voxtwilio-helper"),
-                                     pg.conninfo, sock))
+    a = pyvt.Apache(paths, pg.conninfo, key_file, api_base=standin.base_url,
+                    root=tempfile.mkdtemp(prefix="httpd-simstream-", dir=work), capture=capture,
+                    stream_socket=os.path.join(sockdir, "voxtwilio", "stream.sock"),
+                    helper=os.path.join(paths.builddir, "voxtwilio-helper"))
     a.start()
-    wait_until(lambda: "streams: listening" in a.read_log()
-               and "listening on voxtwilio_jobs" in a.read_log(), 15, what="the helper")
+    a.wait_for_helper()
     yield a
     a.stop()
 

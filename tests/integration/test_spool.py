@@ -49,8 +49,7 @@ def spool_apache(apache_factory, helper_path, pg):
     """An Apache whose helper (against the session database) replays the default spool."""
 
     def make(**kw):
-        ap = apache_factory(server_extra='VoxTwilioHelper "%s"\nVoxTwilioHelperDB "%s"' % (
-            helper_path, pg.conninfo), **kw)
+        ap = apache_factory(helper=helper_path, **kw)
         wait_until(lambda: "listening on voxtwilio_jobs" in ap.read_log()
                    and "resuming normal operations" in ap.read_log(), 10,
                    what="httpd and the helper in %s" % ap.error_log)

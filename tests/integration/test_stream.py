@@ -36,15 +36,12 @@ def stream_apache(request, paths, pg, key_file, standin, migrated, capture):
     names it as the documentation does: relative to DefaultRuntimeDir."""
     from pyvt import Apache
     root = tempfile.mkdtemp(prefix="httpd-stream-", dir=request.config._vt_workdir)
-    os.chmod(root, 0o755)
     a = Apache(paths, pg.conninfo, key_file, api_base=standin.base_url, root=root,
                capture=capture, stream_socket="voxtwilio/stream.sock",
-               server_extra='VoxTwilioHelper "%s"\nVoxTwilioHelperDB "%s"\n'
-                            'VoxTwilioRealtimeTimeout 1500ms' % (
-                                os.path.join(paths.builddir, "voxtwilio-helper"), pg.conninfo))
+               helper=os.path.join(paths.builddir, "voxtwilio-helper"),
+               server_extra="VoxTwilioRealtimeTimeout 1500ms")
     a.start()
-    wait_until(lambda: "streams: listening" in a.read_log()
-               and "listening on voxtwilio_jobs" in a.read_log(), 15, what="the helper")
+    a.wait_for_helper()
     yield a
     a.stop()
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include "vt_suites.h"
 #include "vt_audio.h"
+#include "vt_espeak.h"
+#include "vt_g711.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -321,6 +323,55 @@ START_TEST(test_vad_reset)
 }
 END_TEST
 
+/* A whole clip to Twilio's 8 kHz µ-law: 8 kHz is only encoded, 16 kHz is halved. */
+START_TEST(test_pcm_to_ulaw8k)
+{
+    int16_t pcm[1600];
+    uint8_t want[1600], *got;
+    size_t len = 0;
+
+    for (int i = 0; i < 1600; i++) {
+        pcm[i] = (int16_t)(8000.0 * sin(2 * M_PI * 440.0 * i / 16000.0));
+    }
+    got = vt_pcm_to_ulaw8k(pcm, 1600, 8000, &len);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(len, 1600);
+    vt_ulaw_encode(pcm, 1600, want);
+    ck_assert_mem_eq(got, want, 1600);
+    free(got);
+    got = vt_pcm_to_ulaw8k(pcm, 1600, 16000, &len);
+    ck_assert_ptr_nonnull(got);
+    ck_assert(len >= 790 && len <= 800); /* less the filter's delay */
+    free(got);
+    ck_assert_ptr_null(vt_pcm_to_ulaw8k(pcm, 1600, 500, &len));
+}
+END_TEST
+
+/* espeak-ng speaks a short line as 8 kHz µ-law: between a third of a second and 3 s. */
+START_TEST(test_espeak_ulaw)
+{
+    uint8_t *ulaw;
+    size_t len = 0;
+    long loud = 0;
+
+    ck_assert_int_gt(vt_espeak_start(), 0);
+    vt_espeak_set_language("en-US");
+    ulaw = vt_espeak_ulaw("Hello there.", &len);
+    ck_assert_ptr_nonnull(ulaw);
+    ck_assert(len > 2700 && len < 24000);
+    for (size_t i = 0; i < len; i++) {
+        loud += abs(vt_ulaw_to_pcm(ulaw[i])) > 1000;
+    }
+    ck_assert_int_gt(loud, 500); /* speech, not silence */
+    free(ulaw);
+    vt_espeak_set_language("xx-YY"); /* unknown: English, not a failure */
+    ulaw = vt_espeak_ulaw("Hi.", &len);
+    ck_assert_ptr_nonnull(ulaw);
+    free(ulaw);
+    vt_espeak_stop();
+}
+END_TEST
+
 Suite *vt_suite_audio(void)
 {
     Suite *s = suite_create("audio");
@@ -329,6 +380,10 @@ Suite *vt_suite_audio(void)
     tcase_add_test(tc, test_resample_tone_round_trip);
     tcase_add_test(tc, test_resample_counts);
     tcase_add_test(tc, test_resample_reset_and_limits);
+    tcase_add_test(tc, test_pcm_to_ulaw8k);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("espeak");
+    tcase_add_test(tc, test_espeak_ulaw);
     suite_add_tcase(s, tc);
     tc = tcase_create("vad");
     tcase_add_test(tc, test_vad_silence);

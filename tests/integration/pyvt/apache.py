@@ -19,6 +19,10 @@ FATAL_PATTERNS = [
 ERROR_PATTERN = re.compile(r"\[[A-Za-z0-9_]+:(error|crit|alert|emerg)\]")
 
 
+# The helper's stream socket when VoxTwilioStreamSocket is not set: below DefaultRuntimeDir.
+DEFAULT_STREAM_SOCKET = "voxtwilio/stream.sock"
+
+
 def scan_log_text(text, expected=()):
     """Returns the offending lines of an error-log excerpt."""
     bad = []
@@ -58,7 +62,7 @@ class Apache:
                  server_extra="", vhost_extra="", location_extra="", voxtwilio="On",
                  with_dbd=True, with_module=True, log_level="info", module_log_level="debug",
                  location="/voice", mpm="event", docroot=None, capture=None,
-                 stream_socket=None):
+                 stream_socket=None, helper=None):
         self.paths = paths
         self.conninfo = conninfo
         self.key_file = key_file
@@ -84,6 +88,8 @@ class Apache:
         self.capture = capture
         # Media Streams: {location}/stream proxied (mod_proxy_wstunnel) to this unix socket.
         self.stream_socket = stream_socket
+        # voxtwilio-helper (a path), started by httpd against conninfo, streams included.
+        self.helper = helper
         self.conf_path = os.path.join(self.root, "conf", "httpd.conf")
         self.pid_file = os.path.join(self.root, "run", "httpd.pid")
         self.error_log = os.path.join(self.root, "logs", "error_log")
@@ -159,6 +165,11 @@ class Apache:
             lines += ["DBDriver pgsql", 'DBDParams "%s"' % self.conninfo]
         if key_file is not None and self.with_module:
             lines.append('VoxTwilioKeyFile "%s"' % key_file)
+        if self.helper:
+            lines += ['VoxTwilioHelper "%s"' % self.helper,
+                      'VoxTwilioHelperDB "%s"' % self.conninfo]
+            if self.stream_socket and self.stream_socket != DEFAULT_STREAM_SOCKET:
+                lines.append('VoxTwilioStreamSocket "%s"' % self.stream_socket)
         if server_extra:
             lines.append(server_extra)
         lines += [
@@ -225,6 +236,12 @@ class Apache:
             return os.path.getsize(path or self.error_log)
         except OSError:
             return 0
+
+    def wait_for_helper(self, timeout=15):
+        """Until the helper listens for jobs (and for streams, when it serves them)."""
+        wait_until(lambda: "listening on voxtwilio_jobs" in self.read_log()
+                   and (not self.stream_socket or "streams: listening" in self.read_log()),
+                   timeout, what="the helper in %s" % self.error_log)
 
     def read_log(self, since=0, path=None):
         try:

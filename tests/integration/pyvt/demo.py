@@ -130,15 +130,11 @@ class Demo:
     def apache(self, conninfo=""):
         root = os.path.join(self.state_dir, "httpd")
         port = self.state.get("httpd_port")
-        sock = extra = None
-        if conninfo:
-            # httpd starts and supervises voxtwilio-helper: jobs, the spool, Media Streams.
-            sock = self.stream_socket()
-            extra = 'VoxTwilioHelper "%s"\nVoxTwilioHelperDB "%s"\nVoxTwilioStreamSocket "%s"' % (
-                self.helper_bin(), conninfo, sock)
+        # httpd starts and supervises voxtwilio-helper: jobs, the spool, Media Streams.
         return pyvt.Apache(self.paths, conninfo, self.key_file, api_base=NO_TWILIO, root=root,
                            port=port, docroot=os.path.join(self.shared_dir(), "htdocs"),
-                           stream_socket=sock, server_extra=extra or "")
+                           stream_socket=self.stream_socket() if conninfo else None,
+                           helper=self.helper_bin() if conninfo else None)
 
     def helper_bin(self):
         return os.path.join(os.path.dirname(self.paths.admin_bin), "voxtwilio-helper")
