@@ -119,8 +119,11 @@ def cmdline(pid):
 
 
 def helper_cmdline(pid):
-    """The helper's argv, once the fork has exec'd it (httpd logs the pid in between)."""
-    wait_until(lambda: cmdline(pid)[0].endswith("voxtwilio-helper"), 5, interval=0.01,
+    """The helper's argv, once the fork has exec'd it (httpd logs the pid in between).
+    In the middle of execve the kernel shows an empty cmdline (the new mm has no
+    arguments yet): that is "not yet", like httpd's own argv before it."""
+    wait_until(lambda: (cmdline(pid) or [""])[0].endswith("voxtwilio-helper"), 5,
+               interval=0.01,
                what="pid %d to exec voxtwilio-helper" % pid)
     return cmdline(pid)
 
