@@ -121,6 +121,7 @@ struct vt_vad {
     int prob_speech;            /* speexdsp's rule said speech on the last frame */
     double floor;               /* noise floor (mean square); < 0 before the first frame */
     int in_speech;
+    int last_speech;            /* the last frame was speech */
     int speech_ms;              /* speech so far, before START */
     int silence_ms;             /* silence so far, after START */
     unsigned quiet;             /* quiet frames seen (every VAD_ESTIMATE_EVERY-th feeds speex) */
@@ -151,6 +152,7 @@ static void vad_clear(vt_vad_t *vad)
     vad->prob_speech = 0;
     vad->floor = -1.0;
     vad->in_speech = 0;
+    vad->last_speech = 0;
     vad->speech_ms = 0;
     vad->silence_ms = 0;
 }
@@ -217,7 +219,7 @@ static int vad_classify(vt_vad_t *vad, const int16_t *frame)
     if (vad->floor < 0.0)
         vad->floor = e < VAD_FLOOR_FIRST_MAX ? e : VAD_FLOOR_FIRST_MAX;
     loud = e > VAD_ENERGY_MIN && e > VAD_SNR * vad->floor;
-    if (loud && vad->in_speech) {
+    if (loud && (vad->in_speech || vad->conf.energy_only)) {
         vad->prob_speech = 1; /* talking on: loudness is enough */
     }
     else if (loud) {
@@ -229,7 +231,7 @@ static int vad_classify(vt_vad_t *vad, const int16_t *frame)
                            || (vad->prob_speech && prob > vad->conf.prob_continue);
     }
     else {
-        if (vad->quiet++ % VAD_ESTIMATE_EVERY == 0) {
+        if (!vad->conf.energy_only && vad->quiet++ % VAD_ESTIMATE_EVERY == 0) {
             memcpy(vad->work, frame, sizeof vad->work);
             speex_preprocess_estimate_update(vad->st, vad->work);
         }
@@ -243,6 +245,8 @@ static int vad_classify(vt_vad_t *vad, const int16_t *frame)
 vt_vad_event_t vt_vad_frame(vt_vad_t *vad, const int16_t *frame)
 {
     int speech = vad_classify(vad, frame);
+
+    vad->last_speech = speech;
 
     if (!vad->in_speech) {
         /* A pause restarts the count: START needs min_speech_ms in one run. */
@@ -264,6 +268,11 @@ vt_vad_event_t vt_vad_frame(vt_vad_t *vad, const int16_t *frame)
 int vt_vad_in_speech(const vt_vad_t *vad)
 {
     return vad->in_speech;
+}
+
+int vt_vad_last_speech(const vt_vad_t *vad)
+{
+    return vad->last_speech;
 }
 
 void vt_vad_reset(vt_vad_t *vad)

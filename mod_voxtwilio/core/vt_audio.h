@@ -52,6 +52,9 @@ typedef struct vt_vad_conf {
     int hangover_ms;            /* silence this long before END; 0: 500 */
     int prob_start;             /* speexdsp's start probability, percent; 0: 60 */
     int prob_continue;          /* ... and its continue probability; 0: 45 */
+    int energy_only;            /* 1: loudness over the noise floor alone, without
+                                 * speexdsp's probability (measured against the default
+                                 * in docs/voice-pipeline.md) */
 } vt_vad_conf_t;
 
 typedef enum {
@@ -69,6 +72,8 @@ void vt_vad_destroy(vt_vad_t *vad);
 vt_vad_event_t vt_vad_frame(vt_vad_t *vad, const int16_t *frame);
 /* 1 between START and END. */
 int vt_vad_in_speech(const vt_vad_t *vad);
+/* 1 when the last frame itself was speech (between START and END, the hangover is not). */
+int vt_vad_last_speech(const vt_vad_t *vad);
 void vt_vad_reset(vt_vad_t *vad);
 
 #endif

@@ -39,6 +39,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_stream_msg());
     srunner_add_suite(sr, vt_suite_realtime());
     srunner_add_suite(sr, vt_suite_audio());
+    srunner_add_suite(sr, vt_suite_turn());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -25,6 +25,7 @@ Suite *vt_suite_g711(void);
 Suite *vt_suite_stream_msg(void);
 Suite *vt_suite_realtime(void);
 Suite *vt_suite_audio(void);
+Suite *vt_suite_turn(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;
