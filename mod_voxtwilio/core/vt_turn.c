@@ -47,14 +47,14 @@ vt_turn_t *vt_turn_create(const vt_turn_conf_t *conf)
     }
     t->conf.end_silence_ms = or_default(t->conf.end_silence_ms, 500);
     t->conf.min_speech_ms = or_default(t->conf.min_speech_ms, 100);
-    t->conf.min_utterance_ms = or_default(t->conf.min_utterance_ms, 250);
+    t->conf.min_utterance_ms = or_default(t->conf.min_utterance_ms, 150);
     t->conf.max_utterance_ms = or_default(t->conf.max_utterance_ms, 15000);
     t->conf.barge_in_ms = or_default(t->conf.barge_in_ms, 250);
     t->conf.preroll_ms = or_default(t->conf.preroll_ms, 200);
     t->conf.trail_ms = or_default(t->conf.trail_ms, 200);
     vc.min_speech_ms = t->conf.min_speech_ms;
     vc.hangover_ms = t->conf.end_silence_ms;
-    vc.energy_only = t->conf.energy_only;
+    vc.energy_only = !t->conf.speexdsp;
     t->hist_frames = frames_of(t->conf.preroll_ms) + frames_of(t->conf.min_speech_ms);
     /* the history, the utterance and the silence that ends it */
     t->utt_cap = (t->hist_frames + frames_of(t->conf.max_utterance_ms)

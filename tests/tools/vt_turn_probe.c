@@ -3,7 +3,7 @@
  * "dropped MS" (MS: the end of the frame that brought it). The corpus test
  * (tests/integration/test_turn_corpus.py) scores these against its labels.
  *
- *   vt_turn_probe [--energy-only] [--end-silence MS] [--min-speech MS] < call.ulaw
+ *   vt_turn_probe [--speexdsp] [--end-silence MS] [--min-speech MS] < call.ulaw
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +21,8 @@ int main(int argc, char **argv)
     vt_turn_t *t;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--energy-only") == 0) {
-            conf.energy_only = 1;
+        if (strcmp(argv[i], "--speexdsp") == 0) {
+            conf.speexdsp = 1;
         }
         else if (strcmp(argv[i], "--end-silence") == 0 && i + 1 < argc) {
             conf.end_silence_ms = atoi(argv[++i]);
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
             conf.min_speech_ms = atoi(argv[++i]);
         }
         else {
-            fprintf(stderr, "usage: vt_turn_probe [--energy-only] [--end-silence MS] "
+            fprintf(stderr, "usage: vt_turn_probe [--speexdsp] [--end-silence MS] "
                             "[--min-speech MS] < audio.ulaw\n");
             return 2;
         }
