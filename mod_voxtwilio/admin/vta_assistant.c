@@ -173,7 +173,12 @@ static int parse_set_opts(int argc, char **argv, const char **slug, llm_opts_t *
                              "[--realtime-model NAME] [--realtime-voice NAME|''] "
                              "[--realtime-dialect ga|beta] [--realtime-audio pcmu|pcm16] "
                              "[--realtime-transcription MODEL|''] "
-                             "[--realtime-key-file FILE|-] [--no-realtime-key]");
+                             "[--realtime-key-file FILE|-] [--no-realtime-key] "
+                             "[--stt-url URL|''] [--stt-model NAME] [--stt-key-file FILE|-] "
+                             "[--no-stt-key] [--tts-url URL|''] [--tts-model NAME] "
+                             "[--tts-voice NAME|''] [--tts-format pcm|wav] "
+                             "[--tts-key-file FILE|-] [--no-tts-key] [--end-silence-ms MS] "
+                             "[--barge-in-ms MS] [--reply-budget-ms MS]");
     if (o->prompt && o->prompt_file)
         return vta_usage_err("give --system-prompt or --system-prompt-file, not both");
     if (o->key_file && o->no_key)

@@ -326,7 +326,12 @@ static int show_turns(vta_ctx_t *c, const char *sid)
 {
     const char *params[1] = { sid };
     PGresult *res = vta_q(c,
-                          "SELECT role, text, coalesce(to_char(confidence::numeric, 'FM0.00'), '')"
+                          "SELECT role, text, coalesce(to_char(confidence::numeric, 'FM0.00'), ''),"
+                          " CASE WHEN interrupted THEN coalesce(heard_ms::text, '?') END,"
+                          " CASE WHEN reply_ms IS NOT NULL THEN concat_ws(', ',"
+                          "   'transcript ' || transcript_ms || ' ms', 'answer ' || answer_ms"
+                          "   || ' ms', 'audio ' || audio_ms || ' ms', 'first frame '"
+                          "   || reply_ms || ' ms') END"
                           " FROM call_turns WHERE call_sid = $1 ORDER BY seq",
                           1, params);
     int i;
@@ -344,6 +349,11 @@ static int show_turns(vta_ctx_t *c, const char *sid)
         printf("%s: %s", PQgetvalue(res, i, 0), printable(c->pool, PQgetvalue(res, i, 1)));
         if (*conf)
             printf(" (confidence %s)", conf);
+        if (!PQgetisnull(res, i, 3))
+            printf(" (interrupted after %s ms)", PQgetvalue(res, i, 3));
+        /* the voice pipeline's stages, from the end of the caller's speech */
+        if (!PQgetisnull(res, i, 4))
+            printf(" [%s]", PQgetvalue(res, i, 4));
         putchar('\n');
     }
     PQclear(res);

@@ -112,6 +112,22 @@ static const sealed_column_t sealed_realtime_keys = {
     " realtime_key_id = $3, updated_at = now() WHERE id = $1::bigint"
 };
 
+static const sealed_column_t sealed_stt_keys = {
+    "speech-to-text API key", "company",
+    "SELECT c.id, c.slug, c.id, c.stt_key_id, encode(c.stt_key_enc, 'hex')"
+    " FROM companies c WHERE c.stt_key_enc IS NOT NULL ORDER BY c.id FOR UPDATE",
+    "UPDATE companies SET stt_key_enc = decode($2, 'hex'),"
+    " stt_key_id = $3, updated_at = now() WHERE id = $1::bigint"
+};
+
+static const sealed_column_t sealed_tts_keys = {
+    "text-to-speech API key", "company",
+    "SELECT c.id, c.slug, c.id, c.tts_key_id, encode(c.tts_key_enc, 'hex')"
+    " FROM companies c WHERE c.tts_key_enc IS NOT NULL ORDER BY c.id FOR UPDATE",
+    "UPDATE companies SET tts_key_enc = decode($2, 'hex'),"
+    " tts_key_id = $3, updated_at = now() WHERE id = $1::bigint"
+};
+
 /* Re-encrypts every secret of one column under ring's active key, inside the caller's
  * transaction. A row whose key is missing or that does not decrypt is left as it is and
  * counted in *skipped. */
@@ -173,7 +189,7 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
     vt_keyring_t *old = NULL, *ring, *reloaded = NULL;
     const vt_key_t *active;
     vt_key_t key;
-    int i, m, done = 0, done_llm = 0, done_rt = 0, skipped = 0;
+    int i, m, done = 0, done_llm = 0, done_rt = 0, done_speech = 0, skipped = 0;
 
     for (i = 1; i < argc; i++) {
         if ((m = vta_opt(argc, argv, &i, "--id", &id)) != 0) {
@@ -207,7 +223,9 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
         return VTA_FAIL;
     if (reencrypt(c, &sealed_tokens, old, ring, &done, &skipped) != VTA_OK
         || reencrypt(c, &sealed_llm_keys, old, ring, &done_llm, &skipped) != VTA_OK
-        || reencrypt(c, &sealed_realtime_keys, old, ring, &done_rt, &skipped) != VTA_OK)
+        || reencrypt(c, &sealed_realtime_keys, old, ring, &done_rt, &skipped) != VTA_OK
+        || reencrypt(c, &sealed_stt_keys, old, ring, &done_speech, &skipped) != VTA_OK
+        || reencrypt(c, &sealed_tts_keys, old, ring, &done_speech, &skipped) != VTA_OK)
         goto fail;
 
     /* The new key goes into the file before the re-encrypted rows become visible, so no
@@ -238,6 +256,7 @@ static int keys_rotate(vta_ctx_t *c, int argc, char **argv)
     printf("re-encrypted %d auth token(s) and %d model API key(s); %d left unchanged\n", done,
            done_llm, skipped);
     printf("re-encrypted %d realtime API key(s)\n", done_rt);
+    printf("re-encrypted %d speech API key(s)\n", done_speech);
     printf("run 'apachectl graceful' so Apache loads the new key\n");
     return skipped ? VTA_FAIL : VTA_OK;
 

@@ -17,6 +17,8 @@ int vta_stream_opt(int argc, char **argv, int *i, vta_stream_opts_t *o)
 {
     int m;
 
+    if ((m = vta_pipeline_opt(argc, argv, i, &o->pipeline)) != 0)
+        return m;
     if ((m = vta_opt(argc, argv, i, "--mode", &o->mode)) != 0
         || (m = vta_opt(argc, argv, i, "--realtime-url", &o->url)) != 0
         || (m = vta_opt(argc, argv, i, "--realtime-model", &o->model)) != 0
@@ -37,7 +39,8 @@ int vta_stream_opt(int argc, char **argv, int *i, vta_stream_opts_t *o)
 int vta_stream_opts_given(const vta_stream_opts_t *o)
 {
     return o->mode || o->url || o->model || o->voice || o->dialect || o->audio
-           || o->transcription || o->key_file || o->no_key;
+           || o->transcription || o->key_file || o->no_key
+           || vta_pipeline_opts_given(&o->pipeline);
 }
 
 static int one_of(const char *opt, const char *v, const char *a, const char *b)
@@ -76,7 +79,7 @@ int vta_stream_check(vta_ctx_t *c, vta_stream_opts_t *o)
     /* "" turns the realtime model off: the tenant's stream calls run offline. */
     if (o->url && *o->url && !(o->url = vt_ws_url_normalize(c->pool, o->url, &err)))
         return vta_err("--realtime-url %s (e.g. wss://api.openai.com/v1/realtime)", err);
-    return VTA_OK;
+    return vta_pipeline_check(c, &o->pipeline);
 }
 
 int vta_stream_apply(vta_ctx_t *c, const char *company_id, const char *slug,
@@ -140,7 +143,8 @@ int vta_stream_apply(vta_ctx_t *c, const char *company_id, const char *slug,
     PQclear(res);
     if (key)
         printf("realtime API key of %s stored encrypted\n", slug);
-    return VTA_OK;
+    return vta_pipeline_opts_given(&o->pipeline)
+               ? vta_pipeline_apply(c, company_id, slug, &o->pipeline) : VTA_OK;
 }
 
 int vta_stream_print(vta_ctx_t *c, const char *slug)
@@ -169,5 +173,5 @@ int vta_stream_print(vta_ctx_t *c, const char *slug)
            PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
            PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7));
     PQclear(res);
-    return VTA_OK;
+    return vta_pipeline_print(c, slug);
 }

@@ -168,6 +168,12 @@ void vt_conv_turn(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state_t
         apply(p, ctx, &st, &ans, res);
         return;
     }
+    if (in->unheard && blank(in->said)) {
+        ans.reply = VT_VOICE_RETRY_TEXT;
+        ans.intent = "fallback";
+        apply(p, ctx, &st, &ans, res);
+        return;
+    }
     if (blank(in->said)) {
         res->voice = vt_conv_voice(ctx->assistant, st.lang);
         if (++st.no_input >= vt_script_no_input_limit(ctx->assistant->script)) {
@@ -199,6 +205,33 @@ void vt_conv_answer(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state
 
     memset(res, 0, sizeof *res);
     apply(p, ctx, &st, ans, res);
+}
+
+int vt_conv_ask_model(vt_llm_http_t *http, apr_pool_t *p, const vt_tenant_t *t,
+                      const vt_assistant_t *a, const char *api_key, const vt_llm_turn_t *history, int nhistory,
+                      const char *said, long budget_ms, int *lang, vt_answer_t *ans,
+                      vt_llm_result_t *res, const char **why)
+{
+    int nlangs = a->nlanguages, nmsgs = 0;
+    const vt_llm_language_t *langs = a->languages;
+    vt_llm_phone_t phone = { t->name, t->system_prompt, langs, nlangs,
+                             langs[*lang >= 0 && *lang < nlangs ? *lang : 0].language };
+    vt_llm_conf_t conf = { t->llm_base_url, t->llm_model, api_key, t->llm_temperature,
+                           t->llm_max_tokens };
+    const vt_llm_msg_t *msgs = vt_llm_phone_messages(p, &phone, history, nhistory, said,
+                                                     &nmsgs);
+    const char *body = vt_llm_request_json(p, &conf, msgs, nmsgs, &phone, 0);
+    vt_llm_reply_t reply;
+
+    memset(res, 0, sizeof *res);
+    if (vt_llm_chat(http, p, &conf, body, budget_ms, &reply, res) != APR_SUCCESS) {
+        *why = res->timed_out
+                   ? apr_psprintf(p, "no answer within %ld ms", budget_ms)
+                   : apr_psprintf(p, "HTTP %ld: %s", res->http_status,
+                                  res->error ? res->error : "error");
+        return 0;
+    }
+    return vt_conv_model_answer(p, &reply, langs, nlangs, lang, ans, why);
 }
 
 int vt_conv_model_answer(apr_pool_t *p, const vt_llm_reply_t *reply,

@@ -10,7 +10,8 @@
  *   switch (res.next) { case VT_CONV_LISTEN: say res.reply, listen with res.state ... }
  *
  * The rules (docs/assistant.md, docs/assistant-script.md):
- * - Nothing heard: the script's reprompt, counted against no_input_limit.
+ * - Nothing heard: the script's reprompt, counted against no_input_limit. Speech the
+ *   recognizer failed on: an apology that asks to repeat, counted against nothing.
  * - Heard below VT_CONV_MIN_CONFIDENCE: the fallback, not sent to the assistant.
  * - Otherwise the tenant's model when it has one; when the model gives no usable answer,
  *   the script's intents, else an apology that asks to repeat (a model failure is not the
@@ -58,6 +59,9 @@ typedef struct vt_conv_input {
     const char *confidence; /* the recognizer's, as text ("0.87"); NULL: unknown */
     char digit;             /* a DTMF key instead of words; 0: none */
     int menu;               /* 1: the caller answers the DTMF menu (a reprompt repeats it) */
+    int unheard;            /* 1: the caller spoke but the recognizer failed (not the
+                             * caller's miss: an apology that asks to repeat, no limit
+                             * moves) */
 } vt_conv_input_t;
 
 /* Asks the tenant's model about `said` with the call's language *lang. 1: it answered,
@@ -102,6 +106,17 @@ void vt_conv_answer(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state
 int vt_conv_model_answer(apr_pool_t *p, const vt_llm_reply_t *reply,
                          const vt_llm_language_t *langs, int nlangs, int *lang,
                          vt_answer_t *ans, const char **why);
+
+/* Asks the tenant's chat model (vt_tenant_is_llm) about `said`, with the call's history
+ * and its language *lang (of a's languages), in at most budget_ms: the request of vt_llm_phone_messages, the
+ * exchange (vt_llm_chat on http), the answer by vt_conv_model_answer. 1 with *ans (and
+ * *lang possibly switched); 0 with *why (in p, for the log: never the key) and res filled
+ * (res->timed_out for a late answer). Shared by the module's speech route and the
+ * helper's voice pipeline: a vt_conv_model_fn only adds its history and its client. */
+int vt_conv_ask_model(vt_llm_http_t *http, apr_pool_t *p, const vt_tenant_t *t,
+                      const vt_assistant_t *a, const char *api_key, const vt_llm_turn_t *history, int nhistory,
+                      const char *said, long budget_ms, int *lang, vt_answer_t *ans,
+                      vt_llm_result_t *res, const char **why);
 
 /* The voice of language `lang` (the primary when out of range). */
 vt_voice_opts_t vt_conv_voice(const vt_assistant_t *a, int lang);

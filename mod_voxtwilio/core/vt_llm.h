@@ -15,6 +15,8 @@
 #ifndef VT_LLM_H
 #define VT_LLM_H
 
+#include <stddef.h>
+
 #include <apr_pools.h>
 #include <apr_time.h>
 
@@ -132,6 +134,49 @@ const char *vt_llm_error_text(apr_pool_t *p, const char *body, apr_size_t len);
  * make a handle. */
 typedef struct vt_llm_http vt_llm_http_t;
 vt_llm_http_t *vt_llm_http_create(apr_pool_t *p);
+
+/* One POST exchange on an HTTP client, for vt_llm_chat and the speech endpoints (vt_stt):
+ * a JSON body, or multipart/form-data of parts; "Authorization: Bearer api_key" when one is
+ * given (printable ASCII only); TLS verified, no redirects; timeout_ms bounds the whole
+ * exchange; the response at most max_response bytes (0: VT_LLM_RESPONSE_MAX). APR_SUCCESS:
+ * a 2xx answer, its body (in p, NUL-terminated) in body/len. Otherwise error says why
+ * (the server's own error message at most, any copy of the key masked): APR_TIMEUP
+ * (timed_out), APR_EGENERAL (transport, non-2xx, oversized), APR_EINVAL (nothing sent).
+ * Streaming (vt_tts): with a sink, a 2xx answer's body goes to it piece by piece as it
+ * arrives instead of into body (max_response still bounds it; a JSON or text/ answer is
+ * an error, its message in error); the sink returns nonzero to stop the transfer
+ * (APR_EINTR, aborted). first_byte_ms > 0: no byte of the body by then (from the start,
+ * connect included) is APR_TIMEUP too, to the millisecond. */
+typedef int vt_http_sink_fn(void *baton, const char *data, size_t len);
+
+typedef struct vt_http_part {
+    const char *name;
+    const char *data;
+    size_t len;
+    const char *filename, *type;    /* NULL: a plain field */
+} vt_http_part_t;
+
+typedef struct vt_http_post {
+    const char *url, *api_key;
+    const char *json;               /* the body, or */
+    const vt_http_part_t *parts;    /* the form's parts */
+    int nparts;
+    long timeout_ms;
+    size_t max_response;
+    vt_http_sink_fn *sink;          /* NULL: the body into body/len */
+    void *baton;
+    long first_byte_ms;             /* 0: only timeout_ms */
+    /* results */
+    long http_status;
+    int timed_out;
+    int aborted;                    /* the sink stopped the transfer */
+    const char *error;
+    const char *body;
+    size_t len;
+    apr_interval_time_t elapsed;
+} vt_http_post_t;
+
+apr_status_t vt_http_post(vt_llm_http_t *h, apr_pool_t *p, vt_http_post_t *x);
 
 /* POST {conf->base_url}/chat/completions with request_json; TLS verified, no redirects;
  * timeout_ms bounds the whole exchange, connect included (at least 1). APR_SUCCESS: a 2xx

@@ -16,7 +16,10 @@
     "c.llm_key_id, c.llm_temperature::text, c.llm_max_tokens::text, c.languages::text, "   \
     "c.system_prompt, c.assistant_mode, c.recording, c.realtime_url, c.realtime_model, "    \
     "c.realtime_voice, c.realtime_dialect, c.realtime_audio, c.realtime_transcription, "     \
-    "encode(c.realtime_key_enc, 'hex'), c.realtime_key_id "
+    "encode(c.realtime_key_enc, 'hex'), c.realtime_key_id, c.stt_url, c.stt_model, "     \
+    "encode(c.stt_key_enc, 'hex'), c.stt_key_id, c.tts_url, c.tts_model, c.tts_voice, "      \
+    "c.tts_format, encode(c.tts_key_enc, 'hex'), c.tts_key_id, c.end_silence_ms::text, "     \
+    "c.barge_in_ms::text, c.reply_budget_ms::text "
 
 const vt_event_stmt_t vt_tenant_by_number_stmt = {
     "voxtwilio_tenant_by_number",
@@ -87,6 +90,19 @@ void vt_tenant_from_row(const char *const *c, vt_tenant_t *t)
     t->realtime_transcription = opt(c[31]);
     t->realtime_key_blob_hex = opt(c[32]);
     t->realtime_key_id = opt(c[33]);
+    t->stt_url = opt(c[34]);
+    t->stt_model = opt(c[35]);
+    t->stt_key_blob_hex = opt(c[36]);
+    t->stt_key_id = opt(c[37]);
+    t->tts_url = opt(c[38]);
+    t->tts_model = opt(c[39]);
+    t->tts_voice = opt(c[40]);
+    t->tts_format = c[41] && *c[41] ? c[41] : "pcm";
+    t->tts_key_blob_hex = opt(c[42]);
+    t->tts_key_id = opt(c[43]);
+    t->end_silence_ms = c[44] ? atoi(c[44]) : 0;
+    t->barge_in_ms = c[45] ? atoi(c[45]) : 0;
+    t->reply_budget_ms = c[46] ? atoi(c[46]) : 0;
 }
 
 int vt_tenant_is_stream(const vt_tenant_t *t)
@@ -97,6 +113,16 @@ int vt_tenant_is_stream(const vt_tenant_t *t)
 int vt_tenant_has_realtime(const vt_tenant_t *t)
 {
     return t->realtime_url && t->realtime_model;
+}
+
+int vt_tenant_has_stt(const vt_tenant_t *t)
+{
+    return t->stt_url && t->stt_model;
+}
+
+int vt_tenant_has_tts(const vt_tenant_t *t)
+{
+    return t->tts_url && t->tts_model;
 }
 
 int vt_tenant_is_llm(const vt_tenant_t *t)

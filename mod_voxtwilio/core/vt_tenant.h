@@ -46,10 +46,16 @@ typedef struct vt_tenant {
     const char *realtime_transcription; /* the caller's transcription model, or NULL */
     const char *realtime_key_blob_hex;  /* the sealed API key, or NULL (no key) */
     const char *realtime_key_id;
+    /* the voice pipeline's endpoints (sql/005_pipeline.sql); url NULL: offline */
+    const char *stt_url, *stt_model, *stt_key_blob_hex, *stt_key_id;
+    const char *tts_url, *tts_model, *tts_voice, *tts_format, *tts_key_blob_hex, *tts_key_id;
+    int end_silence_ms;             /* turn detection; 0: vt_turn's default */
+    int barge_in_ms;
+    int reply_budget_ms;            /* silence before a filler; 0: the default */
 } vt_tenant_t;
 
 /* Each selects VT_TENANT_NCOLS columns, in vt_tenant_from_row's order, by one key. */
-#define VT_TENANT_NCOLS 34
+#define VT_TENANT_NCOLS 47
 extern const vt_event_stmt_t vt_tenant_by_number_stmt;
 extern const vt_event_stmt_t vt_tenant_by_slug_stmt;
 extern const vt_event_stmt_t vt_tenant_by_call_stmt;
@@ -62,8 +68,12 @@ void vt_tenant_from_row(const char *const *cols, vt_tenant_t *t);
 int vt_tenant_is_llm(const vt_tenant_t *t);
 /* 1 when its calls go over Media Streams (assistant_mode "stream"). */
 int vt_tenant_is_stream(const vt_tenant_t *t);
-/* 1 when stream mode talks to a realtime model (else the offline mode). */
+/* 1 when stream mode talks to a realtime model (else the voice pipeline or offline). */
 int vt_tenant_has_realtime(const vt_tenant_t *t);
+/* 1 when the pipeline has a speech-to-text / text-to-speech endpoint (else offline: the
+ * DTMF menu / espeak-ng). */
+int vt_tenant_has_stt(const vt_tenant_t *t);
+int vt_tenant_has_tts(const vt_tenant_t *t);
 /* The tenant's languages: [0] the primary (language, voice), then the extra ones; *n >= 1. */
 const vt_llm_language_t *vt_tenant_languages(apr_pool_t *p, const vt_tenant_t *t, int *n);
 

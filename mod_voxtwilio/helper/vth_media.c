@@ -297,7 +297,8 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     m->dbq = vth_queue_start(p, m, "stream database", 1);
     m->ttsq = vth_queue_start(p, m, "speech", 0);
     m->dnsq = vth_queue_start(p, m, "name lookup", 0);
-    if (!m->dbq || !m->ttsq || !m->dnsq) {
+    m->httpq = vth_queue_start_pool(p, m, "speech endpoints", VTH_HTTP_WORKERS);
+    if (!m->dbq || !m->ttsq || !m->dnsq || !m->httpq) {
         return -1;
     }
     vth_queue_push(m->ttsq, vth_task_new(apology_run, apology_done, 0, NULL));
@@ -320,8 +321,9 @@ void vth_media_stop(vth_media_t *m)
     lws_cancel_service(m->ctx);
     pthread_join(m->thread, NULL);
     /* The workers finish what is queued (the last turns and outcomes) before they go. */
-    vth_queue_stop(m->dbq);
+    vth_queue_stop(m->httpq);
     vth_queue_stop(m->ttsq);
     vth_queue_stop(m->dnsq);
+    vth_queue_stop(m->dbq);
     vth_media_completions(m);
 }

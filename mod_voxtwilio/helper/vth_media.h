@@ -14,7 +14,8 @@
  *   vth_stream.c   a call's stream: Twilio's messages, verification, playback and marks,
  *                  barge-in (clear), the outcome and the close
  *   vth_realtime.c the realtime backend (OpenAI-Realtime-compatible WebSocket client)
- *   vth_offline.c  the offline backend (espeak-ng prompts, DTMF menu)
+ *   vth_pipeline.c the voice pipeline (turn detection, speech-to-text, the turn rules,
+ *                  espeak-ng) and, without speech-to-text, the offline DTMF menu
  *   vth_work.c     worker threads and their queues
  *   vth_db.c       the helper's database layer (connection, reconnect, error text)
  *   vth_tts.c      espeak-ng synthesis to µ-law 8 kHz, cached per text
@@ -46,6 +47,9 @@
 #define VTH_SWEEP_MS 100                /* timers of every stream are checked this often */
 #define VTH_CLOSE_WAIT_MS 3000          /* the outcome's write, before closing anyway */
 #define VTH_OFFLINE_NO_INPUT_MS 8000    /* after a menu, no key this long is "no input" */
+#define VTH_HTTP_WORKERS 16             /* pipeline exchanges (STT, model) at once */
+#define VTH_STT_TIMEOUT_MS 4000         /* a transcript later than this is nothing heard */
+#define VTH_MODEL_TIMEOUT_MS 6000       /* the model's answer, before the script answers */
 
 /* ---------------------------------------------------------------- workers (vth_work.c) */
 
@@ -70,6 +74,10 @@ struct vth_task {
 
 /* A worker thread with its FIFO queue; with_db: it keeps a database connection. */
 vth_queue_t *vth_queue_start(apr_pool_t *p, vth_media_t *m, const char *name, int with_db);
+/* Several threads on one FIFO queue (no database): blocking HTTP exchanges of many calls
+ * at once. */
+vth_queue_t *vth_queue_start_pool(apr_pool_t *p, vth_media_t *m, const char *name,
+                                  int threads);
 /* Hands a task over (any thread). */
 void vth_queue_push(vth_queue_t *q, vth_task_t *t);
 /* A new task with its own pool (media thread). */
@@ -158,6 +166,7 @@ struct vth_media {
     pthread_mutex_t lock;
     vth_task_t *done_head, *done_tail;
     vth_queue_t *dbq, *ttsq, *dnsq;
+    vth_queue_t *httpq;        /* speech-to-text and the model, for the pipeline */
     /* the live streams */
     vth_stream_t *streams;
     struct apr_hash_t *by_id;
@@ -188,6 +197,19 @@ typedef enum {
 } vth_stream_state_t;
 
 typedef struct vth_backend vth_backend_t;
+
+/* The stream's tenant_pool (the tenant, its assistant, its keys), kept while tasks on
+ * the workers still read it after the stream has gone. Media thread only. */
+typedef struct vth_hold {
+    apr_pool_t *pool;
+    int refs;
+} vth_hold_t;
+
+/* The tenant's API keys, decrypted into the stream's tenant_pool (wiped with it); NULL:
+ * none. */
+typedef struct vth_keys {
+    const char *realtime, *stt, *tts, *llm;
+} vth_keys_t;
 
 /* What a backend does with the call. Every hook runs on the media thread. */
 typedef struct vth_backend_ops {
@@ -223,9 +245,10 @@ struct vth_stream {
     const char *slug, *call_sid, *url, *signature;
     /* after verification */
     apr_pool_t *tenant_pool;
+    vth_hold_t *hold;          /* owns tenant_pool */
     vt_tenant_t *tenant;
     const vt_assistant_t *assistant;
-    const char *realtime_key;  /* decrypted, in tenant_pool (wiped with it) */
+    vth_keys_t keys;
     /* after start */
     const char *stream_sid, *from, *to;
     int next_seq;              /* of call_turns */
@@ -255,6 +278,10 @@ struct vth_stream {
 #define VTH_STREAM_PSS_SIZE sizeof(void *)
 int vth_stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                         void *in, size_t len);
+/* A reference to the stream's tenant for a task (release it in the task's done). */
+vth_hold_t *vth_stream_hold(vth_stream_t *s);
+/* NULL is fine. */
+void vth_hold_release(vth_hold_t *h);
 /* The stream with that id, or NULL when it is gone. */
 vth_stream_t *vth_stream_find(vth_media_t *m, unsigned long id);
 void vth_stream_tick(vth_stream_t *s, long long now);
@@ -277,6 +304,13 @@ int vth_stream_playing(const vth_stream_t *s);
 /* Stores a turn (caller or assistant) of the call, in order. */
 void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
                      long heard_ms);
+/* The pipeline's stages of an assistant turn, in ms from the end of the caller's speech;
+ * -1 when the stage did not happen. */
+typedef struct vth_turn_times {
+    long transcript_ms, answer_ms, audio_ms, reply_ms;
+} vth_turn_times_t;
+void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
+                           int interrupted, long heard_ms, const vth_turn_times_t *times);
 /* Queues an SMS job (vt_conv_result_t's). */
 void vth_stream_sms(vth_stream_t *s, const char *to, const char *body, const char *dedup);
 /* Ends the conversation: writes the outcome ("transfer", "hangup", "failed"), then closes
@@ -290,6 +324,7 @@ void vth_stream_log(vth_stream_t *s, vt_log_level_t level, const char *fmt, ...)
 
 extern const vth_backend_ops_t vth_realtime_ops;
 extern const vth_backend_ops_t vth_offline_ops;
+extern const vth_backend_ops_t vth_pipeline_ops;
 extern const vth_backend_ops_t vth_loopback_ops;
 
 /* The realtime backend's client protocol (vth_realtime.c). */

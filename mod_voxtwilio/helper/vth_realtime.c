@@ -763,7 +763,7 @@ int vth_realtime_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
         unsigned char **p = in, *end = *p + len;
-        const char *key = rt->s->realtime_key;
+        const char *key = rt->s->keys.realtime;
         if (key && *key) {
             const char *v = apr_pstrcat(rt->pool, "Bearer ", key, NULL);
             if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:",

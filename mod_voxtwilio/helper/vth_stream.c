@@ -250,9 +250,28 @@ typedef struct verify {
     const char *slug, *url, *signature;
     vt_tenant_t tenant;
     const vt_assistant_t *assistant;
-    const char *realtime_key;
+    vth_keys_t keys;
     const char *why;        /* refused: for the log */
 } verify_t;
+
+/* Decrypts one of the tenant's sealed keys into the task's pool (wiped with it); *out
+ * stays NULL when the tenant has none. 0, or -1 with v->why. */
+static int open_key(vth_task_t *t, verify_t *v, const char *blob, const char *key_id,
+                    const char *what, const char **out)
+{
+    const char *err = NULL;
+
+    if (!blob) {
+        return 0;
+    }
+    if (vt_secret_decrypt(t->pool, v->ring, v->tenant.company_id, key_id, blob, out, &err)
+        != APR_SUCCESS) {
+        v->why = apr_psprintf(t->pool, "cannot decrypt its %s: %s", what, err);
+        return -1;
+    }
+    vt_wipe_on_cleanup(t->pool, (void *)*out, strlen(*out));
+    return 0;
+}
 
 static void verify_run(vth_task_t *t, vth_db_t *db)
 {
@@ -290,15 +309,15 @@ static void verify_run(vth_task_t *t, vth_db_t *db)
         v->why = "signature does not match";
         return;
     }
-    if (v->tenant.realtime_key_blob_hex
-        && vt_secret_decrypt(t->pool, v->ring, v->tenant.company_id, v->tenant.realtime_key_id,
-                             v->tenant.realtime_key_blob_hex, &v->realtime_key, &err)
-               != APR_SUCCESS) {
-        v->why = apr_psprintf(t->pool, "cannot decrypt its realtime API key: %s", err);
+    if (open_key(t, v, v->tenant.realtime_key_blob_hex, v->tenant.realtime_key_id,
+                 "realtime API key", &v->keys.realtime) < 0
+        || open_key(t, v, v->tenant.stt_key_blob_hex, v->tenant.stt_key_id,
+                    "speech-to-text API key", &v->keys.stt) < 0
+        || open_key(t, v, v->tenant.tts_key_blob_hex, v->tenant.tts_key_id,
+                    "text-to-speech API key", &v->keys.tts) < 0
+        || open_key(t, v, v->tenant.llm_key_blob_hex, v->tenant.llm_key_id,
+                    "model API key", &v->keys.llm) < 0) {
         return;
-    }
-    if (v->realtime_key) {
-        vt_wipe_on_cleanup(t->pool, (void *)v->realtime_key, strlen(v->realtime_key));
     }
     v->assistant = vt_assistant_build(t->pool, &v->tenant);
     t->rc = 0;
@@ -340,11 +359,16 @@ static void verify_done(vth_task_t *t)
         refuse(s, v->why);
         return;
     }
-    s->tenant_pool = t->pool; /* keeps the tenant, its assistant and the realtime key */
+    if (!(s->hold = malloc(sizeof *s->hold))) {
+        close_now(s, CLOSE_ERROR, "out of memory");
+        return;
+    }
+    s->hold->pool = s->tenant_pool = t->pool; /* the tenant, its assistant and keys */
+    s->hold->refs = 1;
     t->pool = NULL;
     s->tenant = &v->tenant;
     s->assistant = v->assistant;
-    s->realtime_key = v->realtime_key;
+    s->keys = v->keys;
     s->state = VTH_S_CONNECTED;
     lws_rx_flow_control(s->wsi, 1);
 }
@@ -375,7 +399,9 @@ static void claim_run(vth_task_t *t, vth_db_t *db)
 /* The tenant's backend (what the call log records); the benchmark's loopback replaces it. */
 static const vth_backend_ops_t *backend_of(const vth_stream_t *s)
 {
-    return vt_tenant_has_realtime(s->tenant) ? &vth_realtime_ops : &vth_offline_ops;
+    return vt_tenant_has_realtime(s->tenant) ? &vth_realtime_ops
+           : vt_tenant_has_stt(s->tenant)  ? &vth_pipeline_ops
+                                           : &vth_offline_ops;
 }
 
 static void claim_done(vth_task_t *t)
@@ -444,8 +470,19 @@ static vth_task_t *write_task(vth_stream_t *s, const vt_event_stmt_t *stmt,
     return t;
 }
 
+static const char *ms_arg(apr_pool_t *p, long ms)
+{
+    return ms >= 0 ? apr_ltoa(p, ms) : NULL;
+}
+
 void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
                      long heard_ms)
+{
+    vth_stream_turn_timed(s, role, text, interrupted, heard_ms, NULL);
+}
+
+void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
+                           int interrupted, long heard_ms, const vth_turn_times_t *times)
 {
     vth_task_t *t = write_task(s, &vt_stream_turn_stmt, write_done);
     write_task_t *w = t->data;
@@ -455,7 +492,13 @@ void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int in
     w->args[2] = role;
     w->args[3] = apr_pstrdup(t->pool, text ? text : "");
     w->args[4] = interrupted ? "t" : "f";
-    w->args[5] = heard_ms >= 0 ? apr_ltoa(t->pool, heard_ms) : NULL;
+    w->args[5] = ms_arg(t->pool, heard_ms);
+    if (times) {
+        w->args[6] = ms_arg(t->pool, times->transcript_ms);
+        w->args[7] = ms_arg(t->pool, times->answer_ms);
+        w->args[8] = ms_arg(t->pool, times->audio_ms);
+        w->args[9] = ms_arg(t->pool, times->reply_ms);
+    }
     vth_queue_push(s->media->dbq, t);
 }
 
@@ -776,10 +819,22 @@ static void on_closed(vth_stream_t *s)
     vth_outq_clear(&s->out);
     vt_sm_parser_destroy(s->parser);
     vth_rxbuf_free(&s->rx);
-    if (s->tenant_pool) {
-        apr_pool_destroy(s->tenant_pool); /* wipes the realtime key */
-    }
+    vth_hold_release(s->hold); /* the tenant and its keys go with the last task using them */
     apr_pool_destroy(s->pool);
+}
+
+vth_hold_t *vth_stream_hold(vth_stream_t *s)
+{
+    s->hold->refs++;
+    return s->hold;
+}
+
+void vth_hold_release(vth_hold_t *h)
+{
+    if (h && --h->refs == 0) {
+        apr_pool_destroy(h->pool); /* wipes the keys */
+        free(h);
+    }
 }
 
 void vth_stream_tick(vth_stream_t *s, long long now)

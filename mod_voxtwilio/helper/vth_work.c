@@ -7,7 +7,8 @@
 struct vth_queue {
     vth_media_t *media;
     const char *name;
-    pthread_t thread;
+    pthread_t *threads;
+    int nthreads;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     vth_task_t *head, *tail;
@@ -47,22 +48,38 @@ static void *worker(void *arg)
     return NULL;
 }
 
-vth_queue_t *vth_queue_start(apr_pool_t *p, vth_media_t *m, const char *name, int with_db)
+static vth_queue_t *queue_start(apr_pool_t *p, vth_media_t *m, const char *name, int with_db,
+                                int threads)
 {
     vth_queue_t *q = apr_pcalloc(p, sizeof *q);
 
     q->media = m;
     q->name = name;
+    q->threads = apr_pcalloc(p, sizeof(*q->threads) * (size_t)threads);
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->cond, NULL);
     if (with_db) {
         q->db = vth_db_create(p, m->cfg->conninfo, name);
     }
-    if (pthread_create(&q->thread, NULL, worker, q) != 0) {
-        vt_log(VT_LOG_ERR, "cannot start the %s worker thread", name);
-        return NULL;
+    for (; q->nthreads < threads; q->nthreads++) {
+        if (pthread_create(&q->threads[q->nthreads], NULL, worker, q) != 0) {
+            vt_log(VT_LOG_ERR, "cannot start the %s worker thread", name);
+            vth_queue_stop(q);
+            return NULL;
+        }
     }
     return q;
+}
+
+vth_queue_t *vth_queue_start(apr_pool_t *p, vth_media_t *m, const char *name, int with_db)
+{
+    return queue_start(p, m, name, with_db, 1);
+}
+
+vth_queue_t *vth_queue_start_pool(apr_pool_t *p, vth_media_t *m, const char *name,
+                                  int threads)
+{
+    return queue_start(p, m, name, 0, threads < 1 ? 1 : threads);
 }
 
 void vth_queue_push(vth_queue_t *q, vth_task_t *t)
@@ -105,9 +122,11 @@ void vth_queue_stop(vth_queue_t *q)
     }
     pthread_mutex_lock(&q->lock);
     q->stopping = 1;
-    pthread_cond_signal(&q->cond);
+    pthread_cond_broadcast(&q->cond);
     pthread_mutex_unlock(&q->lock);
-    pthread_join(q->thread, NULL);
+    for (int i = 0; i < q->nthreads; i++) {
+        pthread_join(q->threads[i], NULL);
+    }
 }
 
 void vth_media_complete(vth_media_t *m, vth_task_t *t)

@@ -198,7 +198,7 @@ static int ask_model(void *baton, const char *said, int *lang, vt_answer_t *ans)
 {
     model_baton_t *b = baton;
 
-    return vtm_llm_answer(b->w, b->t, said, b->a->languages, b->a->nlanguages, lang, ans);
+    return vtm_llm_answer(b->w, b->t, b->a, said, lang, ans);
 }
 
 /* The turn's result as TwiML. */

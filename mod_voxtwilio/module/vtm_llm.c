@@ -105,66 +105,58 @@ static int endpoint_of(vtm_webhook_t *w, const vt_tenant_t *t, vt_llm_conf_t *co
     return 1;
 }
 
-static apr_status_t exchange(request_rec *r, const vt_llm_conf_t *conf, const char *body,
-                             long budget_ms, vt_llm_reply_t *reply, vt_llm_result_t *res)
+/* A client from the child's pool (or a fresh one), asked once. */
+static int ask(request_rec *r, const vt_tenant_t *t, const vt_assistant_t *a, const char *key,
+               const vt_llm_turn_t *history, int nhistory, const char *said, long budget_ms,
+               int *lang, vt_answer_t *ans, vt_llm_result_t *res, const char **why)
 {
     llm_client_t *c = NULL;
-    apr_status_t rv;
+    int ok;
 
     if (!clients || apr_reslist_acquire(clients, (void **)&c) != APR_SUCCESS) {
-        apr_status_t made = client_make((void **)&c, NULL, r->pool);
-        if (made != APR_SUCCESS) {
-            res->error = "cannot create an HTTP client";
-            return made;
+        if (client_make((void **)&c, NULL, r->pool) != APR_SUCCESS) {
+            memset(res, 0, sizeof *res);
+            *why = "cannot create an HTTP client";
+            return 0;
         }
-        return vt_llm_chat(c->http, r->pool, conf, body, budget_ms, reply, res);
+        ok = vt_conv_ask_model(c->http, r->pool, t, a, key, history, nhistory, said, budget_ms,
+                               lang, ans, res, why);
+        client_free(c, NULL, NULL);
+        return ok;
     }
-    rv = vt_llm_chat(c->http, r->pool, conf, body, budget_ms, reply, res);
+    ok = vt_conv_ask_model(c->http, r->pool, t, a, key, history, nhistory, said, budget_ms,
+                           lang, ans, res, why);
     apr_reslist_release(clients, c);
-    return rv;
+    return ok;
 }
 
-int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const char *said,
-                   const vt_llm_language_t *langs, int nlangs, int *lang, vt_answer_t *ans)
+int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const vt_assistant_t *a,
+                   const char *said, int *lang, vt_answer_t *ans)
 {
     request_rec *r = w->r;
-    vt_llm_phone_t phone = { t->name, t->system_prompt, langs, nlangs, langs[*lang].language };
     vt_llm_conf_t conf;
     vt_llm_turn_t *history = NULL;
-    vt_llm_reply_t reply;
     vt_llm_result_t res = { 0 };
-    const vt_llm_msg_t *msgs;
-    const char *body, *why = NULL;
+    const char *why = NULL;
     long budget_ms;
-    int nhistory = 0, nmsgs;
-    apr_status_t rv;
+    int nhistory = 0, ok;
 
     if (!endpoint_of(w, t, &conf)) {
         return fail(w, t, VTM_STAT_LLM_ERRORS, "API key unavailable");
     }
     /* Without its history the model still answers the question asked (logged by vtm_db). */
     vtm_db_call_history(r, w->call_sid, &history, &nhistory);
-    msgs = vt_llm_phone_messages(r->pool, &phone, history, nhistory, said, &nmsgs);
-    body = vt_llm_request_json(r->pool, &conf, msgs, nmsgs, &phone, 0);
-
     budget_ms = (long)(w->conf->assistant_timeout_ms
                        - apr_time_as_msec(apr_time_now() - r->request_time));
     vtm_status_count(VTM_STAT_LLM_TURNS);
     if (budget_ms < VTM_LLM_MIN_BUDGET_MS) {
         return fail(w, t, VTM_STAT_LLM_TIMEOUTS, "no time left in VoxTwilioAssistantTimeout");
     }
-    rv = exchange(r, &conf, body, budget_ms, &reply, &res);
+    ok = ask(r, t, a, conf.api_key, history, nhistory, said, budget_ms, lang, ans, &res, &why);
     apr_table_setn(r->notes, "VT-LLM-Wait-us",
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT, (apr_time_t)res.elapsed));
-    if (rv != APR_SUCCESS) {
-        return fail(w, t, res.timed_out ? VTM_STAT_LLM_TIMEOUTS : VTM_STAT_LLM_ERRORS,
-                    res.timed_out
-                        ? apr_psprintf(r->pool, "no answer within %ld ms", budget_ms)
-                        : apr_psprintf(r->pool, "HTTP %ld: %s", res.http_status,
-                                       res.error ? res.error : "error"));
-    }
-    if (!vt_conv_model_answer(r->pool, &reply, langs, nlangs, lang, ans, &why)) {
-        return fail(w, t, VTM_STAT_LLM_ERRORS, why);
+    if (!ok) {
+        return fail(w, t, res.timed_out ? VTM_STAT_LLM_TIMEOUTS : VTM_STAT_LLM_ERRORS, why);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   VTLOGNO(10704) "CallSid %s: model answered in %" APR_TIME_T_FMT " us (%s)",

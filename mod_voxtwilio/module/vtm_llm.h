@@ -12,6 +12,7 @@
 #include <httpd.h>
 #include "vt_assistant.h"
 #include "vt_llm.h"
+#include "vt_assistant_cache.h"
 #include "vt_tenant.h"
 #include "vtm_request.h"
 
@@ -20,11 +21,11 @@ void vtm_llm_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* Asks the tenant's model about `said`. 1: it answered; *ans holds the spoken reply
  * (intent "llm") and the action (none, escalate, hangup; reply NULL when the model gave no
- * text with its tool call), and *lang the index into langs after a language switch.
+ * text with its tool call), and *lang the index into a's languages after a switch.
  * 0: no usable answer (timeout, HTTP or parse error, undecryptable key), already logged
  * with the CallSid and counted; the caller falls back. The time spent waiting on the model
  * goes to the request note "VT-LLM-Wait-us" (for LogFormat %{VT-LLM-Wait-us}n). */
-int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const char *said,
-                   const vt_llm_language_t *langs, int nlangs, int *lang, vt_answer_t *ans);
+int vtm_llm_answer(vtm_webhook_t *w, const vt_tenant_t *t, const vt_assistant_t *a,
+                   const char *said, int *lang, vt_answer_t *ans);
 
 #endif

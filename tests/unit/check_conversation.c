@@ -104,6 +104,25 @@ START_TEST(test_no_input_then_limit)
 }
 END_TEST
 
+/* The recognizer failed: an apology that asks to repeat, again and again, no limit. */
+START_TEST(test_unheard_is_not_the_callers_miss)
+{
+    vt_conv_state_t st = { 1, 1, 1, 0 };
+    vt_conv_input_t in = { NULL, NULL, 0, 0, 1 };
+    vt_conv_result_t r;
+
+    for (int i = 0; i < 4; i++) {
+        vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
+        ck_assert_int_eq(r.next, VT_CONV_LISTEN);
+        ck_assert_str_eq(r.reply, VT_VOICE_RETRY_TEXT);
+        ck_assert_int_eq(r.state.turn, st.turn + 1);
+        st = r.state;
+    }
+    ck_assert_int_le(st.no_input, 1);
+    ck_assert_int_le(st.no_match, 1);
+}
+END_TEST
+
 START_TEST(test_match_resets_counters)
 {
     vt_conv_state_t st = { 3, 1, 1, 0 };
@@ -352,6 +371,7 @@ Suite *vt_suite_conversation(void)
 
     tcase_add_checked_fixture(tc, setup, vt_test_pool_teardown);
     tcase_add_test(tc, test_no_input_then_limit);
+    tcase_add_test(tc, test_unheard_is_not_the_callers_miss);
     tcase_add_test(tc, test_match_resets_counters);
     tcase_add_test(tc, test_low_confidence_and_no_match_limit);
     tcase_add_test(tc, test_actions);

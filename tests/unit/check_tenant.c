@@ -195,6 +195,38 @@ START_TEST(test_stream_settings)
 }
 END_TEST
 
+/* The voice pipeline's columns (sql/005_pipeline.sql). */
+START_TEST(test_pipeline_settings)
+{
+    const char *row[VT_TENANT_NCOLS] = {
+        "7", "acme", "t", "Hi", "Polly.Amy", "en-GB", "t", "t", ACME_SID, "00", "k1",
+        NULL, NULL, NULL, "Acme", "script", NULL, NULL, NULL, NULL, "0.3", "200", "[]", NULL,
+        "stream", "f", NULL, NULL, NULL, "ga", "pcmu", NULL, NULL, NULL,
+        "http://127.0.0.1:9000/v1", "whisper-1", "beef", "k3",
+        "http://127.0.0.1:9001/v1", "tts-1", "alloy", "wav", NULL, NULL, "700", "300", "2000" };
+    vt_tenant_t t;
+
+    vt_tenant_from_row(row, &t);
+    ck_assert(vt_tenant_is_stream(&t) && !vt_tenant_has_realtime(&t));
+    ck_assert(vt_tenant_has_stt(&t) && vt_tenant_has_tts(&t));
+    ck_assert_str_eq(t.stt_model, "whisper-1");
+    ck_assert_str_eq(t.stt_key_blob_hex, "beef");
+    ck_assert_str_eq(t.stt_key_id, "k3");
+    ck_assert_str_eq(t.tts_voice, "alloy");
+    ck_assert_str_eq(t.tts_format, "wav");
+    ck_assert_ptr_null(t.tts_key_blob_hex);
+    ck_assert_int_eq(t.end_silence_ms, 700);
+    ck_assert_int_eq(t.barge_in_ms, 300);
+    ck_assert_int_eq(t.reply_budget_ms, 2000);
+    row[34] = NULL;
+    row[38] = "";
+    row[41] = NULL;
+    vt_tenant_from_row(row, &t);
+    ck_assert(!vt_tenant_has_stt(&t) && !vt_tenant_has_tts(&t));
+    ck_assert_str_eq(t.tts_format, "pcm");
+}
+END_TEST
+
 Suite *vt_suite_tenant(void)
 {
     Suite *s = suite_create("tenant");
@@ -208,6 +240,7 @@ Suite *vt_suite_tenant(void)
     tcase_add_test(tc, test_database_failure);
     tcase_add_test(tc, test_model_settings_and_languages);
     tcase_add_test(tc, test_stream_settings);
+    tcase_add_test(tc, test_pipeline_settings);
     suite_add_tcase(s, tc);
     return s;
 }

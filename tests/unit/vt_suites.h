@@ -26,6 +26,9 @@ Suite *vt_suite_stream_msg(void);
 Suite *vt_suite_realtime(void);
 Suite *vt_suite_audio(void);
 Suite *vt_suite_turn(void);
+Suite *vt_suite_wav(void);
+Suite *vt_suite_stt(void);
+Suite *vt_suite_tts(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

@@ -1,0 +1,487 @@
+/* vth_pipeline — stream mode without a realtime model: the voice pipeline
+ * (docs/voice-pipeline.md). The caller's audio goes through turn detection (vt_turn); an
+ * utterance goes to the tenant's speech-to-text endpoint and then to the core's turn
+ * rules (vt_conv_turn: script or the tenant's chat model) on the HTTP workers; the reply is
+ * spoken by espeak-ng (vth_tts) and played. Keys work as in the offline menu at any time.
+ *
+ * Without a speech-to-text endpoint ("offline") nothing listens to the audio: the greeting
+ * carries a DTMF menu made from the tenant's intents ("For opening hours, press 1.") and a
+ * menu left unanswered counts as no input.
+ *
+ * Barge-in: the caller talking barge_in_ms over the assistant cuts it (clear, within the
+ * frame that decided), and a reply still being prepared is dropped when it arrives (the
+ * caller's words are kept). The assistant's turn is stored once it was heard or cut, with
+ * what played (heard_ms) and the stages of its making (vth_turn_times_t).
+ *
+ * Never silent: a reply not playing reply_budget_ms after the caller stopped gets a short
+ * filler first; a failed transcription is "nothing heard" (the rules reprompt), a failed
+ * model is the rules' own fallback.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "vth_media.h"
+#include "vt_g711.h"
+#include "vt_log.h"
+#include "vt_stt.h"
+#include "vt_turn.h"
+
+#define PIPE_FILLER "One moment, please."
+#define PIPE_REPLY_BUDGET_MS 2500   /* the tenant's reply_budget_ms when unset */
+
+typedef struct pipe {
+    int item;              /* the prompt being synthesized or played */
+    vt_conv_next_t next;   /* what follows it */
+    vt_conv_state_t st;
+    long long no_input_at; /* 0: not listening for keys */
+    /* speech (NULL turn: offline, keys only) */
+    vt_turn_t *turn;
+    int16_t frame[VT_VAD_FRAME];
+    size_t frame_len;
+    unsigned epoch;        /* bumped by each barge-in: an answer of an older one is dropped */
+    int thinking;          /* an utterance is with the workers */
+    long long heard_at;    /* when the utterance being answered ended */
+    long long filler_at;   /* 0: no filler due */
+    /* the reply playing, stored once heard or cut */
+    const char *speaking;
+    int reply_item;        /* its item */
+    vth_turn_times_t times;
+    /* the dialogue so far, for the model */
+    apr_array_header_t *history; /* vt_llm_turn_t, in the stream's pool */
+} pipe_t;
+
+/* ------------------------------------------------------------------ speaking */
+
+typedef struct say_task {
+    const char *language, *text;
+    const vth_clip_t *clip;
+    int item;
+} say_task_t;
+
+static void say_run(vth_task_t *t, vth_db_t *db)
+{
+    say_task_t *st = t->data;
+
+    (void)db;
+    st->clip = vth_tts_clip_in(t->pool, st->language, st->text);
+}
+
+static pipe_t *live_pipe(vth_stream_t *s)
+{
+    if (!s || s->state != VTH_S_LIVE || s->failed
+        || (s->ops != &vth_offline_ops && s->ops != &vth_pipeline_ops)) {
+        return NULL;
+    }
+    return s->backend;
+}
+
+/* The reply that played (or was cut) goes to the call log. */
+static void store_spoken(vth_stream_t *s, pipe_t *o, int interrupted, long heard_ms)
+{
+    if (!o->speaking) {
+        return;
+    }
+    vth_stream_turn_timed(s, "assistant", o->speaking, interrupted, heard_ms, &o->times);
+    o->speaking = NULL;
+}
+
+static void say_done(vth_task_t *t)
+{
+    vth_stream_t *s = vth_stream_find(t->media, t->stream_id);
+    pipe_t *o = live_pipe(s);
+    say_task_t *st = t->data;
+
+    if (!o || st->item != o->item) {
+        return; /* gone, or a key or the caller's voice came first */
+    }
+    if (!st->clip) {
+        vth_stream_backend_failed(s, "speech synthesis failed");
+        return;
+    }
+    if (o->speaking && st->item == o->reply_item && o->times.audio_ms < 0) {
+        o->times.audio_ms = vth_now_ms() - o->heard_at;
+        o->times.reply_ms = o->times.audio_ms; /* its first frame goes out now */
+    }
+    vth_stream_play(s, st->item, st->clip->ulaw, st->clip->len, 1);
+}
+
+static void synthesize(vth_stream_t *s, const char *language, const char *text, int item)
+{
+    vth_task_t *t = vth_task_new(say_run, say_done, s->id, NULL);
+    say_task_t *st = apr_pcalloc(t->pool, sizeof *st);
+
+    st->language = apr_pstrdup(t->pool, language);
+    st->text = apr_pstrdup(t->pool, text);
+    st->item = item;
+    t->data = st;
+    vth_queue_push(s->media->ttsq, t);
+}
+
+/* Speaks text, then `next` (pipe_played). */
+static void say(vth_stream_t *s, const char *language, const char *text, vt_conv_next_t next)
+{
+    pipe_t *o = s->backend;
+
+    o->item++;
+    o->next = next;
+    o->no_input_at = 0;
+    synthesize(s, language, text, o->item);
+}
+
+static void remember(vth_stream_t *s, pipe_t *o, const char *role, const char *text)
+{
+    vt_llm_turn_t *h;
+
+    if (!text || !*text) {
+        return;
+    }
+    h = apr_array_push(o->history);
+    h->role = role;
+    h->text = apr_pstrdup(s->pool, text);
+}
+
+static vt_conv_ctx_t ctx_of(vth_stream_t *s)
+{
+    vt_conv_ctx_t c = { s->tenant, s->assistant, NULL, NULL, s->from, s->call_sid };
+
+    return c;
+}
+
+/* A turn's result, on the media thread: the log, the SMS, the reply. */
+static void answer(vth_stream_t *s, pipe_t *o, const vt_conv_result_t *res)
+{
+    o->st = res->state;
+    if (res->sms_to) {
+        vth_stream_sms(s, res->sms_to, res->sms_body, res->sms_dedup_key);
+    }
+    remember(s, o, "assistant", res->reply);
+    say(s, res->voice.language, res->reply, res->next);
+}
+
+/* ------------------------------------------------------------------ keys */
+
+static void key_turn(vth_stream_t *s, char digit)
+{
+    pipe_t *o = s->backend;
+    vt_conv_ctx_t c = ctx_of(s);
+    vt_conv_input_t in = { NULL, NULL, digit, 1 };
+    vt_conv_result_t res;
+    apr_pool_t *p;
+
+    apr_pool_create_unmanaged(&p);
+    vt_conv_turn(p, &c, &o->st, &in, &res);
+    vth_stream_turn(s, "caller", digit ? apr_psprintf(p, "[key %c]", digit) : "", 0, -1);
+    vth_stream_turn(s, "assistant", res.reply, 0, -1);
+    vth_stream_log(s, VT_LOG_DEBUG, "key %c: %s", digit ? digit : '-',
+                   res.intent ? res.intent : "(none)");
+    answer(s, o, &res);
+    apr_pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------ an utterance */
+
+typedef struct heard_task {
+    vth_hold_t *hold;          /* keeps tenant, assistant and keys while the task runs */
+    const vt_tenant_t *tenant;
+    const vt_assistant_t *assistant;
+    vth_keys_t keys;
+    const char *from, *call_sid;
+    int16_t *pcm;
+    size_t n;
+    vt_conv_state_t st;
+    vt_llm_turn_t *history;
+    int nhistory;
+    unsigned epoch;
+    long long heard_at;
+    /* results */
+    const char *said;          /* NULL: nothing understood from the audio */
+    vt_conv_result_t res;
+    long transcript_ms, answer_ms;
+    const char *stt_why, *model_why;
+} heard_task_t;
+
+/* Each HTTP worker keeps its own client (connections are reused call after call); the
+ * pool is the thread's until the process ends. */
+static __thread vt_llm_http_t *http;
+
+static int worker_client(void)
+{
+    apr_pool_t *p;
+
+    if (!http && apr_pool_create_unmanaged(&p) == APR_SUCCESS && !(http = vt_llm_http_create(p)))
+        apr_pool_destroy(p);
+    return http ? 0 : -1;
+}
+
+/* The utterance's words from the tenant's endpoint; NULL (h->stt_why) when it failed. */
+static const char *transcribe(vth_task_t *t, heard_task_t *h)
+{
+    const vt_tenant_t *tn = h->tenant;
+    vt_stt_conf_t conf = { tn->stt_url, tn->stt_model, h->keys.stt,
+                           vt_stt_language(t->pool, vt_conv_voice(h->assistant, h->st.lang)
+                                                        .language) };
+    vt_stt_reply_t reply;
+    vt_stt_result_t res;
+
+    if (vt_stt_transcribe(http, t->pool, &conf, h->pcm, h->n, VTH_STT_TIMEOUT_MS, &reply,
+                          &res) != APR_SUCCESS) {
+        h->stt_why = res.timed_out
+                         ? apr_psprintf(t->pool, "no transcript within %d ms", VTH_STT_TIMEOUT_MS)
+                         : apr_psprintf(t->pool, "HTTP %ld: %s", res.http_status,
+                                        res.error ? res.error : "error");
+        return NULL;
+    }
+    return reply.text;
+}
+
+static int ask_model(void *baton, const char *said, int *lang, vt_answer_t *ans)
+{
+    vth_task_t *t = baton;
+    heard_task_t *h = t->data;
+    vt_llm_result_t res;
+
+    return vt_conv_ask_model(http, t->pool, h->tenant, h->assistant, h->keys.llm,
+                             h->history, h->nhistory, said, VTH_MODEL_TIMEOUT_MS, lang, ans,
+                             &res, &h->model_why);
+}
+
+static void heard_run(vth_task_t *t, vth_db_t *db)
+{
+    heard_task_t *h = t->data;
+    vt_conv_ctx_t c = { h->tenant, h->assistant, ask_model, t, h->from, h->call_sid };
+    vt_conv_input_t in = { NULL, NULL, 0, 0 };
+
+    (void)db;
+    if (worker_client() < 0) {
+        h->stt_why = "cannot create an HTTP client";
+    }
+    else {
+        h->said = transcribe(t, h);
+    }
+    h->transcript_ms = vth_now_ms() - h->heard_at;
+    in.said = h->said;
+    in.unheard = h->stt_why != NULL;
+    vt_conv_turn(t->pool, &c, &h->st, &in, &h->res);
+    h->answer_ms = vth_now_ms() - h->heard_at;
+}
+
+static void heard_done(vth_task_t *t)
+{
+    heard_task_t *h = t->data;
+    vth_stream_t *s = vth_stream_find(t->media, t->stream_id);
+    pipe_t *o = live_pipe(s);
+
+    if (o) {
+        o->thinking = 0;
+        o->filler_at = 0;
+        if (h->stt_why) {
+            vth_stream_log(s, VT_LOG_WARN, "speech-to-text failed (%s): heard as nothing",
+                           h->stt_why);
+        }
+        if (h->model_why) {
+            vth_stream_log(s, VT_LOG_WARN, "the model gave no answer (%s): the script "
+                           "answers", h->model_why);
+        }
+        if (h->said) {
+            vth_stream_turn(s, "caller", h->said, 0, -1);
+            remember(s, o, "caller", h->said);
+        }
+        if (h->epoch == o->epoch) {
+            store_spoken(s, o, 0, -1);
+            o->speaking = apr_pstrdup(s->pool, h->res.reply);
+            o->heard_at = h->heard_at;
+            o->times = (vth_turn_times_t){ h->transcript_ms, h->answer_ms, -1, -1 };
+            answer(s, o, &h->res);
+            o->reply_item = o->item;
+        }
+    }
+    vth_hold_release(h->hold);
+}
+
+/* The caller finished an utterance: to the workers with a copy of what they need. */
+static void heard(vth_stream_t *s, pipe_t *o, const int16_t *pcm, size_t n)
+{
+    vth_task_t *t = vth_task_new(heard_run, heard_done, s->id, NULL);
+    heard_task_t *h = apr_pcalloc(t->pool, sizeof *h);
+    long long now = vth_now_ms();
+    int budget = s->tenant->reply_budget_ms > 0 ? s->tenant->reply_budget_ms
+                                                : PIPE_REPLY_BUDGET_MS;
+
+    h->hold = vth_stream_hold(s);
+    h->tenant = s->tenant;
+    h->assistant = s->assistant;
+    h->keys = s->keys;
+    h->from = apr_pstrdup(t->pool, s->from);
+    h->call_sid = apr_pstrdup(t->pool, s->call_sid);
+    h->pcm = apr_pmemdup(t->pool, pcm, n * sizeof *pcm);
+    h->n = n;
+    h->st = o->st;
+    h->nhistory = o->history->nelts;
+    h->history = apr_pmemdup(t->pool, o->history->elts,
+                             sizeof(vt_llm_turn_t) * (size_t)(h->nhistory ? h->nhistory : 1));
+    for (int i = 0; i < h->nhistory; i++) {
+        h->history[i].text = apr_pstrdup(t->pool, h->history[i].text);
+    }
+    h->epoch = o->epoch;
+    h->heard_at = now;
+    t->data = h;
+    o->thinking = 1;
+    o->no_input_at = 0;
+    o->filler_at = now + budget;
+    vth_queue_push(s->media->httpq, t);
+}
+
+/* The caller talks over the assistant (or over a reply being made): cut it. */
+static void barge_in(vth_stream_t *s, pipe_t *o)
+{
+    if (vth_stream_playing(s)) {
+        vth_item_t *it = vth_stream_item(s, o->item);
+        vth_stream_barge_in(s);
+        store_spoken(s, o, 1, it ? it->played_ms : -1);
+    }
+    o->epoch++;
+    o->item++; /* a prompt still being synthesized is no longer wanted */
+    o->no_input_at = 0;
+}
+
+/* ------------------------------------------------------------------ backend hooks */
+
+static void pipe_start(vth_stream_t *s)
+{
+    pipe_t *o = apr_pcalloc(s->pool, sizeof *o);
+    vt_conv_ctx_t c;
+    vt_voice_opts_t voice = vt_conv_voice(s->assistant, 0);
+    const char *menu = "";
+
+    s->backend = o;
+    o->st.turn = 1;
+    o->history = apr_array_make(s->pool, 16, sizeof(vt_llm_turn_t));
+    remember(s, o, "assistant", s->tenant->greeting);
+    if (vt_tenant_has_stt(s->tenant)) {
+        vt_turn_conf_t tc = { 0 };
+        tc.end_silence_ms = s->tenant->end_silence_ms;
+        tc.barge_in_ms = s->tenant->barge_in_ms;
+        if (!(o->turn = vt_turn_create(&tc))) {
+            vth_stream_backend_failed(s, "out of memory");
+            return;
+        }
+    }
+    else {
+        c = ctx_of(s);
+        menu = vt_conv_menu(s->pool, &c);
+    }
+    /* The greeting turn is the call's first (written by inbound); the menu goes with it. */
+    say(s, voice.language,
+        *menu ? apr_pstrcat(s->pool, s->tenant->greeting, " ", menu, NULL) : s->tenant->greeting,
+        VT_CONV_LISTEN);
+}
+
+static void pipe_media(vth_stream_t *s, const vt_stream_msg_t *m)
+{
+    pipe_t *o = s->backend;
+
+    if (!o->turn) {
+        return;
+    }
+    for (size_t i = 0; i < m->payload_len && !s->failed;) {
+        size_t k = m->payload_len - i, n = 0;
+        const int16_t *utt;
+
+        if (k > VT_VAD_FRAME - o->frame_len) {
+            k = VT_VAD_FRAME - o->frame_len;
+        }
+        vt_ulaw_decode((const uint8_t *)m->payload + i, k, o->frame + o->frame_len);
+        i += k;
+        o->frame_len += k;
+        if (o->frame_len < VT_VAD_FRAME) {
+            continue;
+        }
+        o->frame_len = 0;
+        switch (vt_turn_frame(o->turn, o->frame)) {
+        case VT_TURN_BARGE_IN:
+            if (vth_stream_playing(s) || o->thinking) {
+                barge_in(s, o);
+            }
+            break;
+        case VT_TURN_END:
+            utt = vt_turn_utterance(o->turn, &n);
+            heard(s, o, utt, n);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void pipe_dtmf(vth_stream_t *s, char digit)
+{
+    pipe_t *o = s->backend;
+
+    if (vth_stream_playing(s)) {
+        vth_stream_barge_in(s);
+        store_spoken(s, o, 1, -1);
+    }
+    o->epoch++; /* a spoken turn still being answered gives way to the key */
+    key_turn(s, digit);
+}
+
+static void pipe_played(vth_stream_t *s, int item)
+{
+    pipe_t *o = s->backend;
+
+    if (item != o->item) {
+        return;
+    }
+    store_spoken(s, o, 0, -1);
+    switch (o->next) {
+    case VT_CONV_TRANSFER:
+        vth_stream_finish(s, "transfer");
+        break;
+    case VT_CONV_HANGUP:
+        vth_stream_finish(s, "hangup");
+        break;
+    default:
+        /* Offline, silence after the menu is no input; with speech, vt_turn listens. */
+        if (!o->turn) {
+            o->no_input_at = vth_now_ms() + VTH_OFFLINE_NO_INPUT_MS;
+        }
+        break;
+    }
+}
+
+static void pipe_tick(vth_stream_t *s, long long now)
+{
+    pipe_t *o = s->backend;
+
+    if (o->no_input_at && now >= o->no_input_at) {
+        o->no_input_at = 0;
+        key_turn(s, 0);
+    }
+    else if (o->filler_at && now >= o->filler_at && o->thinking && !vth_stream_playing(s)) {
+        /* The reply is late: a filler, played as its own item before the reply. */
+        o->filler_at = 0;
+        synthesize(s, vt_conv_voice(s->assistant, o->st.lang).language, PIPE_FILLER,
+                   ++o->item);
+        o->next = VT_CONV_LISTEN;
+    }
+}
+
+static void pipe_stop(vth_stream_t *s)
+{
+    pipe_t *o = s->backend;
+
+    if (!o) {
+        return;
+    }
+    store_spoken(s, o, vth_stream_playing(s), -1);
+    vt_turn_destroy(o->turn);
+    o->turn = NULL;
+}
+
+const vth_backend_ops_t vth_offline_ops = {
+    "offline", pipe_start, pipe_media, pipe_dtmf, pipe_played, pipe_tick, pipe_stop
+};
+const vth_backend_ops_t vth_pipeline_ops = {
+    "pipeline", pipe_start, pipe_media, pipe_dtmf, pipe_played, pipe_tick, pipe_stop
+};
