@@ -178,6 +178,11 @@ typedef struct vt_http_post {
 
 apr_status_t vt_http_post(vt_llm_http_t *h, apr_pool_t *p, vt_http_post_t *x);
 
+/* {base_url}{path} ("/chat/completions") with the base normalized as VoxTwilioAPIBase
+ * is, or NULL with *error ("invalid base URL: ..."). */
+const char *vt_http_endpoint(apr_pool_t *p, const char *base_url, const char *path,
+                             const char **error);
+
 /* POST {conf->base_url}/chat/completions with request_json; TLS verified, no redirects;
  * timeout_ms bounds the whole exchange, connect included (at least 1). APR_SUCCESS: a 2xx
  * answer parsed into *reply. Otherwise res says why: APR_TIMEUP (res->timed_out),

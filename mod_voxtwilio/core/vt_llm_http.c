@@ -394,18 +394,17 @@ apr_status_t vt_http_post(vt_llm_http_t *h, apr_pool_t *p, vt_http_post_t *x)
     return rv;
 }
 
-/* {base_url}/chat/completions, or NULL with res->error. */
-static const char *chat_url(apr_pool_t *p, const vt_llm_conf_t *conf, vt_llm_result_t *res)
+const char *vt_http_endpoint(apr_pool_t *p, const char *base_url, const char *path,
+                             const char **error)
 {
     const char *err = NULL;
-    const char *base = conf && conf->base_url
-                           ? vt_base_url_normalize(p, conf->base_url, &err) : NULL;
+    const char *base = base_url ? vt_base_url_normalize(p, base_url, &err) : NULL;
 
     if (!base) {
-        res->error = apr_pstrcat(p, "invalid base URL: ", err ? err : "missing", NULL);
+        *error = apr_pstrcat(p, "invalid base URL: ", err ? err : "missing", NULL);
         return NULL;
     }
-    return apr_pstrcat(p, base, "/chat/completions", NULL);
+    return apr_pstrcat(p, base, path, NULL);
 }
 
 apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
@@ -422,7 +421,8 @@ apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *c
         res->error = "no HTTP client or no request";
         return APR_EINVAL;
     }
-    if (!(x.url = chat_url(p, conf, res)))
+    if (!(x.url = vt_http_endpoint(p, conf ? conf->base_url : NULL, "/chat/completions",
+                                   &res->error)))
         return APR_EINVAL;
     x.api_key = conf->api_key;
     x.json = request_json;

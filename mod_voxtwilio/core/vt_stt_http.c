@@ -43,7 +43,7 @@ apr_status_t vt_stt_transcribe(vt_stt_http_t *http, apr_pool_t *p, const vt_stt_
                                const int16_t *pcm8k, size_t n, long budget_ms,
                                vt_stt_reply_t *reply, vt_stt_result_t *res)
 {
-    const char *err = NULL, *base;
+    const char *err = NULL;
     vt_http_part_t parts[4];
     vt_http_post_t x = { 0 };
     apr_status_t rv;
@@ -55,15 +55,12 @@ apr_status_t vt_stt_transcribe(vt_stt_http_t *http, apr_pool_t *p, const vt_stt_
         res->error = "no HTTP client, model or audio";
         return APR_EINVAL;
     }
-    if (!(base = conf->base_url ? vt_base_url_normalize(p, conf->base_url, &err) : NULL)) {
-        res->error = apr_pstrcat(p, "invalid base URL: ", err ? err : "missing", NULL);
+    if (!(x.url = vt_http_endpoint(p, conf->base_url, "/audio/transcriptions", &res->error)))
         return APR_EINVAL;
-    }
     if (!(x.nparts = stt_parts(p, conf, pcm8k, n, parts))) {
         res->error = "the utterance is too long";
         return APR_EINVAL;
     }
-    x.url = apr_pstrcat(p, base, "/audio/transcriptions", NULL);
     x.api_key = conf->api_key;
     x.parts = parts;
     x.timeout_ms = budget_ms;

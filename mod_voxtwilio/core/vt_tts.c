@@ -107,7 +107,7 @@ static int speak_sink(void *baton, const char *data, size_t len)
 static const char *speak_url(apr_pool_t *p, const vt_tts_conf_t *conf, const char *text,
                              vt_tts_audio_fn *cb, vt_tts_result_t *res)
 {
-    const char *err = NULL, *base;
+    const char *err;
     int rate = conf ? conf->pcm_rate : 0;
 
     if (!conf || !conf->model || !*conf->model || !cb) {
@@ -122,11 +122,7 @@ static const char *speak_url(apr_pool_t *p, const vt_tts_conf_t *conf, const cha
         res->error = "the PCM rate is outside 8000..48000 Hz";
         return NULL;
     }
-    if (!(base = conf->base_url ? vt_base_url_normalize(p, conf->base_url, &err) : NULL)) {
-        res->error = apr_pstrcat(p, "invalid base URL: ", err ? err : "missing", NULL);
-        return NULL;
-    }
-    return apr_pstrcat(p, base, "/audio/speech", NULL);
+    return vt_http_endpoint(p, conf->base_url, "/audio/speech", &res->error);
 }
 
 /* The outcome once the transfer is over (s->reader still there). */
