@@ -14,8 +14,9 @@
  *   vth_stream.c   a call's stream: Twilio's messages, verification, playback and marks,
  *                  barge-in (clear), the outcome and the close
  *   vth_realtime.c the realtime backend (OpenAI-Realtime-compatible WebSocket client)
- *   vth_pipeline.c the voice pipeline (turn detection, speech-to-text, the turn rules,
- *                  espeak-ng) and, without speech-to-text, the offline DTMF menu
+ *   vth_pipeline.c the voice pipeline (turn detection, speech-to-text, the turn rules)
+ *                  and, without speech-to-text, the offline DTMF menu
+ *   vth_speak.c    the pipeline's voice: phrase cache, text-to-speech endpoint, espeak-ng
  *   vth_work.c     worker threads and their queues
  *   vth_db.c       the helper's database layer (connection, reconnect, error text)
  *   vth_tts.c      espeak-ng synthesis to µ-law 8 kHz, cached per text
@@ -83,6 +84,14 @@ void vth_queue_push(vth_queue_t *q, vth_task_t *t);
 /* A new task with its own pool (media thread). */
 vth_task_t *vth_task_new(void (*run)(vth_task_t *, vth_db_t *), void (*done)(vth_task_t *),
                          unsigned long stream_id, void *data);
+/* Worker thread: a piece of a task's result sent ahead to the media thread (streamed
+ * speech): a task without run, of the parent's stream, with size zeroed bytes as data;
+ * hand it over with vth_media_complete(parent->media, t). Pieces and the parent's own
+ * done arrive in the order they were completed. */
+vth_task_t *vth_task_progress(vth_task_t *parent, void (*done)(vth_task_t *), size_t size);
+/* HTTP worker thread: its own client (speech-to-text, the model, text-to-speech), made on
+ * first use and kept; NULL when libcurl cannot make one. */
+vt_llm_http_t *vth_worker_http(void);
 /* Stops the worker after its queue is empty and joins it. */
 void vth_queue_stop(vth_queue_t *q);
 /* Media thread: runs the done() of every finished task. */
@@ -265,6 +274,7 @@ struct vth_stream {
     /* the backend */
     const vth_backend_ops_t *ops;
     void *backend;
+    struct vth_voice *voice;   /* the pipeline's speech (vth_speak.c); NULL: none */
     /* the end */
     int failed;                /* the backend failed: the apology plays */
     long long fail_deadline;
@@ -321,6 +331,33 @@ void vth_stream_backend_failed(vth_stream_t *s, const char *why);
 /* One log line about the stream (CallSid first). */
 void vth_stream_log(vth_stream_t *s, vt_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------- speech (vth_speak.c) */
+
+/* The stream's voice: texts played as items, from the tenant's phrase cache, its
+ * text-to-speech endpoint (streamed) or espeak-ng. Media thread only. */
+typedef struct vth_voice vth_voice_t;
+/* The first audio of a VTH_SAY_REPORT text of item is queued (ok 1), or a text could not
+ * be spoken by any means (ok 0, any text). */
+typedef void vth_voice_fn(vth_stream_t *s, int item, int ok);
+#define VTH_SAY_FIXED 1u    /* a fixed text (not the model's): kept in the phrase cache */
+#define VTH_SAY_MORE 2u     /* more texts of this item follow: no end mark yet */
+#define VTH_SAY_REPORT 4u   /* on_audio when its first audio is queued */
+/* NULL out of memory. s->voice is set. */
+vth_voice_t *vth_voice_create(vth_stream_t *s, vth_voice_fn *on_audio);
+/* Adds text (blank: none) to item, played after the item's texts before it; an item
+ * other than the current one starts afresh and drops what the old one had pending (its
+ * audio already sent plays on unless cleared). Without VTH_SAY_MORE the item ends (its
+ * end mark, then the backend's played hook) after this text. */
+void vth_voice_say(vth_voice_t *v, int item, const char *language, const char *text,
+                   unsigned flags);
+/* A fixed text's clip when the phrase cache has it (tenants with an endpoint), else NULL. */
+const vth_clip_t *vth_voice_ready(vth_voice_t *v, const char *text);
+/* Synthesizes a fixed text into the phrase cache ahead of need (an endpoint tenant's
+ * filler and apologies), unless it is there. */
+void vth_voice_warm(vth_voice_t *v, const char *language, const char *text);
+/* The stream goes: requests in flight stop at their next piece. */
+void vth_voice_destroy(vth_voice_t *v);
 
 extern const vth_backend_ops_t vth_realtime_ops;
 extern const vth_backend_ops_t vth_offline_ops;

@@ -40,9 +40,11 @@ typedef struct pipe {
     int16_t frame[VT_VAD_FRAME];
     size_t frame_len;
     unsigned epoch;        /* bumped by each barge-in: an answer of an older one is dropped */
-    int thinking;          /* an utterance is with the workers */
+    int thinking;          /* utterances with the workers */
     long long heard_at;    /* when the utterance being answered ended */
     long long filler_at;   /* 0: no filler due */
+    int filler_open;       /* the current item is a filler the reply goes on from */
+    const vth_clip_t *filler_clip; /* espeak-ng's, when the endpoint's is not cached */
     /* the reply playing, stored once heard or cut */
     const char *speaking;
     int reply_item;        /* its item */
@@ -52,20 +54,6 @@ typedef struct pipe {
 } pipe_t;
 
 /* ------------------------------------------------------------------ speaking */
-
-typedef struct say_task {
-    const char *language, *text;
-    const vth_clip_t *clip;
-    int item;
-} say_task_t;
-
-static void say_run(vth_task_t *t, vth_db_t *db)
-{
-    say_task_t *st = t->data;
-
-    (void)db;
-    st->clip = vth_tts_clip_in(t->pool, st->language, st->text);
-}
 
 static pipe_t *live_pipe(vth_stream_t *s)
 {
@@ -86,47 +74,40 @@ static void store_spoken(vth_stream_t *s, pipe_t *o, int interrupted, long heard
     o->speaking = NULL;
 }
 
-static void say_done(vth_task_t *t)
+/* vth_voice: the first audio of the reply is queued (its stages), or nothing could
+ * speak a text. */
+static void on_audio(vth_stream_t *s, int item, int ok)
 {
-    vth_stream_t *s = vth_stream_find(t->media, t->stream_id);
     pipe_t *o = live_pipe(s);
-    say_task_t *st = t->data;
 
-    if (!o || st->item != o->item) {
-        return; /* gone, or a key or the caller's voice came first */
+    if (!o || item != o->item) {
+        return;
     }
-    if (!st->clip) {
+    if (!ok) {
         vth_stream_backend_failed(s, "speech synthesis failed");
         return;
     }
-    if (o->speaking && st->item == o->reply_item && o->times.audio_ms < 0) {
+    if (o->speaking && item == o->reply_item && o->times.audio_ms < 0) {
         o->times.audio_ms = vth_now_ms() - o->heard_at;
         o->times.reply_ms = o->times.audio_ms; /* its first frame goes out now */
+        o->filler_at = 0;
     }
-    vth_stream_play(s, st->item, st->clip->ulaw, st->clip->len, 1);
 }
 
-static void synthesize(vth_stream_t *s, const char *language, const char *text, int item)
-{
-    vth_task_t *t = vth_task_new(say_run, say_done, s->id, NULL);
-    say_task_t *st = apr_pcalloc(t->pool, sizeof *st);
-
-    st->language = apr_pstrdup(t->pool, language);
-    st->text = apr_pstrdup(t->pool, text);
-    st->item = item;
-    t->data = st;
-    vth_queue_push(s->media->ttsq, t);
-}
-
-/* Speaks text, then `next` (pipe_played). */
-static void say(vth_stream_t *s, const char *language, const char *text, vt_conv_next_t next)
+/* Speaks text as the next item (or as the rest of the open filler item), then `next`
+ * (pipe_played). */
+static void say(vth_stream_t *s, const char *language, const char *text, vt_conv_next_t next,
+                unsigned flags)
 {
     pipe_t *o = s->backend;
 
-    o->item++;
+    if (!o->filler_open) {
+        o->item++;
+    }
+    o->filler_open = 0;
     o->next = next;
     o->no_input_at = 0;
-    synthesize(s, language, text, o->item);
+    vth_voice_say(s->voice, o->item, language, text, flags);
 }
 
 static void remember(vth_stream_t *s, pipe_t *o, const char *role, const char *text)
@@ -149,14 +130,16 @@ static vt_conv_ctx_t ctx_of(vth_stream_t *s)
 }
 
 /* A turn's result, on the media thread: the log, the SMS, the reply. */
-static void answer(vth_stream_t *s, pipe_t *o, const vt_conv_result_t *res)
+static void answer(vth_stream_t *s, pipe_t *o, const vt_conv_result_t *res, unsigned flags)
 {
     o->st = res->state;
     if (res->sms_to) {
         vth_stream_sms(s, res->sms_to, res->sms_body, res->sms_dedup_key);
     }
     remember(s, o, "assistant", res->reply);
-    say(s, res->voice.language, res->reply, res->next);
+    /* The script's texts come back call after call; the model's rarely do. */
+    say(s, res->voice.language, res->reply, res->next,
+        (res->intent && strcmp(res->intent, "llm") == 0 ? 0 : VTH_SAY_FIXED) | flags);
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -175,7 +158,7 @@ static void key_turn(vth_stream_t *s, char digit)
     vth_stream_turn(s, "assistant", res.reply, 0, -1);
     vth_stream_log(s, VT_LOG_DEBUG, "key %c: %s", digit ? digit : '-',
                    res.intent ? res.intent : "(none)");
-    answer(s, o, &res);
+    answer(s, o, &res, 0);
     apr_pool_destroy(p);
 }
 
@@ -201,19 +184,6 @@ typedef struct heard_task {
     const char *stt_why, *model_why;
 } heard_task_t;
 
-/* Each HTTP worker keeps its own client (connections are reused call after call); the
- * pool is the thread's until the process ends. */
-static __thread vt_llm_http_t *http;
-
-static int worker_client(void)
-{
-    apr_pool_t *p;
-
-    if (!http && apr_pool_create_unmanaged(&p) == APR_SUCCESS && !(http = vt_llm_http_create(p)))
-        apr_pool_destroy(p);
-    return http ? 0 : -1;
-}
-
 /* The utterance's words from the tenant's endpoint; NULL (h->stt_why) when it failed. */
 static const char *transcribe(vth_task_t *t, heard_task_t *h)
 {
@@ -224,7 +194,7 @@ static const char *transcribe(vth_task_t *t, heard_task_t *h)
     vt_stt_reply_t reply;
     vt_stt_result_t res;
 
-    if (vt_stt_transcribe(http, t->pool, &conf, h->pcm, h->n, VTH_STT_TIMEOUT_MS, &reply,
+    if (vt_stt_transcribe(vth_worker_http(), t->pool, &conf, h->pcm, h->n, VTH_STT_TIMEOUT_MS, &reply,
                           &res) != APR_SUCCESS) {
         h->stt_why = res.timed_out
                          ? apr_psprintf(t->pool, "no transcript within %d ms", VTH_STT_TIMEOUT_MS)
@@ -241,7 +211,7 @@ static int ask_model(void *baton, const char *said, int *lang, vt_answer_t *ans)
     heard_task_t *h = t->data;
     vt_llm_result_t res;
 
-    return vt_conv_ask_model(http, t->pool, h->tenant, h->assistant, h->keys.llm,
+    return vt_conv_ask_model(vth_worker_http(), t->pool, h->tenant, h->assistant, h->keys.llm,
                              h->history, h->nhistory, said, VTH_MODEL_TIMEOUT_MS, lang, ans,
                              &res, &h->model_why);
 }
@@ -253,7 +223,7 @@ static void heard_run(vth_task_t *t, vth_db_t *db)
     vt_conv_input_t in = { NULL, NULL, 0, 0 };
 
     (void)db;
-    if (worker_client() < 0) {
+    if (!vth_worker_http()) {
         h->stt_why = "cannot create an HTTP client";
     }
     else {
@@ -273,8 +243,7 @@ static void heard_done(vth_task_t *t)
     pipe_t *o = live_pipe(s);
 
     if (o) {
-        o->thinking = 0;
-        o->filler_at = 0;
+        o->thinking--;
         if (h->stt_why) {
             vth_stream_log(s, VT_LOG_WARN, "speech-to-text failed (%s): heard as nothing",
                            h->stt_why);
@@ -292,11 +261,22 @@ static void heard_done(vth_task_t *t)
             o->speaking = apr_pstrdup(s->pool, h->res.reply);
             o->heard_at = h->heard_at;
             o->times = (vth_turn_times_t){ h->transcript_ms, h->answer_ms, -1, -1 };
-            answer(s, o, &h->res);
-            o->reply_item = o->item;
+            o->reply_item = o->filler_open ? o->item : o->item + 1;
+            answer(s, o, &h->res, VTH_SAY_REPORT);
         }
     }
     vth_hold_release(h->hold);
+}
+
+/* A reply is owed and none of it is audible yet. */
+static int reply_owed(const pipe_t *o)
+{
+    return o->thinking > 0 || (o->speaking && o->times.audio_ms < 0);
+}
+
+static int reply_budget(const vth_stream_t *s)
+{
+    return s->tenant->reply_budget_ms > 0 ? s->tenant->reply_budget_ms : PIPE_REPLY_BUDGET_MS;
 }
 
 /* The caller finished an utterance: to the workers with a copy of what they need. */
@@ -305,8 +285,6 @@ static void heard(vth_stream_t *s, pipe_t *o, const int16_t *pcm, size_t n)
     vth_task_t *t = vth_task_new(heard_run, heard_done, s->id, NULL);
     heard_task_t *h = apr_pcalloc(t->pool, sizeof *h);
     long long now = vth_now_ms();
-    int budget = s->tenant->reply_budget_ms > 0 ? s->tenant->reply_budget_ms
-                                                : PIPE_REPLY_BUDGET_MS;
 
     h->hold = vth_stream_hold(s);
     h->tenant = s->tenant;
@@ -326,9 +304,9 @@ static void heard(vth_stream_t *s, pipe_t *o, const int16_t *pcm, size_t n)
     h->epoch = o->epoch;
     h->heard_at = now;
     t->data = h;
-    o->thinking = 1;
+    o->filler_at = now + reply_budget(s);
+    o->thinking++;
     o->no_input_at = 0;
-    o->filler_at = now + budget;
     vth_queue_push(s->media->httpq, t);
 }
 
@@ -341,8 +319,74 @@ static void barge_in(vth_stream_t *s, pipe_t *o)
         store_spoken(s, o, 1, it ? it->played_ms : -1);
     }
     o->epoch++;
-    o->item++; /* a prompt still being synthesized is no longer wanted */
+    /* A prompt still being synthesized is no longer wanted: the voice moves on to an
+     * empty item. */
+    o->item++;
+    o->filler_open = 0;
+    o->filler_at = 0;
+    vth_voice_say(s->voice, o->item, NULL, "", VTH_SAY_MORE);
     o->no_input_at = 0;
+}
+
+/* The reply is late: the filler plays at once (the endpoint's cached clip, else
+ * espeak-ng's), ahead of the reply in the reply's item; again after another budget of
+ * silence. */
+static void filler(vth_stream_t *s, pipe_t *o, long long now)
+{
+    const vth_clip_t *c = vth_voice_ready(s->voice, PIPE_FILLER);
+
+    if (!c && !(c = o->filler_clip)) {
+        o->filler_at = now + VTH_SWEEP_MS; /* still being made */
+        return;
+    }
+    if (!o->speaking && !o->filler_open) {
+        o->item++;
+        vth_voice_say(s->voice, o->item, NULL, "", VTH_SAY_MORE);
+        o->filler_open = 1;
+        o->next = VT_CONV_LISTEN;
+    }
+    vth_stream_play(s, o->item, c->ulaw, c->len, 0);
+    o->filler_at = now + (long long)(c->len / 8) + reply_budget(s);
+}
+
+typedef struct filler_task {
+    const char *language;
+    const vth_clip_t *clip;
+} filler_task_t;
+
+static void filler_run(vth_task_t *t, vth_db_t *db)
+{
+    filler_task_t *f = t->data;
+
+    (void)db;
+    f->clip = vth_tts_clip_in(t->pool, f->language, PIPE_FILLER);
+}
+
+static void filler_done(vth_task_t *t)
+{
+    filler_task_t *f = t->data;
+    pipe_t *o = live_pipe(vth_stream_find(t->media, t->stream_id));
+
+    if (o && f->clip) {
+        vth_stream_t *s = vth_stream_find(t->media, t->stream_id);
+        vth_clip_t *c = apr_palloc(s->pool, sizeof *c);
+        c->ulaw = apr_pmemdup(s->pool, f->clip->ulaw, f->clip->len ? f->clip->len : 1);
+        c->len = f->clip->len;
+        o->filler_clip = c;
+    }
+}
+
+/* The filler and the apologies ready before they are needed. */
+static void warm_up(vth_stream_t *s, const char *language)
+{
+    vth_task_t *t = vth_task_new(filler_run, filler_done, s->id, NULL);
+    filler_task_t *f = apr_pcalloc(t->pool, sizeof *f);
+
+    f->language = apr_pstrdup(t->pool, language);
+    t->data = f;
+    vth_queue_push(s->media->ttsq, t);
+    vth_voice_warm(s->voice, language, PIPE_FILLER);
+    vth_voice_warm(s->voice, language, VT_VOICE_RETRY_TEXT);
 }
 
 /* ------------------------------------------------------------------ backend hooks */
@@ -355,6 +399,10 @@ static void pipe_start(vth_stream_t *s)
     const char *menu = "";
 
     s->backend = o;
+    if (!vth_voice_create(s, on_audio)) {
+        vth_stream_backend_failed(s, "out of memory");
+        return;
+    }
     o->st.turn = 1;
     o->history = apr_array_make(s->pool, 16, sizeof(vt_llm_turn_t));
     remember(s, o, "assistant", s->tenant->greeting);
@@ -366,6 +414,7 @@ static void pipe_start(vth_stream_t *s)
             vth_stream_backend_failed(s, "out of memory");
             return;
         }
+        warm_up(s, voice.language);
     }
     else {
         c = ctx_of(s);
@@ -374,7 +423,7 @@ static void pipe_start(vth_stream_t *s)
     /* The greeting turn is the call's first (written by inbound); the menu goes with it. */
     say(s, voice.language,
         *menu ? apr_pstrcat(s->pool, s->tenant->greeting, " ", menu, NULL) : s->tenant->greeting,
-        VT_CONV_LISTEN);
+        VT_CONV_LISTEN, VTH_SAY_FIXED);
 }
 
 static void pipe_media(vth_stream_t *s, const vt_stream_msg_t *m)
@@ -400,7 +449,7 @@ static void pipe_media(vth_stream_t *s, const vt_stream_msg_t *m)
         o->frame_len = 0;
         switch (vt_turn_frame(o->turn, o->frame)) {
         case VT_TURN_BARGE_IN:
-            if (vth_stream_playing(s) || o->thinking) {
+            if (vth_stream_playing(s) || reply_owed(o)) {
                 barge_in(s, o);
             }
             break;
@@ -458,12 +507,9 @@ static void pipe_tick(vth_stream_t *s, long long now)
         o->no_input_at = 0;
         key_turn(s, 0);
     }
-    else if (o->filler_at && now >= o->filler_at && o->thinking && !vth_stream_playing(s)) {
-        /* The reply is late: a filler, played as its own item before the reply. */
-        o->filler_at = 0;
-        synthesize(s, vt_conv_voice(s->assistant, o->st.lang).language, PIPE_FILLER,
-                   ++o->item);
-        o->next = VT_CONV_LISTEN;
+    else if (o->filler_at && now >= o->filler_at && reply_owed(o)
+             && !vth_stream_playing(s)) {
+        filler(s, o, now);
     }
 }
 
@@ -477,6 +523,7 @@ static void pipe_stop(vth_stream_t *s)
     store_spoken(s, o, vth_stream_playing(s), -1);
     vt_turn_destroy(o->turn);
     o->turn = NULL;
+    vth_voice_destroy(s->voice);
 }
 
 const vth_backend_ops_t vth_offline_ops = {

@@ -4,6 +4,30 @@
 #include "vth_media.h"
 #include "vt_log.h"
 
+/* Each HTTP worker keeps its own client, so connections are reused call after call; its
+ * pool is the thread's until the process ends. */
+static __thread vt_llm_http_t *worker_http;
+
+vt_llm_http_t *vth_worker_http(void)
+{
+    apr_pool_t *p;
+
+    if (!worker_http && apr_pool_create_unmanaged(&p) == APR_SUCCESS
+        && !(worker_http = vt_llm_http_create(p))) {
+        apr_pool_destroy(p);
+    }
+    return worker_http;
+}
+
+vth_task_t *vth_task_progress(vth_task_t *parent, void (*done)(vth_task_t *), size_t size)
+{
+    vth_task_t *t = vth_task_new(NULL, done, parent->stream_id, NULL);
+
+    t->media = parent->media;
+    t->data = apr_pcalloc(t->pool, size ? size : 1);
+    return t;
+}
+
 struct vth_queue {
     vth_media_t *media;
     const char *name;

@@ -92,6 +92,7 @@ class SpeechStandIn:
         self.speeches = []
         self.stt_queue = []
         self.tts_queue = []
+        self.tts_rules = []  # (text, behaviour): for an input containing text, every time
         self._lock = threading.Lock()
         standin = self
 
@@ -116,7 +117,10 @@ class SpeechStandIn:
                         b = standin.stt_queue.pop(0) if standin.stt_queue else transcript("")
                     elif path == "/v1/audio/speech":
                         standin.speeches.append(req)
-                        b = standin.tts_queue.pop(0) if standin.tts_queue else speech()
+                        said = (req.json or {}).get("input", "")
+                        b = next((rb for rt, rb in standin.tts_rules if rt in said), None)
+                        if b is None:
+                            b = standin.tts_queue.pop(0) if standin.tts_queue else speech()
                     else:
                         b = error(404, "unknown path %s" % self.path)
                 try:
@@ -171,12 +175,24 @@ class SpeechStandIn:
         with self._lock:
             self.tts_queue.extend(behaviours)
 
+    def tts_for(self, text, behaviour):
+        """Every speech request whose input contains text gets behaviour (before the
+        queue): the gateway also synthesizes its fillers ahead, in an order of its own."""
+        with self._lock:
+            self.tts_rules.append((text, behaviour))
+
+    def spoken(self):
+        """The inputs of the speech requests so far, in order."""
+        with self._lock:
+            return [(r.json or {}).get("input") for r in self.speeches]
+
     def clear(self):
         with self._lock:
             self.transcriptions.clear()
             self.speeches.clear()
             self.stt_queue.clear()
             self.tts_queue.clear()
+            self.tts_rules.clear()
 
     def start(self):
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
