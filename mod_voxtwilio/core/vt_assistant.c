@@ -25,7 +25,7 @@ typedef struct vt_intent {
 } vt_intent_t;
 
 struct vt_script {
-    const char *fallback, *reprompt, *goodbye, *escalation;
+    const char *fallback, *reprompt, *goodbye, *escalation, *filler;
     int no_input_limit, no_match_limit;
     vt_intent_t *intents; /* the tenant's */
     int nintents;
@@ -170,6 +170,7 @@ static vt_script_t *script_new(apr_pool_t *p)
     s->reprompt = VT_SCRIPT_DEFAULT_REPROMPT;
     s->goodbye = VT_SCRIPT_DEFAULT_GOODBYE;
     s->escalation = VT_SCRIPT_DEFAULT_ESCALATION;
+    s->filler = VT_SCRIPT_DEFAULT_FILLER;
     s->no_input_limit = VT_SCRIPT_DEFAULT_LIMIT;
     s->no_match_limit = VT_SCRIPT_DEFAULT_LIMIT;
     return s;
@@ -369,6 +370,8 @@ static const char *script_of(apr_pool_t *p, json_object *doc, vt_script_t *s)
             err = text_of(p, val, key, &s->goodbye);
         else if (strcmp(key, "escalation") == 0)
             err = text_of(p, val, key, &s->escalation);
+        else if (strcmp(key, "filler") == 0)
+            err = text_of(p, val, key, &s->filler);
         else if (strcmp(key, "no_input_limit") == 0)
             err = limit_of(p, val, key, &s->no_input_limit);
         else if (strcmp(key, "no_match_limit") == 0)
@@ -485,6 +488,7 @@ const char *vt_script_to_json(apr_pool_t *p, const vt_script_t *s)
     json_object_object_add(doc, "no_match_limit", json_object_new_int(s->no_match_limit));
     put_str(doc, "goodbye", s->goodbye);
     put_str(doc, "escalation", s->escalation);
+    put_str(doc, "filler", s->filler);
     for (i = 0; i < s->nintents; i++) {
         const vt_intent_t *in = &s->intents[i];
         json_object *o = json_object_new_object();
@@ -536,6 +540,11 @@ const char *vt_script_goodbye(const vt_script_t *s)
 const char *vt_script_escalation(const vt_script_t *s)
 {
     return s->escalation;
+}
+
+const char *vt_script_filler(const vt_script_t *s)
+{
+    return s->filler;
 }
 
 int vt_script_no_input_limit(const vt_script_t *s)

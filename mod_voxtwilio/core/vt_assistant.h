@@ -31,6 +31,7 @@
 #define VT_SCRIPT_DEFAULT_REPROMPT "Are you still there? How can I help you?"
 #define VT_SCRIPT_DEFAULT_GOODBYE "Thank you for calling. Goodbye!"
 #define VT_SCRIPT_DEFAULT_ESCALATION "Let me connect you with a member of our team."
+#define VT_SCRIPT_DEFAULT_FILLER "One moment, please."
 #define VT_SCRIPT_DEFAULT_LIMIT 2
 
 typedef enum {
@@ -71,6 +72,8 @@ const char *vt_script_fallback(const vt_script_t *s);
 const char *vt_script_reprompt(const vt_script_t *s);
 const char *vt_script_goodbye(const vt_script_t *s);
 const char *vt_script_escalation(const vt_script_t *s);
+/* Said in stream mode while a reply is late (the voice pipeline's reply budget). */
+const char *vt_script_filler(const vt_script_t *s);
 int vt_script_no_input_limit(const vt_script_t *s);
 int vt_script_no_match_limit(const vt_script_t *s);
 int vt_script_intent_count(const vt_script_t *s); /* the tenant's, without the built-ins */

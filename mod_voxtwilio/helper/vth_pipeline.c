@@ -27,7 +27,6 @@
 #include "vt_stt.h"
 #include "vt_turn.h"
 
-#define PIPE_FILLER "One moment, please."
 #define PIPE_REPLY_BUDGET_MS 2500   /* the tenant's reply_budget_ms when unset */
 
 typedef struct pipe {
@@ -333,7 +332,7 @@ static void barge_in(vth_stream_t *s, pipe_t *o)
  * silence. */
 static void filler(vth_stream_t *s, pipe_t *o, long long now)
 {
-    const vth_clip_t *c = vth_voice_ready(s->voice, PIPE_FILLER);
+    const vth_clip_t *c = vth_voice_ready(s->voice, vt_script_filler(s->assistant->script));
 
     if (!c && !(c = o->filler_clip)) {
         o->filler_at = now + VTH_SWEEP_MS; /* still being made */
@@ -350,7 +349,7 @@ static void filler(vth_stream_t *s, pipe_t *o, long long now)
 }
 
 typedef struct filler_task {
-    const char *language;
+    const char *language, *text;
     const vth_clip_t *clip;
 } filler_task_t;
 
@@ -359,7 +358,7 @@ static void filler_run(vth_task_t *t, vth_db_t *db)
     filler_task_t *f = t->data;
 
     (void)db;
-    f->clip = vth_tts_clip_in(t->pool, f->language, PIPE_FILLER);
+    f->clip = vth_tts_clip_in(t->pool, f->language, f->text);
 }
 
 static void filler_done(vth_task_t *t)
@@ -383,9 +382,10 @@ static void warm_up(vth_stream_t *s, const char *language)
     filler_task_t *f = apr_pcalloc(t->pool, sizeof *f);
 
     f->language = apr_pstrdup(t->pool, language);
+    f->text = apr_pstrdup(t->pool, vt_script_filler(s->assistant->script));
     t->data = f;
     vth_queue_push(s->media->ttsq, t);
-    vth_voice_warm(s->voice, language, PIPE_FILLER);
+    vth_voice_warm(s->voice, language, f->text);
     vth_voice_warm(s->voice, language, VT_VOICE_RETRY_TEXT);
 }
 

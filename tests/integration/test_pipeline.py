@@ -210,3 +210,32 @@ def test_the_model_answers_by_voice(stream_apache, client_for, pipeline_tenant, 
     # the model saw the dialogue so far
     users = [m["content"] for m in chat.requests[-1].messages if m["role"] == "user"]
     assert users == ["Where are you located?", "Bye."]
+
+
+def test_a_language_switch_by_voice(stream_apache, client_for, pipeline_tenant, speech, chat,
+                                    admin, pg):
+    """The model's switch_language: from the next turn the transcription asks for that
+    language and the model is told it is the call's language."""
+    t = pipeline_tenant()
+    r = admin("assistant", "set", t.slug, "--kind", "llm", "--endpoint", chat.base_url,
+              "--model", "standin-model", "--no-api-key", "--languages",
+              "en-US=Polly.Joanna,es-ES=Polly.Lucia")
+    assert r.rc == 0, r
+    chat.clear()
+    chat.push(oai.tool("switch_language", {"language": "es-ES"}, "Claro, hablemos en español."),
+              oai.say("Abrimos a las nueve."))
+    speech.push_stt(transcript("Do you speak Spanish?"), transcript("¿Cuándo abren?"))
+    s, p = place_call(stream_apache, client_for, t)
+    sid = param(p, "CallSid")
+    s.wait_for(lambda s: ends(s) >= 1, 20, "the greeting played")
+    say(s, "Do you speak Spanish?")
+    s.wait_for(lambda s: ends(s) >= 2, 20, "the answer played")
+    say(s, "Cuando abren")
+    s.wait_for(lambda s: ends(s) >= 3, 20, "the second answer played")
+    s.hangup()
+    assert [r[2] for r in turns(pg, sid)][1:] == [
+        "Do you speak Spanish?", "Claro, hablemos en español.", "¿Cuándo abren?",
+        "Abrimos a las nueve."]
+    assert [q.fields.get("language") for q in speech.transcriptions] == ["en", "es"]
+    system = chat.requests[-1].messages[0]["content"]
+    assert "es-ES" in system

@@ -15,7 +15,7 @@ from pyvt.speech_standin import error, transcript
 from pyvt.speech_standin import speech as audio
 from pyvt.twilio import random_hex
 
-from test_pipeline import (PAUSE, RETRY, ends, pipeline_tenant, say, speech,  # noqa: F401
+from test_pipeline import (PAUSE, RETRY, SCRIPT, ends, pipeline_tenant, say, speech,  # noqa: F401
                            stages, turns)
 from test_stream import (outcome, place_call, realtime, stream_apache,  # noqa: F401
                          stream_tenant)
@@ -31,8 +31,8 @@ def tone(seconds, freq=440):
 
 @pytest.fixture
 def tts_tenant(pipeline_tenant, admin, speech, capture):
-    def make(extra=()):
-        t = pipeline_tenant(extra=list(extra))
+    def make(extra=(), **kw):
+        t = pipeline_tenant(extra=list(extra), **kw)
         t.tts_key = "sk-tts-" + random_hex(20)
         capture.add_secret("text-to-speech key of %s" % t.slug, t.tts_key)
         r = admin("assistant", "set", t.slug, "--tts-url", speech.base_url,
@@ -80,9 +80,11 @@ def test_the_endpoint_speaks_and_fixed_phrases_are_cached(stream_apache, client_
 
 def test_a_failing_or_slow_endpoint_falls_back_to_espeak(stream_apache, client_for,
                                                          tts_tenant, speech, pg):
-    t = tts_tenant(extra=["--reply-budget-ms", "1000"])
+    # the tenant's own filler (the script's "filler")
+    t = tts_tenant(extra=["--reply-budget-ms", "1000"],
+                   script=SCRIPT.replace('{"intents"', '{"filler": "Just a second.", "intents"'))
     speech.tts_for(t.greeting, error(500))
-    speech.tts_for(FILLER, audio(tone(0.4)))
+    speech.tts_for("Just a second.", audio(tone(0.4)))
     speech.tts_for("We are open", audio(tone(1.0), first_byte=6))
     speech.push_stt(transcript("What are your opening hours?"), transcript("Goodbye."))
     s, p = place_call(stream_apache, client_for, t)
@@ -98,6 +100,7 @@ def test_a_failing_or_slow_endpoint_falls_back_to_espeak(stream_apache, client_f
     say(s, "Goodbye.")
     assert s.wait_closed(20)
     assert [r[2] for r in turns(pg, sid)][2] == "We are open nine to five."
+    assert "Just a second." in speech.spoken() and FILLER not in speech.spoken()
     log = stream_apache.read_log()
     assert "text-to-speech failed (HTTP 500" in log and "espeak-ng speaks it" in log
     assert re.search(r"text-to-speech failed \([^)]*\d+ ms[^)]*\): espeak-ng speaks it", log), \

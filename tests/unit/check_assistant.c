@@ -195,8 +195,9 @@ START_TEST(test_field_errors)
     ck_assert_str_eq(parse_err(apr_psprintf(vt_test_pool, "{\"%s\": 1}", repeat("k", 100))),
                      apr_psprintf(vt_test_pool, "unknown field '%s...'", repeat("k", 64)));
 
-    static const char *const texts[] = { "fallback", "reprompt", "goodbye", "escalation" };
-    for (int i = 0; i < 4; i++) {
+    static const char *const texts[] = { "fallback", "reprompt", "goodbye", "escalation",
+                                         "filler" };
+    for (int i = 0; i < 5; i++) {
         const char *f = texts[i];
         const char *want = apr_psprintf(vt_test_pool, "%s: must be a non-empty string", f);
         ck_assert_str_eq(parse_err(apr_psprintf(vt_test_pool, "{\"%s\": 5}", f)), want);
