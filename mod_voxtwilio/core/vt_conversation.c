@@ -169,11 +169,20 @@ void vt_conv_turn(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state_t
         return;
     }
     if (in->unheard && blank(in->said)) {
-        ans.reply = VT_VOICE_RETRY_TEXT;
+        /* Not the caller's miss, so no limit of the script moves; an outage still must
+         * not keep them apologized to: the keys, then a person. */
+        if (++st.unheard >= VT_CONV_UNHEARD_LIMIT) {
+            res->voice = vt_conv_voice(ctx->assistant, st.lang);
+            hand_over(ctx, NULL, res);
+            res->state = st;
+            return;
+        }
+        ans.reply = with_menu(p, ctx, VT_VOICE_RETRY_TEXT, st.unheard >= VT_CONV_UNHEARD_MENU);
         ans.intent = "fallback";
         apply(p, ctx, &st, &ans, res);
         return;
     }
+    st.unheard = 0;
     if (blank(in->said)) {
         res->voice = vt_conv_voice(ctx->assistant, st.lang);
         if (++st.no_input >= vt_script_no_input_limit(ctx->assistant->script)) {

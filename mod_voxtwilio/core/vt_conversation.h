@@ -46,7 +46,13 @@ typedef struct vt_conv_state {
     int no_input;    /* consecutive turns without input */
     int no_match;    /* consecutive turns the assistant did not understand */
     int lang;        /* index into the tenant's languages (0: the primary) */
+    int unheard;     /* consecutive turns the recognizer failed on */
 } vt_conv_state_t;
+
+/* The recognizer failing turn after turn (a speech-to-text outage): from the second
+ * failure the apology offers the keypad menu, at the third the caller is handed over. */
+#define VT_CONV_UNHEARD_MENU 2
+#define VT_CONV_UNHEARD_LIMIT 3
 
 typedef enum {
     VT_CONV_LISTEN = 0, /* say the reply, then listen for the next turn (res.state) */

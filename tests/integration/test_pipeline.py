@@ -180,11 +180,31 @@ def test_speech_to_text_failures_are_never_silence(stream_apache, client_for,
     rows = turns(pg, sid)
     assert [r[1] for r in rows] == ["assistant", "assistant", "assistant", "caller",
                                     "assistant"]
-    # the apology that asks to repeat, twice: not counted against the caller
-    assert rows[1][2] == rows[2][2] == RETRY
+    # the apology that asks to repeat, twice: not counted against the caller; the second
+    # time with the keypad menu
+    assert rows[1][2] == RETRY
+    assert rows[2][2].startswith(RETRY + " ") and "press 1" in rows[2][2], rows[2][2]
     log = stream_apache.read_log()
     assert "speech-to-text failed (HTTP 500" in log
     assert re.search(r"speech-to-text failed \(no transcript within \d+ ms\)", log)
+
+
+def test_a_speech_to_text_outage_ends_with_a_person(stream_apache, client_for,
+                                                    pipeline_tenant, speech, pg):
+    """Three failed transcriptions in a row: the caller is put through (or told goodbye),
+    not apologized to forever."""
+    t = pipeline_tenant()
+    speech.push_stt(error(503), error(503), error(503))
+    s, p = place_call(stream_apache, client_for, t)
+    sid = param(p, "CallSid")
+    s.wait_for(lambda s: ends(s) >= 1, 20, "the greeting played")
+    for n in (2, 3):
+        say(s, "What are your opening hours?")
+        s.wait_for(lambda s: ends(s) >= n, 20, "the apology played")
+    say(s, "What are your opening hours?")
+    assert s.wait_closed(20)
+    assert outcome(pg, sid) == "transfer"
+    assert [r[2] for r in turns(pg, sid)][-1] == "Let me connect you with a member of our team."
 
 
 def test_the_model_answers_by_voice(stream_apache, client_for, pipeline_tenant, speech, chat,

@@ -104,22 +104,33 @@ START_TEST(test_no_input_then_limit)
 }
 END_TEST
 
-/* The recognizer failed: an apology that asks to repeat, again and again, no limit. */
+/* The recognizer failed: an apology that asks to repeat, no limit of the script moves;
+ * from the second failure in a row the keypad menu, at the third a person. */
 START_TEST(test_unheard_is_not_the_callers_miss)
 {
-    vt_conv_state_t st = { 1, 1, 1, 0 };
+    vt_conv_state_t st = { 1, 1, 1, 0, 0 };
     vt_conv_input_t in = { NULL, NULL, 0, 0, 1 };
     vt_conv_result_t r;
 
-    for (int i = 0; i < 4; i++) {
-        vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
-        ck_assert_int_eq(r.next, VT_CONV_LISTEN);
-        ck_assert_str_eq(r.reply, VT_VOICE_RETRY_TEXT);
-        ck_assert_int_eq(r.state.turn, st.turn + 1);
-        st = r.state;
-    }
-    ck_assert_int_le(st.no_input, 1);
-    ck_assert_int_le(st.no_match, 1);
+    vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
+    ck_assert_int_eq(r.next, VT_CONV_LISTEN);
+    ck_assert_str_eq(r.reply, VT_VOICE_RETRY_TEXT);
+    ck_assert_int_eq(r.state.turn, st.turn + 1);
+    ck_assert_int_le(r.state.no_input, 1);
+    ck_assert_int_le(r.state.no_match, 1);
+    st = r.state;
+    vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
+    ck_assert_int_eq(r.next, VT_CONV_LISTEN);
+    ck_assert_str_eq(r.reply, apr_pstrcat(vt_test_pool, VT_VOICE_RETRY_TEXT, " ",
+                                          vt_conv_menu(vt_test_pool, &ctx), NULL));
+    ck_assert_ptr_nonnull(strstr(r.reply, "press 1"));
+    /* Understood words in between start the count again. */
+    vt_conv_result_t ok = turn(r.state, "When are you open?", "0.9");
+    ck_assert_int_eq(ok.state.unheard, 0);
+    st = r.state;
+    vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
+    ck_assert_int_eq(r.next, VT_CONV_TRANSFER);
+    ck_assert_str_eq(r.reply, VT_SCRIPT_DEFAULT_ESCALATION);
 }
 END_TEST
 
