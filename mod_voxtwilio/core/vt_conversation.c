@@ -216,31 +216,75 @@ void vt_conv_answer(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state
     apply(p, ctx, &st, ans, res);
 }
 
+/* The request of a phone turn; conf filled. */
+static const char *model_request(apr_pool_t *p, const vt_tenant_t *t, const vt_assistant_t *a,
+                                 const char *api_key, const vt_llm_turn_t *history,
+                                 int nhistory, const char *said, int lang, int stream,
+                                 vt_llm_conf_t *conf)
+{
+    int nlangs = a->nlanguages, nmsgs = 0;
+    vt_llm_phone_t phone = { t->name, t->system_prompt, a->languages, nlangs,
+                             a->languages[lang >= 0 && lang < nlangs ? lang : 0].language };
+    const vt_llm_msg_t *msgs;
+
+    *conf = (vt_llm_conf_t){ t->llm_base_url, t->llm_model, api_key, t->llm_temperature,
+                             t->llm_max_tokens };
+    msgs = vt_llm_phone_messages(p, &phone, history, nhistory, said, &nmsgs);
+    return stream ? vt_llm_request_stream_json(p, conf, msgs, nmsgs, &phone)
+                  : vt_llm_request_json(p, conf, msgs, nmsgs, &phone, 0);
+}
+
+static const char *model_failure(apr_pool_t *p, const vt_llm_result_t *res, long budget_ms)
+{
+    return res->timed_out ? apr_psprintf(p, "no answer within %ld ms", budget_ms)
+                          : apr_psprintf(p, "HTTP %ld: %s", res->http_status,
+                                         res->error ? res->error : "error");
+}
+
 int vt_conv_ask_model(vt_llm_http_t *http, apr_pool_t *p, const vt_tenant_t *t,
                       const vt_assistant_t *a, const char *api_key, const vt_llm_turn_t *history, int nhistory,
                       const char *said, long budget_ms, int *lang, vt_answer_t *ans,
                       vt_llm_result_t *res, const char **why)
 {
-    int nlangs = a->nlanguages, nmsgs = 0;
-    const vt_llm_language_t *langs = a->languages;
-    vt_llm_phone_t phone = { t->name, t->system_prompt, langs, nlangs,
-                             langs[*lang >= 0 && *lang < nlangs ? *lang : 0].language };
-    vt_llm_conf_t conf = { t->llm_base_url, t->llm_model, api_key, t->llm_temperature,
-                           t->llm_max_tokens };
-    const vt_llm_msg_t *msgs = vt_llm_phone_messages(p, &phone, history, nhistory, said,
-                                                     &nmsgs);
-    const char *body = vt_llm_request_json(p, &conf, msgs, nmsgs, &phone, 0);
+    vt_llm_conf_t conf;
+    const char *body = model_request(p, t, a, api_key, history, nhistory, said, *lang, 0,
+                                     &conf);
     vt_llm_reply_t reply;
 
     memset(res, 0, sizeof *res);
     if (vt_llm_chat(http, p, &conf, body, budget_ms, &reply, res) != APR_SUCCESS) {
-        *why = res->timed_out
-                   ? apr_psprintf(p, "no answer within %ld ms", budget_ms)
-                   : apr_psprintf(p, "HTTP %ld: %s", res->http_status,
-                                  res->error ? res->error : "error");
+        *why = model_failure(p, res, budget_ms);
         return 0;
     }
-    return vt_conv_model_answer(p, &reply, langs, nlangs, lang, ans, why);
+    return vt_conv_model_answer(p, &reply, a->languages, a->nlanguages, lang, ans, why);
+}
+
+int vt_conv_ask_model_stream(vt_llm_http_t *http, apr_pool_t *p, const vt_tenant_t *t,
+                             const vt_assistant_t *a, const char *api_key,
+                             const vt_llm_turn_t *history, int nhistory, const char *said,
+                             long first_byte_ms, long budget_ms, vt_llm_sentence_fn *fn,
+                             void *baton, int *lang, vt_answer_t *ans, vt_llm_result_t *res,
+                             const char **why)
+{
+    vt_llm_conf_t conf;
+    const char *body = model_request(p, t, a, api_key, history, nhistory, said, *lang, 1,
+                                     &conf);
+    vt_llm_reply_t reply;
+    apr_status_t rv = vt_llm_chat_stream(http, p, &conf, body, budget_ms, first_byte_ms, fn,
+                                         baton, &reply, res);
+
+    *why = NULL;
+    if (rv == APR_SUCCESS)
+        return vt_conv_model_answer(p, &reply, a->languages, a->nlanguages, lang, ans, why);
+    *why = res->timed_out && res->error ? res->error : model_failure(p, res, budget_ms);
+    if (!res->sentences)
+        return 0;
+    /* The caller heard the start of an answer: it stands as the answer, not an apology. */
+    memset(ans, 0, sizeof *ans);
+    ans->intent = "llm";
+    ans->reply = res->spoken;
+    ans->action = VT_ACTION_NONE;
+    return 1;
 }
 
 int vt_conv_model_answer(apr_pool_t *p, const vt_llm_reply_t *reply,

@@ -124,6 +124,21 @@ int vt_conv_ask_model(vt_llm_http_t *http, apr_pool_t *p, const vt_tenant_t *t,
                       const char *said, long budget_ms, int *lang, vt_answer_t *ans,
                       vt_llm_result_t *res, const char **why);
 
+/* vt_conv_ask_model with the answer streamed (vt_llm_chat_stream): fn gets each complete
+ * sentence while the model still writes, to be spoken at once; first_byte_ms bounds the
+ * wait for the answer to begin, budget_ms the whole answer. The final *ans is the whole
+ * reply as vt_conv_ask_model would give it: speak only vt_llm_unspoken(p, ans->reply,
+ * res->spoken) after the sentences. Stopped by fn (barge-in), late or broken after some
+ * sentences: 1 with *why set (log it) and *ans the sentences spoken (what the caller
+ * heard stands as the answer: no apology over half an answer); before any: 0 with *why,
+ * the rules fall back as for vt_conv_ask_model. */
+int vt_conv_ask_model_stream(vt_llm_http_t *http, apr_pool_t *p, const vt_tenant_t *t,
+                             const vt_assistant_t *a, const char *api_key,
+                             const vt_llm_turn_t *history, int nhistory, const char *said,
+                             long first_byte_ms, long budget_ms, vt_llm_sentence_fn *fn,
+                             void *baton, int *lang, vt_answer_t *ans, vt_llm_result_t *res,
+                             const char **why);
+
 /* The voice of language `lang` (the primary when out of range). */
 vt_voice_opts_t vt_conv_voice(const vt_assistant_t *a, int lang);
 /* 1 when the tenant has a valid escalation phone to transfer to. */

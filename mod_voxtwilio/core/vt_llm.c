@@ -429,9 +429,9 @@ static json_object *temperature_json(double t)
     return json_object_new_double_s(t, text);
 }
 
-const char *vt_llm_request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
+static const char *request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
                                 const vt_llm_msg_t *msgs, int nmsgs,
-                                const vt_llm_phone_t *phone, int json_mode)
+                                const vt_llm_phone_t *phone, int json_mode, int stream)
 {
     json_object *req = json_object_new_object(), *arr = json_object_new_array();
     int i, max_tokens = conf->max_tokens;
@@ -448,8 +448,8 @@ const char *vt_llm_request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
     json_object_object_add(req, "messages", arr);
     json_object_object_add(req, "temperature", temperature_json(conf->temperature));
     json_object_object_add(req, "max_tokens", json_object_new_int(max_tokens));
-    /* Explicit: one whole answer, whatever a server's default. */
-    json_object_object_add(req, "stream", json_object_new_boolean(0));
+    /* Explicit either way, whatever a server's default. */
+    json_object_object_add(req, "stream", json_object_new_boolean(stream));
     if (phone)
         json_object_object_add(req, "tools", phone_tools(p, phone));
     if (json_mode) {
@@ -460,6 +460,20 @@ const char *vt_llm_request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
     out = apr_pstrdup(p, json_object_to_json_string_ext(req, JSON_OUT_FLAGS));
     json_object_put(req);
     return out;
+}
+
+const char *vt_llm_request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
+                                const vt_llm_msg_t *msgs, int nmsgs,
+                                const vt_llm_phone_t *phone, int json_mode)
+{
+    return request_json(p, conf, msgs, nmsgs, phone, json_mode, 0);
+}
+
+const char *vt_llm_request_stream_json(apr_pool_t *p, const vt_llm_conf_t *conf,
+                                       const vt_llm_msg_t *msgs, int nmsgs,
+                                       const vt_llm_phone_t *phone)
+{
+    return request_json(p, conf, msgs, nmsgs, phone, 0, 1);
 }
 
 /* ------------------------------------------------------------------ response */

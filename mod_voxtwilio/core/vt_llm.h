@@ -84,6 +84,11 @@ typedef struct vt_llm_result {
     int timed_out;         /* 1 when the time budget ran out */
     const char *error;     /* on failure: a short text for the log (no key, no body dump) */
     apr_interval_time_t elapsed; /* time spent in the exchange */
+    /* streamed answers (vt_llm_chat_stream) only */
+    long first_token_ms;    /* from the start to the first content or tool-call token; -1 */
+    long first_sentence_ms; /* to the first sentence handed over; -1 none */
+    int sentences;          /* sentences handed over */
+    const char *spoken;     /* their spoken texts, joined by spaces ("" none) */
 } vt_llm_result_t;
 
 /* The messages of a phone turn: one system message (our phone rules: short spoken
@@ -103,6 +108,10 @@ const vt_llm_msg_t *vt_llm_phone_messages(apr_pool_t *p, const vt_llm_phone_t *p
 const char *vt_llm_request_json(apr_pool_t *p, const vt_llm_conf_t *conf,
                                 const vt_llm_msg_t *msgs, int nmsgs,
                                 const vt_llm_phone_t *phone, int json_mode);
+/* The same request with "stream": true, for vt_llm_chat_stream. */
+const char *vt_llm_request_stream_json(apr_pool_t *p, const vt_llm_conf_t *conf,
+                                       const vt_llm_msg_t *msgs, int nmsgs,
+                                       const vt_llm_phone_t *phone);
 
 /* Parses a response body (choices[0].message: content and/or tool_calls). The first known
  * tool call decides the action; unknown tools are ignored, and so are malformed calls of
@@ -144,7 +153,7 @@ vt_llm_http_t *vt_llm_http_create(apr_pool_t *p);
  * (timed_out), APR_EGENERAL (transport, non-2xx, oversized), APR_EINVAL (nothing sent).
  * Streaming (vt_tts): with a sink, a 2xx answer's body goes to it piece by piece as it
  * arrives instead of into body (max_response still bounds it; a JSON or text/ answer is
- * an error, its message in error); the sink returns nonzero to stop the transfer
+ * an error, its message in error, except text/event-stream with event_stream); the sink returns nonzero to stop the transfer
  * (APR_EINTR, aborted). first_byte_ms > 0: no byte of the body by then (from the start,
  * connect included) is APR_TIMEUP too, to the millisecond. */
 typedef int vt_http_sink_fn(void *baton, const char *data, size_t len);
@@ -166,6 +175,7 @@ typedef struct vt_http_post {
     vt_http_sink_fn *sink;          /* NULL: the body into body/len */
     void *baton;
     long first_byte_ms;             /* 0: only timeout_ms */
+    int event_stream;               /* the sink takes a text/event-stream answer too */
     /* results */
     long http_status;
     int timed_out;
@@ -192,5 +202,78 @@ const char *vt_http_endpoint(apr_pool_t *p, const char *base_url, const char *pa
 apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
                          const char *request_json, long timeout_ms, vt_llm_reply_t *reply,
                          vt_llm_result_t *res);
+
+/* ------------------------------------------------------------------ streamed answers
+ * (vt_llm_stream.c). A phone reply should start playing at the model's first sentence,
+ * not after its last token: the answer streamed as Server-Sent Events (OpenAI's
+ * chat.completion.chunk; vLLM, Ollama, llama.cpp server speak the same), each complete
+ * sentence of its content handed over as soon as its end arrived.
+ *
+ *   rv = vt_llm_chat_stream(http, p, &conf, vt_llm_request_stream_json(...), 20000, 6000,
+ *                           speak_sentence, baton, &reply, &res);
+ *   // speak_sentence got "We are open until six." while the model was still writing;
+ *   // afterwards, speak only vt_llm_unspoken(p, final_text, res.spoken).
+ *
+ * Sentences: content cut after . ! ? (and closing quotes or brackets) followed by white
+ * space, after a blank line, or after a CJK full stop; a '.' after a number alone ("1.")
+ * or a single letter or a common abbreviation ("Dr.", "e.g.", "a.m.") does not end one; a
+ * sentence longer than VT_LLM_SENTENCE_LONG bytes is cut at its last comma, else its last
+ * space. Each is handed over as vt_llm_spoken makes it (markup dropped), blank ones
+ * skipped, and none past VT_LLM_SPOKEN_MAX characters in all. A leading <think> block is
+ * never spoken. Text that comes with a tool call is spoken too ("Let me connect you.")
+ * and in the call's current language: a language switch takes effect after it.
+ * The end of the content (its last sentence without an end) is not handed over: the
+ * caller speaks the unspoken rest of the final answer (vt_llm_unspoken). */
+#define VT_LLM_SENTENCE_LONG 150
+
+/* A sentence of the answer, ready to speak. Nonzero stops the exchange (barge-in). */
+typedef int vt_llm_sentence_fn(void *baton, const char *sentence);
+
+/* Bytes of the first complete sentence in s[0..len) (its end punctuation and closers
+ * included), or 0 when none is complete yet; at_end: the text is all there is (its rest
+ * is a sentence). */
+apr_size_t vt_llm_sentence_len(const char *s, apr_size_t len, int at_end);
+
+/* The part of `full` (the final reply) not already in `spoken` (what was handed over),
+ * white space ignored in the comparison: the rest when spoken is a prefix of full; ""
+ * when full is a prefix of spoken (nothing new); otherwise full whole (the rules replaced
+ * the model's words: it all must be said). Trimmed; never NULL. */
+const char *vt_llm_unspoken(apr_pool_t *p, const char *full, const char *spoken);
+
+/* The incremental parser (untrusted input, fuzzed): pieces of the body as they arrive,
+ * split anywhere; LF, CRLF or CR lines; ':' comments and fields other than data ignored;
+ * one event per blank line; data: [DONE] ends it. Bounded by VT_LLM_RESPONSE_MAX. */
+typedef struct vt_llm_stream vt_llm_stream_t;
+vt_llm_stream_t *vt_llm_stream_create(apr_pool_t *p, vt_llm_sentence_fn *fn, void *baton);
+/* 0: go on; 1: the sentence callback stopped it; -1: an error (vt_llm_stream_error): a
+ * chunk that is not JSON, an "error" object in the stream, too much. Nothing is done
+ * after a nonzero result. */
+int vt_llm_stream_feed(vt_llm_stream_t *st, const char *data, apr_size_t len);
+const char *vt_llm_stream_error(const vt_llm_stream_t *st);
+/* The end of the body: a last event without its blank line counts; then the reply as
+ * vt_llm_response_parse gives it for the same answer not streamed (content, the first
+ * known tool call, finish_reason). APR_EINVAL with *err: an error was fed, or the answer
+ * is empty. */
+apr_status_t vt_llm_stream_finish(vt_llm_stream_t *st, vt_llm_reply_t *reply,
+                                  const char **err);
+/* What was handed over so far: count and texts joined by spaces; the time of the first
+ * token (content or tool call) and of the first sentence (0: none yet). */
+int vt_llm_stream_sentences(const vt_llm_stream_t *st, const char **spoken);
+apr_time_t vt_llm_stream_first_token(const vt_llm_stream_t *st);
+apr_time_t vt_llm_stream_first_sentence(const vt_llm_stream_t *st);
+/* 1 once data: [DONE] was read. */
+int vt_llm_stream_done(const vt_llm_stream_t *st);
+
+/* vt_llm_chat with the answer streamed (request_json from vt_llm_request_stream_json):
+ * fn gets each sentence as it completes, on this thread. timeout_ms bounds the whole
+ * exchange, first_byte_ms (0: none) the wait for the answer to begin. A server that
+ * answers with one whole JSON body instead works too (its sentences handed over at
+ * once). Results as vt_llm_chat, and: APR_EINTR when fn stopped it; on any failure
+ * after sentences were handed over, res->sentences and res->spoken say what was (reply
+ * then holds the content so far, when any). */
+apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
+                                const char *request_json, long timeout_ms,
+                                long first_byte_ms, vt_llm_sentence_fn *fn, void *baton,
+                                vt_llm_reply_t *reply, vt_llm_result_t *res);
 
 #endif

@@ -146,7 +146,9 @@ static int post_textual(post_call_t *pc)
         pc->typed = 1;
         curl_easy_getinfo(pc->curl, CURLINFO_CONTENT_TYPE, &type);
         pc->textual = type && (strncasecmp(type, "application/json", 16) == 0
-                               || strncasecmp(type, "text/", 5) == 0);
+                               || strncasecmp(type, "text/", 5) == 0)
+                      && !(pc->x->event_stream
+                           && strncasecmp(type, "text/event-stream", 17) == 0);
     }
     return pc->textual;
 }
@@ -439,4 +441,76 @@ apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *c
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ streamed answers */
+
+static int stream_sink(void *baton, const char *data, size_t len)
+{
+    return vt_llm_stream_feed(baton, data, len) != 0;
+}
+
+static long ms_since(apr_time_t start, apr_time_t at)
+{
+    return at ? (long)apr_time_as_msec(at - start) : -1;
+}
+
+apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
+                                const char *request_json, long timeout_ms,
+                                long first_byte_ms, vt_llm_sentence_fn *fn, void *baton,
+                                vt_llm_reply_t *reply, vt_llm_result_t *res)
+{
+    vt_http_post_t x = { 0 };
+    vt_llm_stream_t *st = vt_llm_stream_create(p, fn, baton);
+    const char *err;
+    apr_time_t start;
+    apr_status_t rv, parsed;
+
+    memset(res, 0, sizeof *res);
+    memset(reply, 0, sizeof *reply);
+    res->first_token_ms = res->first_sentence_ms = -1;
+    res->spoken = "";
+    if (!h || !request_json) {
+        res->error = "no HTTP client or no request";
+        return APR_EINVAL;
+    }
+    if (!(x.url = vt_http_endpoint(p, conf ? conf->base_url : NULL, "/chat/completions",
+                                   &res->error)))
+        return APR_EINVAL;
+    x.api_key = conf->api_key;
+    x.json = request_json;
+    x.timeout_ms = timeout_ms;
+    x.first_byte_ms = first_byte_ms;
+    x.sink = stream_sink;
+    x.baton = st;
+    x.event_stream = 1;
+    start = apr_time_now();
+    rv = vt_http_post(h, p, &x);
+    res->http_status = x.http_status;
+    res->timed_out = x.timed_out;
+    res->error = x.error;
+    res->elapsed = x.elapsed;
+    if (rv == APR_EGENERAL && x.http_status >= 200 && x.http_status <= 299 && x.len > 0
+        && (strncmp(x.body, "data:", 5) == 0 || *x.body == ':')) {
+        /* Events labelled as some other text: read at once. */
+        res->error = NULL;
+        rv = vt_llm_stream_feed(st, x.body, x.len) > 0 ? APR_EINTR : APR_SUCCESS;
+    }
+    else if (rv == APR_EGENERAL && x.http_status >= 200 && x.http_status <= 299 && x.len > 0
+             && vt_llm_response_parse(p, x.body, x.len, reply, &err) == APR_SUCCESS) {
+        /* A server that ignored "stream": its whole answer (no sentence handed over). */
+        res->error = NULL;
+        return APR_SUCCESS;
+    }
+    if (rv == APR_EINTR && vt_llm_stream_error(st))
+        rv = APR_EGENERAL; /* the parser stopped it, not the receiver */
+    parsed = vt_llm_stream_finish(st, reply, &err);
+    res->sentences = vt_llm_stream_sentences(st, &res->spoken);
+    res->first_token_ms = ms_since(start, vt_llm_stream_first_token(st));
+    res->first_sentence_ms = ms_since(start, vt_llm_stream_first_sentence(st));
+    if ((rv == APR_SUCCESS || vt_llm_stream_error(st)) && parsed != APR_SUCCESS) {
+        res->error = masked(p, apr_pstrcat(p, "unusable answer: ", err, NULL), conf->api_key);
+        return APR_EGENERAL;
+    }
+    return rv;
 }

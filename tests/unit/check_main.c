@@ -33,6 +33,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_events());
     srunner_add_suite(sr, vt_suite_tenant());
     srunner_add_suite(sr, vt_suite_llm());
+    srunner_add_suite(sr, vt_suite_llm_stream());
     srunner_add_suite(sr, vt_suite_analysis());
     srunner_add_suite(sr, vt_suite_conversation());
     srunner_add_suite(sr, vt_suite_g711());

@@ -19,6 +19,7 @@ Suite *vt_suite_spool_record(void);
 Suite *vt_suite_events(void);
 Suite *vt_suite_tenant(void);
 Suite *vt_suite_llm(void);
+Suite *vt_suite_llm_stream(void);
 Suite *vt_suite_analysis(void);
 Suite *vt_suite_conversation(void);
 Suite *vt_suite_g711(void);
