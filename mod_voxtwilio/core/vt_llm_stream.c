@@ -478,10 +478,12 @@ int vt_llm_stream_feed(vt_llm_stream_t *st, const char *data, apr_size_t len)
                                      VT_LLM_RESPONSE_MAX));
     st->total += len;
     while (i < len && !st->done) {
-        if (data[i] == '\n' && st->cr) {
+        if (st->cr) {
             st->cr = 0;
-            i++;
-            continue;
+            if (data[i] == '\n') { /* the LF of a CRLF split across pieces */
+                i++;
+                continue;
+            }
         }
         for (j = i; j < len && data[j] != '\n' && data[j] != '\r'; j++)
             ;

@@ -176,24 +176,46 @@ START_TEST(test_stream_openai)
 }
 END_TEST
 
-/* The same result whatever the pieces: cut at every byte, and one byte at a time. */
+/* openai_body with its line ends as `eol`. */
+static const char *with_eol(apr_pool_t *p, const char *eol)
+{
+    const char *s = openai_body, *nl, *out = "";
+
+    while ((nl = strchr(s, '\n')) != NULL) {
+        out = apr_pstrcat(p, out, apr_pstrmemdup(p, s, (apr_size_t)(nl - s)), eol, NULL);
+        s = nl + 1;
+    }
+    return apr_pstrcat(p, out, s, NULL);
+}
+
+/* The same result whatever the pieces: cut at every byte, and one byte at a time; with
+ * LF, CRLF and CR line ends (a CRLF may be split between pieces). */
 START_TEST(test_stream_every_split)
 {
-    apr_pool_t *p;
-    apr_size_t len = strlen(openai_body);
+    static const char *const eols[] = { "\n", "\r\n", "\r", "mixed" };
+    apr_pool_t *p, *q;
     run_t r;
 
     apr_pool_create(&p, NULL);
-    for (apr_size_t cut = 1; cut < len; cut++) {
-        r = feed(p, openai_body, cut, 0, 0);
-        ck_assert_msg(r.rv == APR_SUCCESS && strcmp(r.reply.content, openai_text) == 0
-                          && strcmp(r.sentences, openai_sentences) == 0,
-                      "cut at %zu: %s / %s", (size_t)cut, r.reply.content, r.sentences);
-        apr_pool_clear(p);
+    apr_pool_create(&q, NULL);
+    for (size_t e = 0; e < 4; e++) {
+        /* mixed: a CR line, then LF lines (the CR must not swallow a later LF) */
+        const char *body = e < 3 ? with_eol(p, eols[e])
+                                 : apr_pstrcat(p, ": hi\r", openai_body, NULL);
+        apr_size_t len = strlen(body);
+        for (apr_size_t cut = 1; cut < len; cut++) {
+            r = feed(q, body, cut, 0, 0);
+            ck_assert_msg(r.rv == APR_SUCCESS && strcmp(r.reply.content, openai_text) == 0
+                              && strcmp(r.sentences, openai_sentences) == 0,
+                          "eol %zu, cut at %zu: %s / %s", e, (size_t)cut, r.reply.content,
+                          r.sentences);
+            apr_pool_clear(q);
+        }
+        r = feed(q, body, 0, 1, 0);
+        ck_assert_str_eq(r.reply.content, openai_text);
+        ck_assert_str_eq(r.sentences, openai_sentences);
     }
-    r = feed(p, openai_body, 0, 1, 0);
-    ck_assert_str_eq(r.reply.content, openai_text);
-    ck_assert_str_eq(r.sentences, openai_sentences);
+    apr_pool_destroy(q);
     apr_pool_destroy(p);
 }
 END_TEST
