@@ -329,7 +329,8 @@ static int show_turns(vta_ctx_t *c, const char *sid)
                           "SELECT role, text, coalesce(to_char(confidence::numeric, 'FM0.00'), ''),"
                           " CASE WHEN interrupted THEN coalesce(heard_ms::text, '?') END,"
                           " CASE WHEN reply_ms IS NOT NULL THEN concat_ws(', ',"
-                          "   'transcript ' || transcript_ms || ' ms', 'answer ' || answer_ms"
+                          "   'transcript ' || transcript_ms || ' ms', 'first token '"
+                          "   || first_token_ms || ' ms', 'answer ' || answer_ms"
                           "   || ' ms', 'audio ' || audio_ms || ' ms', 'first frame '"
                           "   || reply_ms || ' ms') END"
                           " FROM call_turns WHERE call_sid = $1 ORDER BY seq",

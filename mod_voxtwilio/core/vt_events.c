@@ -309,11 +309,12 @@ const vt_event_stmt_t vt_stream_claim_stmt = {
 const vt_event_stmt_t vt_stream_turn_stmt = {
     "voxtwilio_stream_turn",
     "INSERT INTO call_turns (call_sid, seq, role, text, interrupted, heard_ms, "
-    "transcript_ms, answer_ms, audio_ms, reply_ms) "
+    "transcript_ms, answer_ms, audio_ms, reply_ms, first_token_ms) "
     "VALUES (%s, CAST(%s AS integer), %s, %s, CAST(%s AS boolean), CAST(%s AS integer), "
-    "CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer)) "
+    "CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), "
+    "CAST(%s AS integer)) "
     "ON CONFLICT (call_sid, seq) DO NOTHING",
-    10
+    11
 };
 
 const vt_event_stmt_t vt_stream_end_stmt = {

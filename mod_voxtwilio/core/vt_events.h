@@ -45,7 +45,8 @@ extern const vt_event_stmt_t vt_call_stream_stmt;
  * company that has not ended and has no stream yet (%s: stream_sid, backend, call_sid,
  * company_id); returns the seq of the call's last turn, no row when refused. Turn: one
  * turn at a seq (%s: call_sid, seq, role, text, interrupted "t"/"f", heard_ms, then the
- * pipeline's stages transcript_ms, answer_ms, audio_ms, reply_ms; each NULL when none).
+ * pipeline's stages transcript_ms, answer_ms, audio_ms, reply_ms, first_token_ms; each NULL
+ * when none).
  * End: how the stream ended (%s: outcome or NULL, barge-ins, call_sid). */
 extern const vt_event_stmt_t vt_stream_claim_stmt;
 extern const vt_event_stmt_t vt_stream_turn_stmt;

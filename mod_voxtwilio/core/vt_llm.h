@@ -215,7 +215,8 @@ apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *c
  *   // afterwards, speak only vt_llm_unspoken(p, final_text, res.spoken).
  *
  * Sentences: content cut after . ! ? (and closing quotes or brackets) followed by white
- * space, after a blank line, or after a CJK full stop; a '.' after a number alone ("1.")
+ * space or at the end of what arrived so far (but "3." waits: it may become "3.5"), after
+ * a blank line, or after a CJK full stop; a '.' after a number alone ("1.")
  * or a single letter or a common abbreviation ("Dr.", "e.g.", "a.m.") does not end one; a
  * sentence longer than VT_LLM_SENTENCE_LONG bytes is cut at its last comma, else its last
  * space. Each is handed over as vt_llm_spoken makes it (markup dropped), blank ones
@@ -267,8 +268,9 @@ int vt_llm_stream_done(const vt_llm_stream_t *st);
 /* vt_llm_chat with the answer streamed (request_json from vt_llm_request_stream_json):
  * fn gets each sentence as it completes, on this thread. timeout_ms bounds the whole
  * exchange, first_byte_ms (0: none) the wait for the answer to begin. A server that
- * answers with one whole JSON body instead works too (its sentences handed over at
- * once). Results as vt_llm_chat, and: APR_EINTR when fn stopped it; on any failure
+ * ignores "stream" and answers one whole JSON body works too (no sentence is handed
+ * over: the reply is spoken whole); events sent as another text/ type are read too. res->first_token_ms is set as soon as the first token arrived (fn may read it).
+ * Results as vt_llm_chat, and: APR_EINTR when fn stopped it; on any failure
  * after sentences were handed over, res->sentences and res->spoken say what was (reply
  * then holds the content so far, when any). */
 apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,

@@ -445,14 +445,43 @@ apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *c
 
 /* ------------------------------------------------------------------ streamed answers */
 
-static int stream_sink(void *baton, const char *data, size_t len)
-{
-    return vt_llm_stream_feed(baton, data, len) != 0;
-}
-
 static long ms_since(apr_time_t start, apr_time_t at)
 {
     return at ? (long)apr_time_as_msec(at - start) : -1;
+}
+
+typedef struct stream_call {
+    vt_llm_stream_t *st;
+    vt_llm_result_t *res;
+    apr_time_t start;
+    vt_llm_sentence_fn *fn;
+    void *baton;
+} stream_call_t;
+
+/* res->first_token_ms is set as soon as it is known: the sentence callback may read it. */
+static void first_token(stream_call_t *sc)
+{
+    apr_time_t at;
+
+    if (sc->res->first_token_ms < 0 && (at = vt_llm_stream_first_token(sc->st)) != 0)
+        sc->res->first_token_ms = ms_since(sc->start, at);
+}
+
+static int stream_sentence(void *baton, const char *sentence)
+{
+    stream_call_t *sc = baton;
+
+    first_token(sc);
+    return sc->fn ? sc->fn(sc->baton, sentence) : 0;
+}
+
+static int stream_sink(void *baton, const char *data, size_t len)
+{
+    stream_call_t *sc = baton;
+    int rc = vt_llm_stream_feed(sc->st, data, len);
+
+    first_token(sc);
+    return rc != 0;
 }
 
 apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
@@ -461,7 +490,8 @@ apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_co
                                 vt_llm_reply_t *reply, vt_llm_result_t *res)
 {
     vt_http_post_t x = { 0 };
-    vt_llm_stream_t *st = vt_llm_stream_create(p, fn, baton);
+    stream_call_t sc = { NULL, res, 0, fn, baton };
+    vt_llm_stream_t *st = sc.st = vt_llm_stream_create(p, stream_sentence, &sc);
     const char *err;
     apr_time_t start;
     apr_status_t rv, parsed;
@@ -482,9 +512,9 @@ apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_co
     x.timeout_ms = timeout_ms;
     x.first_byte_ms = first_byte_ms;
     x.sink = stream_sink;
-    x.baton = st;
+    x.baton = &sc;
     x.event_stream = 1;
-    start = apr_time_now();
+    sc.start = start = apr_time_now();
     rv = vt_http_post(h, p, &x);
     res->http_status = x.http_status;
     res->timed_out = x.timed_out;

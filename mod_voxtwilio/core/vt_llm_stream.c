@@ -201,9 +201,11 @@ apr_size_t vt_llm_sentence_len(const char *s, apr_size_t len, int at_end)
             continue;
         for (j = i + 1; j < len && strchr(".!?\"')]", s[j]); j++)
             ;
-        if (j == len)
-            return at_end ? len : 0; /* "3." may become "3.5": wait for what follows */
-        if (is_space(u[j]) && !(u[i] == '.' && dot_continues(s, start, i)))
+        if (j == len && !at_end && u[j - 1] == '.' && i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+            return 0; /* "3." may become "3.5": wait for what follows */
+        /* At the end of what came so far, a sentence ends too: the next token is not
+         * waited for (the model may pause there). */
+        if ((j == len || is_space(u[j])) && !(u[i] == '.' && dot_continues(s, start, i)))
             return j;
         i = j - 1;
     }

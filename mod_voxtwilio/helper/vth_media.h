@@ -50,7 +50,9 @@
 #define VTH_OFFLINE_NO_INPUT_MS 8000    /* after a menu, no key this long is "no input" */
 #define VTH_HTTP_WORKERS 16             /* pipeline exchanges (STT, model) at once */
 #define VTH_STT_TIMEOUT_MS 4000         /* a transcript later than this is nothing heard */
-#define VTH_MODEL_TIMEOUT_MS 6000       /* the model's answer, before the script answers */
+#define VTH_MODEL_TIMEOUT_MS 6000       /* the model's answer beginning, before the script
+                                         * answers */
+#define VTH_MODEL_STREAM_MS 20000       /* a streamed answer in all (it plays meanwhile) */
 
 /* ---------------------------------------------------------------- workers (vth_work.c) */
 
@@ -315,9 +317,11 @@ int vth_stream_playing(const vth_stream_t *s);
 void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
                      long heard_ms);
 /* The pipeline's stages of an assistant turn, in ms from the end of the caller's speech;
- * -1 when the stage did not happen. */
+ * -1 when the stage did not happen. answer_ms is the whole answer: streamed, its first
+ * token (first_token_ms) and first audio come before it. */
 typedef struct vth_turn_times {
     long transcript_ms, answer_ms, audio_ms, reply_ms;
+    long first_token_ms;
 } vth_turn_times_t;
 void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
                            int interrupted, long heard_ms, const vth_turn_times_t *times);

@@ -2,7 +2,10 @@
  * (docs/voice-pipeline.md). The caller's audio goes through turn detection (vt_turn); an
  * utterance goes to the tenant's speech-to-text endpoint and then to the core's turn
  * rules (vt_conv_turn: script or the tenant's chat model) on the HTTP workers; the reply is
- * spoken by espeak-ng (vth_tts) and played. Keys work as in the offline menu at any time.
+ * spoken (vth_speak: the tenant's text-to-speech endpoint or espeak-ng) and played. The
+ * model's answer is streamed: each sentence plays as soon as it is complete, ahead of the
+ * rest (the reply's item stays open until the answer is whole). Keys work as in the
+ * offline menu at any time.
  *
  * Without a speech-to-text endpoint ("offline") nothing listens to the audio: the greeting
  * carries a DTMF menu made from the tenant's intents ("For opening hours, press 1.") and a
@@ -42,7 +45,9 @@ typedef struct pipe {
     int thinking;          /* utterances with the workers */
     long long heard_at;    /* when the utterance being answered ended */
     long long filler_at;   /* 0: no filler due */
-    int filler_open;       /* the current item is a filler the reply goes on from */
+    int item_open;         /* the current item takes more text: a filler played in it, or
+                            * the sentences of a streamed answer */
+    int streamed;          /* sentences of the answer being made already play */
     const vth_clip_t *filler_clip; /* espeak-ng's, when the endpoint's is not cached */
     /* the reply playing, stored once heard or cut */
     const char *speaking;
@@ -100,10 +105,10 @@ static void say(vth_stream_t *s, const char *language, const char *text, vt_conv
 {
     pipe_t *o = s->backend;
 
-    if (!o->filler_open) {
+    if (!o->item_open) {
         o->item++;
     }
-    o->filler_open = 0;
+    o->item_open = 0;
     o->next = next;
     o->no_input_at = 0;
     vth_voice_say(s->voice, o->item, language, text, flags);
@@ -128,16 +133,26 @@ static vt_conv_ctx_t ctx_of(vth_stream_t *s)
     return c;
 }
 
-/* A turn's result, on the media thread: the log, the SMS, the reply. */
+/* A turn's result, on the media thread: the log, the SMS, the reply. After streamed
+ * sentences only the rest of the reply is said, in the same item. */
 static void answer(vth_stream_t *s, pipe_t *o, const vt_conv_result_t *res, unsigned flags)
 {
+    const char *text = res->reply, *said = res->reply;
+
     o->st = res->state;
     if (res->sms_to) {
         vth_stream_sms(s, res->sms_to, res->sms_body, res->sms_dedup_key);
     }
-    remember(s, o, "assistant", res->reply);
+    if (o->streamed) {
+        text = vt_llm_unspoken(s->pool, res->reply, o->speaking);
+        said = o->speaking = *text ? apr_pstrcat(s->pool, o->speaking, " ", text, NULL)
+                                   : o->speaking;
+        o->streamed = 0;
+        flags &= ~VTH_SAY_REPORT;
+    }
+    remember(s, o, "assistant", said);
     /* The script's texts come back call after call; the model's rarely do. */
-    say(s, res->voice.language, res->reply, res->next,
+    say(s, res->voice.language, text, res->next,
         (res->intent && strcmp(res->intent, "llm") == 0 ? 0 : VTH_SAY_FIXED) | flags);
 }
 
@@ -179,8 +194,12 @@ typedef struct heard_task {
     /* results */
     const char *said;          /* NULL: nothing understood from the audio */
     vt_conv_result_t res;
-    long transcript_ms, answer_ms;
+    long transcript_ms, answer_ms, first_token_ms;
     const char *stt_why, *model_why;
+    int model_sentences;       /* streamed ahead (sentence_done) */
+    /* the model's exchange under way (ask_model) */
+    const vt_llm_result_t *model_res;
+    long long model_at;
 } heard_task_t;
 
 /* The utterance's words from the tenant's endpoint; NULL (h->stt_why) when it failed. */
@@ -204,15 +223,61 @@ static const char *transcribe(vth_task_t *t, heard_task_t *h)
     return reply.text;
 }
 
+/* A sentence of the model's answer, sent ahead to the media thread to be spoken. */
+typedef struct sentence_task {
+    unsigned epoch;
+    long long heard_at;
+    long transcript_ms, first_token_ms;
+    const char *language, *text;
+    const char *said;          /* with the first: the caller's words, stored before it */
+} sentence_task_t;
+
+static void sentence_done(vth_task_t *t);
+
+/* Worker thread: vt_llm_sentence_fn. */
+static int on_sentence(void *baton, const char *text)
+{
+    vth_task_t *t = baton;
+    heard_task_t *h = t->data;
+    vth_task_t *piece = vth_task_progress(t, sentence_done, sizeof(sentence_task_t));
+    sentence_task_t *st = piece->data;
+
+    st->epoch = h->epoch;
+    st->heard_at = h->heard_at;
+    st->transcript_ms = h->transcript_ms;
+    if (h->model_res->first_token_ms >= 0) {
+        st->first_token_ms = h->first_token_ms =
+            (long)(h->model_at - h->heard_at) + h->model_res->first_token_ms;
+    }
+    else {
+        st->first_token_ms = -1;
+    }
+    st->language = apr_pstrdup(piece->pool, vt_conv_voice(h->assistant, h->st.lang).language);
+    st->text = apr_pstrdup(piece->pool, text);
+    st->said = h->model_sentences || !h->said ? NULL : apr_pstrdup(piece->pool, h->said);
+    h->model_sentences++;
+    vth_media_complete(t->media, piece);
+    return 0;
+}
+
 static int ask_model(void *baton, const char *said, int *lang, vt_answer_t *ans)
 {
     vth_task_t *t = baton;
     heard_task_t *h = t->data;
     vt_llm_result_t res;
+    int ok;
 
-    return vt_conv_ask_model(vth_worker_http(), t->pool, h->tenant, h->assistant, h->keys.llm,
-                             h->history, h->nhistory, said, VTH_MODEL_TIMEOUT_MS, lang, ans,
-                             &res, &h->model_why);
+    h->model_res = &res;
+    h->model_at = vth_now_ms();
+    ok = vt_conv_ask_model_stream(vth_worker_http(), t->pool, h->tenant, h->assistant,
+                                  h->keys.llm, h->history, h->nhistory, said,
+                                  VTH_MODEL_TIMEOUT_MS, VTH_MODEL_STREAM_MS, on_sentence, t,
+                                  lang, ans, &res, &h->model_why);
+    if (res.first_token_ms >= 0) {
+        h->first_token_ms = (long)(h->model_at - h->heard_at) + res.first_token_ms;
+    }
+    h->model_res = NULL;
+    return ok;
 }
 
 static void heard_run(vth_task_t *t, vth_db_t *db)
@@ -235,6 +300,52 @@ static void heard_run(vth_task_t *t, vth_db_t *db)
     h->answer_ms = vth_now_ms() - h->heard_at;
 }
 
+static void caller_said(vth_stream_t *s, pipe_t *o, const char *said)
+{
+    vth_stream_turn(s, "caller", said, 0, -1);
+    remember(s, o, "caller", said);
+}
+
+/* The reply about to play: the last one is stored first, then this one's stages begin. */
+static void reply_begins(vth_stream_t *s, pipe_t *o, const char *text, long long heard_at,
+                         long transcript_ms)
+{
+    store_spoken(s, o, 0, -1);
+    o->speaking = apr_pstrdup(s->pool, text);
+    o->heard_at = heard_at;
+    o->times = (vth_turn_times_t){ transcript_ms, -1, -1, -1, -1 };
+    o->reply_item = o->item_open ? o->item : o->item + 1;
+}
+
+/* A sentence of the model's answer: the first opens the reply's item, the others join it
+ * (stale ones, from before a barge-in, are dropped). */
+static void sentence_done(vth_task_t *t)
+{
+    sentence_task_t *st = t->data;
+    vth_stream_t *s = vth_stream_find(t->media, t->stream_id);
+    pipe_t *o = live_pipe(s);
+
+    if (!o) {
+        return;
+    }
+    if (st->said) {
+        caller_said(s, o, st->said);
+    }
+    if (st->epoch != o->epoch) {
+        return;
+    }
+    if (!o->streamed) {
+        reply_begins(s, o, st->text, st->heard_at, st->transcript_ms);
+        o->times.first_token_ms = st->first_token_ms;
+        say(s, st->language, st->text, VT_CONV_LISTEN, VTH_SAY_MORE | VTH_SAY_REPORT);
+        o->item_open = 1; /* the rest goes on in this item */
+        o->streamed = 1;
+        return;
+    }
+    o->speaking = apr_pstrcat(s->pool, o->speaking, " ", st->text, NULL);
+    vth_voice_say(s->voice, o->item, st->language, st->text, VTH_SAY_MORE);
+}
+
 static void heard_done(vth_task_t *t)
 {
     heard_task_t *h = t->data;
@@ -248,19 +359,20 @@ static void heard_done(vth_task_t *t)
                            h->stt_why);
         }
         if (h->model_why) {
-            vth_stream_log(s, VT_LOG_WARN, "the model gave no answer (%s): the script "
-                           "answers", h->model_why);
+            vth_stream_log(s, VT_LOG_WARN, h->model_sentences
+                               ? "the model's answer broke off (%s): what was said stands"
+                               : "the model gave no answer (%s): the script answers",
+                           h->model_why);
         }
-        if (h->said) {
-            vth_stream_turn(s, "caller", h->said, 0, -1);
-            remember(s, o, "caller", h->said);
+        if (h->said && !h->model_sentences) {
+            caller_said(s, o, h->said);
         }
         if (h->epoch == o->epoch) {
-            store_spoken(s, o, 0, -1);
-            o->speaking = apr_pstrdup(s->pool, h->res.reply);
-            o->heard_at = h->heard_at;
-            o->times = (vth_turn_times_t){ h->transcript_ms, h->answer_ms, -1, -1 };
-            o->reply_item = o->filler_open ? o->item : o->item + 1;
+            if (!o->streamed) {
+                reply_begins(s, o, h->res.reply, h->heard_at, h->transcript_ms);
+            }
+            o->times.answer_ms = h->answer_ms;
+            o->times.first_token_ms = h->first_token_ms;
             answer(s, o, &h->res, VTH_SAY_REPORT);
         }
     }
@@ -302,6 +414,7 @@ static void heard(vth_stream_t *s, pipe_t *o, const int16_t *pcm, size_t n)
     }
     h->epoch = o->epoch;
     h->heard_at = now;
+    h->first_token_ms = -1;
     t->data = h;
     o->filler_at = now + reply_budget(s);
     o->thinking++;
@@ -312,16 +425,21 @@ static void heard(vth_stream_t *s, pipe_t *o, const int16_t *pcm, size_t n)
 /* The caller talks over the assistant (or over a reply being made): cut it. */
 static void barge_in(vth_stream_t *s, pipe_t *o)
 {
+    vth_item_t *it = vth_stream_item(s, o->item);
+
     if (vth_stream_playing(s)) {
-        vth_item_t *it = vth_stream_item(s, o->item);
         vth_stream_barge_in(s);
         store_spoken(s, o, 1, it ? it->played_ms : -1);
     }
+    else if (o->streamed) {
+        store_spoken(s, o, 1, it ? it->played_ms : -1); /* between two sentences */
+    }
     o->epoch++;
+    o->streamed = 0;
     /* A prompt still being synthesized is no longer wanted: the voice moves on to an
      * empty item. */
     o->item++;
-    o->filler_open = 0;
+    o->item_open = 0;
     o->filler_at = 0;
     vth_voice_say(s->voice, o->item, NULL, "", VTH_SAY_MORE);
     o->no_input_at = 0;
@@ -338,10 +456,10 @@ static void filler(vth_stream_t *s, pipe_t *o, long long now)
         o->filler_at = now + VTH_SWEEP_MS; /* still being made */
         return;
     }
-    if (!o->speaking && !o->filler_open) {
+    if (!o->speaking && !o->item_open) {
         o->item++;
         vth_voice_say(s->voice, o->item, NULL, "", VTH_SAY_MORE);
-        o->filler_open = 1;
+        o->item_open = 1;
         o->next = VT_CONV_LISTEN;
     }
     vth_stream_play(s, o->item, c->ulaw, c->len, 0);
@@ -472,6 +590,7 @@ static void pipe_dtmf(vth_stream_t *s, char digit)
         store_spoken(s, o, 1, -1);
     }
     o->epoch++; /* a spoken turn still being answered gives way to the key */
+    o->streamed = 0;
     key_turn(s, digit);
 }
 

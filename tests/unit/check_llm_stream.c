@@ -32,7 +32,12 @@ START_TEST(test_sentence_ends)
     expect_sentence("He said \"stop.\" Then", 0, "He said \"stop.\"");
     expect_sentence("(Closed today.) Open", 0, "(Closed today.)");
     expect_sentence("Wait... what", 0, "Wait...");
-    expect_sentence("Hello there.", 0, NULL);          /* "." may be a number's point */
+    /* At the end of what arrived: an end, unless a number's point may follow. */
+    expect_sentence("Hello there.", 0, "Hello there.");
+    expect_sentence("Really?", 0, "Really?");
+    expect_sentence("It costs 3.", 0, NULL);
+    expect_sentence("It costs 3.", 1, "It costs 3.");
+    expect_sentence("Ask Dr.", 0, NULL);
     expect_sentence("Hello there.", 1, "Hello there.");
     expect_sentence("No end yet", 0, NULL);
     expect_sentence("No end yet", 1, "No end yet");
@@ -154,7 +159,8 @@ static const char *const openai_body =
     "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
     "data: [DONE]\n\n";
 
-static const char *const openai_sentences = "We are open until 6 p.m. On Saturday we close at 1.";
+static const char *const openai_sentences =
+    "We are open until 6 p.m. On Saturday we close at 1.|Anything else?";
 static const char *const openai_text =
     "We are open until 6 p.m. On Saturday we close at 1. Anything else?";
 
@@ -170,7 +176,7 @@ START_TEST(test_stream_openai)
     ck_assert_str_eq(r.reply.content, openai_text);
     ck_assert_int_eq(r.reply.action, VT_LLM_ACT_SAY);
     ck_assert_str_eq(r.reply.finish_reason, "stop");
-    /* "6 p.m." does not end the first sentence; the last one waits for the end. */
+    /* "6 p.m." does not end the first sentence, "at 1." waits for what follows. */
     ck_assert_str_eq(r.sentences, openai_sentences);
     apr_pool_destroy(p);
 }
@@ -342,7 +348,7 @@ START_TEST(test_stream_think_and_markup)
     r = feed(p, CHUNK("<thi") CHUNK("nk>The caller wants hours. I will answer.</th")
                 CHUNK("ink>\\n**Hours:** We open at 9. ") CHUNK("Bye."), 0, 0, 0);
     ck_assert_int_eq(r.rv, APR_SUCCESS);
-    ck_assert_str_eq(r.sentences, "Hours: We open at 9.");
+    ck_assert_str_eq(r.sentences, "Hours: We open at 9.|Bye.");
     ck_assert_ptr_null(strstr(r.reply.content, "think"));
     ck_assert_ptr_nonnull(strstr(r.reply.content, "We open at 9. Bye."));
     /* Still thinking at the end (cut by max_tokens): nothing spoken, no answer. */

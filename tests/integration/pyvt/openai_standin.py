@@ -2,6 +2,12 @@
 thread on a random loopback port): canned answers, tool calls, slow answers, HTTP errors and
 malformed bodies, queued per request; every request is recorded.
 
+A request with "stream": true gets its answer as Server-Sent Events, the way OpenAI sends
+them (chat.completion.chunk: the content token by token, tool calls as deltas, then
+[DONE], chunked): `streamed(...)` sets the pace (a delay before the first token, a gap
+between tokens, a pause after a given token), breaks the connection midway, or answers
+whole JSON as a server that ignores "stream" does.
+
 Without queued behaviours it answers with `demo_brain`, a tiny rule-based "model" good enough
 for a demo call: it answers opening hours, escalates through the escalate_to_human tool when
 the caller asks for a person, ends the call on goodbye, and returns a JSON analysis when the
@@ -42,6 +48,10 @@ class ChatRequest:
     @property
     def authorization(self):
         return self.headers.get("Authorization")
+
+    @property
+    def stream(self):
+        return (self.json or {}).get("stream") is True
 
     def last_user(self):
         users = [m for m in self.messages if m.get("role") == "user"]
@@ -84,6 +94,45 @@ def hang(seconds, then=None):
     return dict(then or say("too late"), delay=seconds)
 
 
+def streamed(behaviour, first_delay=0.0, gap=0.0, pause_after=None, pause=0.0,
+             break_after=None, whole=False):
+    """behaviour (say/tool), answered to a streaming request at this pace: first_delay
+    before the first token, gap between tokens, `pause` seconds after the token that ends
+    with pause_after (e.g. the first sentence's "."); break_after: the connection closes
+    after that many tokens; whole: plain JSON, as a server that ignores "stream"."""
+    return dict(behaviour, stream={"first_delay": first_delay, "gap": gap,
+                                   "pause_after": pause_after, "pause": pause,
+                                   "break_after": break_after, "whole": whole})
+
+
+def chunks(body):
+    """A chat.completion as its chat.completion.chunk events: a role delta, the content
+    token by token (a word with its leading space), each tool call as deltas (id and name,
+    then the arguments in two pieces), the finish_reason."""
+    choice = body["choices"][0]
+    msg = choice["message"]
+    base = {"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
+            "model": body["model"]}
+
+    def event(delta, finish=None):
+        return dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+
+    out = [("", event({"role": "assistant", "content": ""}))]
+    for tok in re.findall(r"\s*\S+", msg.get("content") or ""):
+        out.append((tok, event({"content": tok})))
+    for i, call in enumerate(msg.get("tool_calls") or []):
+        args = call["function"]["arguments"]
+        half = len(args) // 2
+        out.append(("", event({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                               "function": {"name": call["function"]["name"],
+                                                            "arguments": ""}}]})))
+        for piece in (args[:half], args[half:]):
+            out.append(("", event({"tool_calls": [{"index": i,
+                                                   "function": {"arguments": piece}}]})))
+    out.append(("", event({}, choice.get("finish_reason"))))
+    return out
+
+
 def demo_brain(req):
     """Rule-based answers for demos (see the module docstring)."""
     if req.wants_json:
@@ -113,6 +162,7 @@ class OpenAIStandIn:
     def __init__(self, host="127.0.0.1", port=0, brain=demo_brain):
         self.requests = []
         self.queue = []
+        self.streams_done = []  # (monotonic time a streamed answer ended, its request)
         self.brain = brain
         self._lock = threading.Lock()
         standin = self
@@ -142,6 +192,9 @@ class OpenAIStandIn:
                     behaviour = standin.brain(req)
                 if behaviour.get("delay"):
                     time.sleep(behaviour["delay"])
+                if (req.stream and behaviour["status"] == 200 and "body" in behaviour
+                        and not behaviour.get("stream", {}).get("whole")):
+                    return self.send_stream(req, behaviour)
                 data = behaviour.get("raw")
                 if data is None:
                     data = json.dumps(behaviour["body"]).encode()
@@ -154,6 +207,36 @@ class OpenAIStandIn:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the gateway gave up (its time budget): expected after a hang
+
+            def send_stream(self, req, behaviour):
+                pace = behaviour.get("stream", {})
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    time.sleep(pace.get("first_delay") or 0)
+                    for n, (tok, ev) in enumerate(chunks(behaviour["body"])):
+                        if pace.get("break_after") is not None and n > pace["break_after"]:
+                            self.close_connection = True
+                            return  # no last chunk: the transfer is cut
+                        self.write_chunk(b"data: " + json.dumps(ev).encode() + b"\n\n")
+                        if tok:
+                            time.sleep(pace.get("gap") or 0)
+                        if tok and pace.get("pause_after") and tok.endswith(pace["pause_after"]):
+                            time.sleep(pace.get("pause") or 0)
+                            pace = dict(pace, pause_after=None)
+                    self.write_chunk(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    with standin._lock:
+                        standin.streams_done.append((time.monotonic(), req))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def write_chunk(self, data):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -172,6 +255,7 @@ class OpenAIStandIn:
         with self._lock:
             self.requests.clear()
             self.queue.clear()
+            self.streams_done.clear()
 
     def start(self):
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
