@@ -409,6 +409,32 @@ const char *vt_http_endpoint(apr_pool_t *p, const char *base_url, const char *pa
     return apr_pstrcat(p, base, path, NULL);
 }
 
+/* POST {base_url}/chat/completions (x's streaming fields set by the caller); the
+ * transport's outcome into res. */
+static apr_status_t chat_post(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
+                              const char *request_json, long timeout_ms, vt_http_post_t *x,
+                              vt_llm_result_t *res)
+{
+    apr_status_t rv;
+
+    if (!h || !request_json) {
+        res->error = "no HTTP client or no request";
+        return APR_EINVAL;
+    }
+    if (!(x->url = vt_http_endpoint(p, conf ? conf->base_url : NULL, "/chat/completions",
+                                    &res->error)))
+        return APR_EINVAL;
+    x->api_key = conf->api_key;
+    x->json = request_json;
+    x->timeout_ms = timeout_ms;
+    rv = vt_http_post(h, p, x);
+    res->http_status = x->http_status;
+    res->timed_out = x->timed_out;
+    res->error = x->error;
+    res->elapsed = x->elapsed;
+    return rv;
+}
+
 apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *conf,
                          const char *request_json, long timeout_ms, vt_llm_reply_t *reply,
                          vt_llm_result_t *res)
@@ -419,21 +445,7 @@ apr_status_t vt_llm_chat(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_conf_t *c
 
     memset(res, 0, sizeof *res);
     memset(reply, 0, sizeof *reply);
-    if (!h || !request_json) {
-        res->error = "no HTTP client or no request";
-        return APR_EINVAL;
-    }
-    if (!(x.url = vt_http_endpoint(p, conf ? conf->base_url : NULL, "/chat/completions",
-                                   &res->error)))
-        return APR_EINVAL;
-    x.api_key = conf->api_key;
-    x.json = request_json;
-    x.timeout_ms = timeout_ms;
-    rv = vt_http_post(h, p, &x);
-    res->http_status = x.http_status;
-    res->timed_out = x.timed_out;
-    res->error = x.error;
-    res->elapsed = x.elapsed;
+    rv = chat_post(h, p, conf, request_json, timeout_ms, &x, res);
     if (rv != APR_SUCCESS)
         return rv;
     if (vt_llm_response_parse(p, x.body, x.len, reply, &err) != APR_SUCCESS) {
@@ -500,26 +512,14 @@ apr_status_t vt_llm_chat_stream(vt_llm_http_t *h, apr_pool_t *p, const vt_llm_co
     memset(reply, 0, sizeof *reply);
     res->first_token_ms = res->first_sentence_ms = -1;
     res->spoken = "";
-    if (!h || !request_json) {
-        res->error = "no HTTP client or no request";
-        return APR_EINVAL;
-    }
-    if (!(x.url = vt_http_endpoint(p, conf ? conf->base_url : NULL, "/chat/completions",
-                                   &res->error)))
-        return APR_EINVAL;
-    x.api_key = conf->api_key;
-    x.json = request_json;
-    x.timeout_ms = timeout_ms;
     x.first_byte_ms = first_byte_ms;
     x.sink = stream_sink;
     x.baton = &sc;
     x.event_stream = 1;
     sc.start = start = apr_time_now();
-    rv = vt_http_post(h, p, &x);
-    res->http_status = x.http_status;
-    res->timed_out = x.timed_out;
-    res->error = x.error;
-    res->elapsed = x.elapsed;
+    rv = chat_post(h, p, conf, request_json, timeout_ms, &x, res);
+    if (rv == APR_EINVAL)
+        return rv; /* nothing sent */
     if (rv == APR_EGENERAL && x.http_status >= 200 && x.http_status <= 299 && x.len > 0
         && (strncmp(x.body, "data:", 5) == 0 || *x.body == ':')) {
         /* Events labelled as some other text: read at once. */
