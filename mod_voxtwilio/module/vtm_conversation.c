@@ -278,10 +278,11 @@ int vtm_route_speech(vtm_webhook_t *w)
 /* Puts the caller through to the tenant's human now: <Dial> (the caller ID is the tenant's
  * number the caller dialled, so the human sees who it is for), the escalation recorded, the
  * notification phone alerted by SMS. Without a human: an apology and the end of the call.
- * lead: said first (NULL: nothing more than "please hold"). */
+ * announced: the caller was just told ("Let me connect you ..."), nothing more is said;
+ * else lead (may be NULL) and "please hold". */
 static const char *transfer_now(vtm_webhook_t *w, const vt_tenant_t *t,
-                                const vt_voice_opts_t *voice, const char *lead,
-                                apr_size_t *len)
+                                const vt_voice_opts_t *voice, int announced,
+                                const char *lead, apr_size_t *len)
 {
     request_rec *r = w->r;
     const char *to = vt_params_get(w->params, "To"), **args;
@@ -302,8 +303,9 @@ static const char *transfer_now(vtm_webhook_t *w, const vt_tenant_t *t,
                   vt_conv_transfer_alert_key(r->pool, w->call_sid), "escalation SMS alert");
     }
     return vt_voice_dial(r->pool,
-                         lead ? apr_pstrcat(r->pool, lead, " ", VT_VOICE_CONNECTING_TEXT, NULL)
-                              : VT_VOICE_CONNECTING_TEXT,
+                         announced ? NULL
+                         : lead    ? apr_pstrcat(r->pool, lead, " ", VT_VOICE_CONNECTING_TEXT, NULL)
+                                   : VT_VOICE_CONNECTING_TEXT,
                          voice, (to && vt_e164_valid(to)) ? to : NULL, t->escalation_phone,
                          "escalate", VT_CONV_DIAL_TIMEOUT_S, len);
 }
@@ -340,7 +342,8 @@ int vtm_route_escalate(vtm_webhook_t *w)
         }
         return vtm_send_twiml(r, doc, len);
     }
-    doc = transfer_now(w, t, &voice, NULL, &len);
+    /* Our own <Redirect>, after the turn's hand-over text. */
+    doc = transfer_now(w, t, &voice, 1, NULL, &len);
     return vtm_send_twiml(r, doc, len);
 }
 
@@ -384,7 +387,9 @@ int vtm_route_stream_end(vtm_webhook_t *w)
     else {
         lead = outcome ? NULL : VT_VOICE_STREAM_LOST_TEXT;
         if ((outcome && strcmp(outcome, "transfer") == 0) || vt_conv_can_transfer(t)) {
-            doc = transfer_now(w, t, &voice, lead, &len);
+            /* After "transfer" the helper's reply said it; after a failure only sorry. */
+            doc = transfer_now(w, t, &voice, outcome && strcmp(outcome, "transfer") == 0, lead,
+                               &len);
         }
         else {
             /* The next gather turn after the stream's own turns (seq 2*turn, 2*turn+1). */

@@ -208,6 +208,7 @@ def test_escalation_dial_answered(tenant, client, pg, standin, paths, key_file):
     dial = doc.find("Dial")
     assert dial is not None and dial.get("callerId") == t.number and dial.get("action") == \
         "escalate"
+    assert doc.spoken() == []  # the turn said "Let me connect you ...": not a second phrase
     assert dial.find("Number").text == "+14155550199"
     doc = call.post(call.resolve("escalate"), [("DialCallStatus", "completed"),
                                                ("DialCallDuration", "61")])
