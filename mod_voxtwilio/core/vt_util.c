@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
+#include <apr_network_io.h>
 #include <openssl/crypto.h>
 
 static const char vt_hexdigits[] = "0123456789abcdef";
@@ -429,4 +430,36 @@ int vt_stream_path_parse(apr_pool_t *p, const char *path, const char **slug,
     *slug = apr_pstrmemdup(p, sl, (apr_size_t)(sid - 1 - sl));
     *call_sid = apr_pstrmemdup(p, sid, 34);
     return vt_slug_valid(*slug) && vt_sid_valid(*call_sid, "CA");
+}
+
+int vt_stream_direct_parse(apr_pool_t *p, const char *url, const char *listen,
+                           const char **url_out, const char **host, int *port,
+                           const char **err)
+{
+    const char *norm;
+    char *h = NULL, *scope = NULL;
+    apr_port_t n = 0;
+
+    if (!url || strncasecmp(url, "wss://", 6) != 0) {
+        *err = "the public URL must be wss://... (Twilio only opens wss:// streams)";
+        return 0;
+    }
+    /* The https:// rules of VoxTwilioPublicURL, for the host and path. */
+    if (!(norm = vt_base_url_normalize(p, apr_pstrcat(p, "https://", url + 6, NULL), err)))
+        return 0;
+    /* The balancer passes the path on as Twilio sent it: the URL checked is this origin
+     * and the request's path, so a path here could never match. */
+    if (strchr(norm + 8, '/')) {
+        *err = "the public URL must be wss://HOST[:PORT], without a path";
+        return 0;
+    }
+    if (!listen || apr_parse_addr_port(&h, &scope, &n, listen, p) != APR_SUCCESS || scope
+        || n < 1024) {
+        *err = "the listen address must be [ADDRESS:]PORT with a port from 1024 to 65535";
+        return 0;
+    }
+    *url_out = apr_pstrcat(p, "wss://", norm + 8, NULL);
+    *host = h;
+    *port = n;
+    return 1;
 }

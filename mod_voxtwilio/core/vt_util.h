@@ -48,6 +48,15 @@ int vt_language_valid(const char *s);
 int vt_stream_path_parse(apr_pool_t *p, const char *path, const char **slug,
                          const char **call_sid);
 
+/* The direct stream listener (VoxTwilioStreamDirect, the helper's --stream-listen and
+ * --stream-public-url): url is the wss://HOST[:PORT] Twilio connects to (a load balancer
+ * that ends TLS and passes the path on; streams are at url/stream/{slug}/{CallSid}), listen "[ADDRESS:]PORT" where the helper listens (port 1024-65535: the helper
+ * binds it after dropping root). 1 with *url_out (normalized, no trailing '/'), *host
+ * (NULL: every address) and *port; else 0 with *err. */
+int vt_stream_direct_parse(apr_pool_t *p, const char *url, const char *listen,
+                           const char **url_out, const char **host, int *port,
+                           const char **err);
+
 /* The first line of a (possibly multi-line) message such as libpq's, trailing blanks
  * removed; "unknown error" for an empty one. */
 const char *vt_first_line(apr_pool_t *p, const char *msg);

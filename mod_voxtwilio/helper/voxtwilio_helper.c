@@ -70,6 +70,10 @@ static void usage(FILE *out)
 "  --stream-socket PATH   serve Twilio Media Streams (stream mode) on this unix\n"
 "                         socket, for Apache's mod_proxy_wstunnel (its directory is\n"
 "                         created 0750; the socket is 0660, owned by --user)\n"
+"  --stream-listen [ADDRESS:]PORT  also serve streams directly on this TCP port,\n"
+"                         behind a load balancer that ends TLS (docs/stream-mode.md)\n"
+"  --stream-public-url URL  the wss:// base Twilio connects to for --stream-listen:\n"
+"                         signatures are checked against it\n"
 "  --stream-max N         streams served at once (default 1000)\n"
 "  --stream-timeout SECONDS  close a stream Twilio sends nothing on for this long\n"
 "                         (default 10)\n"
@@ -311,9 +315,11 @@ static int drop_privileges(const char *name, uid_t uid, gid_t gid)
 }
 
 /* The stream options, checked; defaults for those not given. */
-static int media_options(vth_media_conf_t *c, const char *max, const char *timeout,
-                         const char *rt_timeout)
+static int media_options(apr_pool_t *p, vth_media_conf_t *c, const char *max,
+                         const char *timeout, const char *rt_timeout, const char *listen,
+                         const char *public_url)
 {
+    const char *err;
     long v;
 
     c->max_streams = VTH_STREAM_MAX_DEFAULT;
@@ -321,6 +327,12 @@ static int media_options(vth_media_conf_t *c, const char *max, const char *timeo
     c->realtime_timeout_ms = VTH_REALTIME_TIMEOUT_MS;
     if (c->socket_path && (!*c->socket_path || strlen(c->socket_path) >= 108))
         return config_error("--stream-socket must be a path of 1 to 107 characters");
+    if ((listen || public_url) && !c->socket_path)
+        return config_error("--stream-listen and --stream-public-url need --stream-socket");
+    if ((listen || public_url)
+        && !vt_stream_direct_parse(p, public_url, listen, &c->public_url, &c->listen_host,
+                                   &c->listen_port, &err))
+        return config_error("--stream-listen/--stream-public-url: %s", err);
     if (max) {
         if (!parse_positive(max, 100000, &v))
             return config_error("--stream-max must be a number from 1 to 100000");
@@ -363,7 +375,7 @@ int main(int argc, char **argv)
     const char *key_file = NULL, *api_base = NULL, *parent = NULL, *stale = NULL;
     const char *level_name = NULL, *err = NULL, *user = NULL, *group = NULL;
     const char *user_name = NULL, *stream_max = NULL, *stream_timeout = NULL;
-    const char *realtime_timeout = NULL;
+    const char *realtime_timeout = NULL, *stream_listen = NULL, *stream_public_url = NULL;
     vth_media_conf_t media_conf;
     vth_media_t *media = NULL;
     uid_t uid = 0;
@@ -422,6 +434,8 @@ int main(int argc, char **argv)
             || (m = opt(argc, argv, &i, "--log-level", &level_name)) != 0
             || (m = opt(argc, argv, &i, "--stream-socket", &media_conf.socket_path)) != 0
             || (m = opt(argc, argv, &i, "--stream-max", &stream_max)) != 0
+            || (m = opt(argc, argv, &i, "--stream-listen", &stream_listen)) != 0
+            || (m = opt(argc, argv, &i, "--stream-public-url", &stream_public_url)) != 0
             || (m = opt(argc, argv, &i, "--stream-timeout", &stream_timeout)) != 0
             || (m = opt(argc, argv, &i, "--realtime-timeout", &realtime_timeout)) != 0) {
             if (m < 0)
@@ -443,7 +457,8 @@ int main(int argc, char **argv)
             return config_error("--stale-after must be a number of seconds (1 to 86400)");
         cfg.stale_after_s = (int)v;
     }
-    if ((rc = media_options(&media_conf, stream_max, stream_timeout, realtime_timeout)) != 0)
+    if ((rc = media_options(pool, &media_conf, stream_max, stream_timeout, realtime_timeout,
+                            stream_listen, stream_public_url)) != 0)
         return rc;
     if (parent) {
         long v;

@@ -241,12 +241,57 @@ static const char *owner_of_process(apr_pool_t *p)
     return apr_pstrcat(p, pw->pw_name, ":", gr->gr_name, NULL);
 }
 
+/* The vhost of the unix socket Apache proxies to. */
+static int listen_unix(vth_media_t *m, apr_pool_t *p)
+{
+    struct lws_context_creation_info info;
+    struct stat st;
+
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_UNIX_SOCK;
+    info.vhost_name = "apache";
+    info.iface = m->conf.socket_path;
+    info.port = 0; /* with UNIX_SOCK: no TCP port, the socket only */
+    info.protocols = protocols;
+    info.unix_socket_perms = owner_of_process(p);
+    info.timeout_secs = 10;
+    /* lws reports a failed bind only in its log: the socket must be there now. */
+    if (!lws_create_vhost(m->ctx, &info) || stat(m->conf.socket_path, &st) != 0) {
+        vt_log(VT_LOG_ERR, "cannot listen on the stream socket %s (see the libwebsockets "
+                           "line above)", m->conf.socket_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The direct listener's vhost: Twilio's streams from a load balancer. */
+static int listen_direct(vth_media_t *m)
+{
+    struct lws_context_creation_info info;
+
+    memset(&info, 0, sizeof info);
+    info.vhost_name = "direct";
+    info.iface = m->conf.listen_host;
+    info.port = m->conf.listen_port;
+    info.protocols = protocols;
+    info.timeout_secs = 10;
+    if (!(m->direct = lws_create_vhost(m->ctx, &info))) {
+        vt_log(VT_LOG_ERR, "cannot listen for streams on %s:%d (see the libwebsockets line "
+                           "above)", m->conf.listen_host ? m->conf.listen_host : "*",
+               m->conf.listen_port);
+        return -1;
+    }
+    vt_log(VT_LOG_INFO, "streams: listening directly on %s:%d for %s",
+           m->conf.listen_host ? m->conf.listen_host : "*", m->conf.listen_port,
+           m->conf.public_url);
+    return 0;
+}
+
 int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
                     const vth_media_conf_t *conf)
 {
     struct lws_context_creation_info info;
     vth_media_t *m = apr_pcalloc(p, sizeof *m);
-    struct stat st;
     void *loops[1];
 
     m->pool = p;
@@ -270,28 +315,23 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     loops[0] = m->loop;
     raise_fd_limit(conf->max_streams * 3 + 64);
     memset(&info, 0, sizeof info);
-    info.options = LWS_SERVER_OPTION_UNIX_SOCK | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
-                   | LWS_SERVER_OPTION_LIBEV;
+    /* Explicit vhosts: the unix socket (first, so the backends' client connections use
+     * it as before) and the direct listener's TCP port. */
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBEV
+                   | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.foreign_loops = loops;
-    info.iface = conf->socket_path;
-    info.port = 0; /* with UNIX_SOCK: no TCP port, the socket only */
-    info.protocols = protocols;
-    info.unix_socket_perms = owner_of_process(p);
     info.user = m;
     /* No fd_limit_per_thread: below the process's limit, lws 4.1 finds a socket's wsi by a
      * linear search at every event instead of its table. */
     info.count_threads = 1;
     info.max_http_header_data = 4096;
     info.timeout_secs = 10;
-    m->ctx = lws_create_context(&info);
-    /* lws reports a failed bind only in its log: the socket must be there now. */
-    if (m->ctx && stat(conf->socket_path, &st) != 0) {
-        lws_context_destroy(m->ctx);
-        m->ctx = NULL;
-    }
-    if (!m->ctx) {
-        vt_log(VT_LOG_ERR, "cannot listen on the stream socket %s (see the libwebsockets "
-                           "line above)", conf->socket_path);
+    if (!(m->ctx = lws_create_context(&info)) || listen_unix(m, p) != 0
+        || (conf->public_url && listen_direct(m) != 0)) {
+        if (m->ctx) {
+            lws_context_destroy(m->ctx);
+            m->ctx = NULL;
+        }
         return -1;
     }
     m->dbq = vth_queue_start(p, m, "stream database", 1);

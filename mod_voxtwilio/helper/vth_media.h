@@ -159,6 +159,11 @@ typedef struct vth_stream vth_stream_t;
 typedef struct vth_media_conf {
     const char *socket_path;   /* the unix socket Apache proxies to */
     const char *socket_owner;  /* "user:group" for the socket (the helper's own) */
+    /* the direct listener (NULL public_url: none): Twilio's streams through a load
+     * balancer, not Apache; the URL checked is public_url + the request's path */
+    const char *public_url;
+    const char *listen_host;   /* NULL: every address */
+    int listen_port;
     int max_streams;
     int stream_timeout_s;
     int realtime_timeout_ms;
@@ -170,6 +175,7 @@ struct vth_media {
     const vth_config_t *cfg;
     vth_media_conf_t conf;
     struct lws_context *ctx;
+    struct lws_vhost *direct;  /* the direct listener's vhost, or NULL */
     struct ev_loop *loop;      /* libev (epoll) under lws */
     pthread_t thread;
     volatile int stop;

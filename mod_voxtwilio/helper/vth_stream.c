@@ -740,6 +740,7 @@ static int on_filter(vth_media_t *m, struct lws *wsi, pss_t *pss)
     apr_pool_t *p;
     vth_stream_t *s;
     char uri[HDR_MAX];
+    int direct;
 
     if (m->nstreams >= m->conf.max_streams) {
         m->stats->refused++;
@@ -751,16 +752,23 @@ static int on_filter(vth_media_t *m, struct lws *wsi, pss_t *pss)
     s->pool = p;
     s->media = m;
     s->wsi = wsi;
-    /* Only mod_voxtwilio's tunnel reaches this socket: it checked the signature of this
-     * URL and says which URL it was; verified again here all the same. */
-    s->url = header(p, wsi, "x-voxtwilio-stream-url:");
     s->signature = header(p, wsi, "x-twilio-signature:");
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || !s->url || !s->signature
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) {
+        uri[0] = '\0';
+    }
+    /* On the unix socket only mod_voxtwilio's tunnel reaches us: it checked the signature
+     * of this URL and says which URL it was; verified again here all the same. On the
+     * direct listener anybody may connect: the URL is ours, never a header's. */
+    direct = m->direct && lws_get_vhost(wsi) == m->direct;
+    s->url = !direct ? header(p, wsi, "x-voxtwilio-stream-url:")
+             : uri[0] == '/' ? apr_pstrcat(p, m->conf.public_url, uri, NULL) : NULL;
+    if (!uri[0] || !s->url || !s->signature
         || !vt_stream_path_parse(p, s->url, &s->slug, &s->call_sid)
         || !ends_with(uri, apr_pstrcat(p, "/", s->slug, "/", s->call_sid, NULL))) {
         m->stats->refused++;
         vt_log(VT_LOG_WARN, "stream refused: %s", !s->signature ? "no X-Twilio-Signature"
-                            : !s->url ? "no X-VoxTwilio-Stream-URL (not from mod_voxtwilio)"
+                            : !s->url && !direct
+                                ? "no X-VoxTwilio-Stream-URL (not from mod_voxtwilio)"
                                       : "not a stream URL");
         apr_pool_destroy(p);
         return 1;

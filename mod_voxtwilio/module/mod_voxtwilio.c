@@ -68,6 +68,13 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
                 ok = 0;
             }
         }
+        else if (c->stream_direct_url) {
+            /* The direct listener is a second door to the same streams. */
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
+                         VTLOGNO(10428) "VoxTwilioStreamDirect needs stream mode: "
+                         "VoxTwilioStreamSocket is Off");
+            ok = 0;
+        }
         if (c->enabled && c->signature && !c->keyring) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, v,
                          VTLOGNO(10001) "VoxTwilio On in %s:%u needs VoxTwilioKeyFile (at "

@@ -287,6 +287,26 @@ static const char *cmd_stream_socket(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* VoxTwilioStreamDirect wss://HOST[:PORT] [ADDRESS:]PORT — the helper also serves streams
+ * on that port, for a load balancer; <Stream url> then names the balancer. */
+static const char *cmd_stream_direct(cmd_parms *cmd, void *dc, const char *url,
+                                     const char *listen)
+{
+    vtm_srv_conf_t *c = vtm_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *host;
+    int port;
+
+    if (err) {
+        return err;
+    }
+    if (!vt_stream_direct_parse(cmd->pool, url, listen, &c->stream_direct_url, &host, &port,
+                                &err)) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    c->stream_direct_listen = listen;
+    return NULL;
+}
+
 /* VoxTwilioStreamMax N and VoxTwilioStreamTimeout SECONDS; cmd->info says which. */
 #define STREAM_MAX ((void *)1)
 #define STREAM_TIMEOUT ((void *)2)
@@ -368,6 +388,9 @@ const command_rec vtm_cmds[] = {
     AP_INIT_TAKE1("VoxTwilioStreamSocket", cmd_stream_socket, NULL, RSRC_CONF,
                   "Unix socket the helper serves Media Streams on, for ProxyPass unix:... "
                   "(default voxtwilio/stream.sock below DefaultRuntimeDir), or Off"),
+    AP_INIT_TAKE2("VoxTwilioStreamDirect", cmd_stream_direct, NULL, RSRC_CONF,
+                  "wss://HOST[:PORT] of a load balancer and [ADDRESS:]PORT: the helper also "
+                  "serves Media Streams there, without Apache's tunnel"),
     AP_INIT_TAKE1("VoxTwilioStreamMax", cmd_stream_int, STREAM_MAX, RSRC_CONF,
                   "Media Streams the helper serves at once (default 1000)"),
     AP_INIT_TAKE1("VoxTwilioStreamTimeout", cmd_stream_int, STREAM_TIMEOUT, RSRC_CONF,

@@ -33,6 +33,8 @@
     X(const char *, stream_socket, NULL, VTM_DEFAULT_STREAM_SOCKET) /* VoxTwilioStreamSocket (gl.) */ \
     X(int, stream_max, VTM_UNSET_INT, 1000)             /* VoxTwilioStreamMax (global) */     \
     X(int, stream_timeout_s, VTM_UNSET_INT, 10)         /* VoxTwilioStreamTimeout (global) */ \
+    X(const char *, stream_direct_url, NULL, NULL)      /* VoxTwilioStreamDirect url (gl.) */ \
+    X(const char *, stream_direct_listen, NULL, NULL)   /* ... [address:]port */          \
     X(apr_int64_t, realtime_timeout_ms, VTM_UNSET_INT, 4000) /* VoxTwilioRealtimeTimeout (gl.) */
 
 #define VTM_DEFAULT_API_BASE "https://api.twilio.com"

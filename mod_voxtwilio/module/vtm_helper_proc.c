@@ -248,6 +248,12 @@ static helper_spec_t *spec_build(apr_pool_t *pconf, server_rec *s)
         ARG(apr_itoa(pconf, mc->stream_timeout_s));
         ARG("--realtime-timeout");
         ARG(apr_psprintf(pconf, "%" APR_INT64_T_FMT, mc->realtime_timeout_ms));
+        if (mc->stream_direct_url) {
+            ARG("--stream-listen");
+            ARG(mc->stream_direct_listen);
+            ARG("--stream-public-url");
+            ARG(mc->stream_direct_url);
+        }
     }
     ARG("--log-level");
     ARG(level_name(ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX)));

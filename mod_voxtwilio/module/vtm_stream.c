@@ -41,6 +41,11 @@ const char *vtm_stream_url(request_rec *r, const vtm_srv_conf_t *conf, const cha
     const char *loc = vtm_handler_location(r);
     apr_size_t n;
 
+    if (conf->stream_direct_url) {
+        /* The helper's direct listener, behind the balancer: no Apache path in it. */
+        return apr_psprintf(r->pool, "%s/" VTM_STREAM_SEGMENT "/%s/%s", conf->stream_direct_url,
+                            slug, call_sid);
+    }
     loc = loc ? loc : mount_of(r, slug);
     n = strlen(loc);
     while (n > 0 && loc[n - 1] == '/') {

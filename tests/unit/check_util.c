@@ -263,6 +263,36 @@ START_TEST(test_utf8_decode)
 }
 END_TEST
 
+/* VoxTwilioStreamDirect's two arguments. */
+START_TEST(test_stream_direct_parse)
+{
+    const char *url = NULL, *host = "x", *err = NULL;
+    int port = 0;
+
+#define OK(u, l) vt_stream_direct_parse(vt_test_pool, u, l, &url, &host, &port, &err)
+    ck_assert(OK("wss://Media.Example.test/", "8443"));
+    ck_assert_str_eq(url, "wss://media.example.test");
+    ck_assert_ptr_null(host);
+    ck_assert_int_eq(port, 8443);
+    ck_assert(OK("WSS://media.example.test:7443", "127.0.0.1:9000"));
+    ck_assert_str_eq(url, "wss://media.example.test:7443");
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_int_eq(port, 9000);
+    ck_assert(OK("wss://m.example", "[::1]:65535"));
+    ck_assert_str_eq(host, "::1");
+    ck_assert(!OK("https://m.example", "8443") && strstr(err, "wss://"));
+    ck_assert(!OK(NULL, "8443") && strstr(err, "wss://"));
+    ck_assert(!OK("wss://m.example/voice", "8443") && strstr(err, "without a path"));
+    ck_assert(!OK("wss://", "8443"));
+    ck_assert(!OK("wss://m.example", "443") && strstr(err, "1024 to 65535"));
+    ck_assert(!OK("wss://m.example", "0.0.0.0") && strstr(err, "1024"));
+    ck_assert(!OK("wss://m.example", "70000"));
+    ck_assert(!OK("wss://m.example", NULL));
+    ck_assert(!OK("wss://m.example", "[fe80::1%eth0]:9000"));
+#undef OK
+}
+END_TEST
+
 Suite *vt_suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -281,6 +311,7 @@ Suite *vt_suite_util(void)
     tcase_add_loop_test(tc, test_base_url_normalize, 0,
                         (int)(sizeof(url_cases) / sizeof(url_cases[0])));
     tcase_add_test(tc, test_base_url_null);
+    tcase_add_test(tc, test_stream_direct_parse);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -51,9 +51,11 @@ class TwilioStream:
     """One stream, run in a thread of its own (asyncio loop)."""
 
     def __init__(self, apache, url, tenant, call_sid, params=None, signature=None,
-                 extra_headers=()):
+                 extra_headers=(), connect_url=None):
         self.url = url                      # the wss:// URL from the TwiML: what is signed
-        self.connect_url = "ws://127.0.0.1:%d/%s" % (apache.port, url.split("/", 3)[3])
+        # where the socket goes: Apache by default, the helper's direct listener if given
+        self.connect_url = connect_url or "ws://127.0.0.1:%d/%s" % (apache.port,
+                                                                     url.split("/", 3)[3])
         self.t = tenant
         self.call_sid = call_sid
         self.params = params or {}
