@@ -2,7 +2,8 @@
  *
  *   calls list [SLUG] [--since TIME] [--limit N]   newest first
  *   calls show CALLSID                             the call, its analysis, status history,
- *                                                  transcript
+ *                                                  transcript (the turns), and the
+ *                                                  recording's transcript when one was made
  *
  * TIME is an ISO 8601 date or timestamp (UTC unless it carries an offset) or a relative
  * age: N followed by s, m, h, d or w ("1h", "2d"). Times are printed in UTC.
@@ -216,7 +217,8 @@ static int show_call(vta_ctx_t *c, const char *sid)
                           " coalesce(c.summary, ''), coalesce(c.sentiment, ''),"
                           " c.no_input_count, c.no_match_count,"
                           " coalesce(c.analysis_source, ''),"
-                          " coalesce(" VTA_UTC("c.analyzed_at") ", '-')"
+                          " coalesce(" VTA_UTC("c.analyzed_at") ", '-'),"
+                          " coalesce(c.analysis_input, '')"
                           " FROM calls c JOIN companies co ON co.id = c.company_id"
                           " WHERE c.call_sid = $1",
                           1, params);
@@ -260,7 +262,10 @@ static int show_call(vta_ctx_t *c, const char *sid)
         field(p, "sentiment", PQgetvalue(res, 0, 17));
     if (*PQgetvalue(res, 0, 20))
         field(p, "analysis", apr_pstrcat(p, PQgetvalue(res, 0, 20), " at ",
-                                         PQgetvalue(res, 0, 21), NULL));
+                                         PQgetvalue(res, 0, 21),
+                                         strcmp(PQgetvalue(res, 0, 22), "recording") == 0
+                                             ? ", of the recording's transcript" : "",
+                                         NULL));
     PQclear(res);
     return VTA_OK;
 }
@@ -361,6 +366,45 @@ static int show_turns(vta_ctx_t *c, const char *sid)
     return VTA_OK;
 }
 
+/* The recording's transcript (sql/006), one line per utterance with where it starts:
+ *   recording transcript (done at 2026-...Z):
+ *   [0:01.2] caller: ...
+ * or its status alone ("failed at ...: HTTP 500: ..."); nothing when none was made. */
+static int show_recording_transcript(vta_ctx_t *c, const char *sid)
+{
+    const char *params[1] = { sid };
+    PGresult *res = vta_q(c,
+                          "SELECT c.transcript_status, coalesce(" VTA_UTC("c.transcribed_at")
+                          ", '-'), coalesce(c.transcript_error, ''), l.v->>'speaker',"
+                          " to_char(coalesce((l.v->>'start_ms')::bigint, 0) / 60000, 'FM0')"
+                          "  || ':' || to_char(coalesce((l.v->>'start_ms')::bigint, 0) % 60000"
+                          "  / 1000.0, 'FM00.0'), l.v->>'text'"
+                          " FROM calls c LEFT JOIN LATERAL jsonb_array_elements("
+                          "  CASE WHEN jsonb_typeof(c.recording_transcript) = 'array'"
+                          "  THEN c.recording_transcript ELSE '[]'::jsonb END)"
+                          "  WITH ORDINALITY AS l(v, n) ON true"
+                          " WHERE c.call_sid = $1 AND c.transcript_status IS NOT NULL"
+                          " ORDER BY l.n",
+                          1, params);
+    apr_pool_t *p = c->pool;
+    int i;
+
+    if (!vta_res_ok(res))
+        return vta_db_fail(c, res, "cannot read the recording's transcript");
+    if (PQntuples(res) > 0) {
+        const char *err = PQgetvalue(res, 0, 2);
+        printf("\nrecording transcript (%s at %s%s%s)%s\n", PQgetvalue(res, 0, 0),
+               PQgetvalue(res, 0, 1), *err ? ": " : "", printable(p, err),
+               PQgetisnull(res, 0, 3) ? "" : ":");
+    }
+    for (i = 0; i < PQntuples(res); i++)
+        if (!PQgetisnull(res, i, 3))
+            printf("[%s] %s: %s\n", PQgetvalue(res, i, 4), printable(p, PQgetvalue(res, i, 3)),
+                   printable(p, PQgetvalue(res, i, 5)));
+    PQclear(res);
+    return VTA_OK;
+}
+
 static int calls_show(vta_ctx_t *c, int argc, char **argv)
 {
     const char *sid;
@@ -380,7 +424,8 @@ static int calls_show(vta_ctx_t *c, int argc, char **argv)
                     "cannot start a transaction") != VTA_OK)
         return VTA_FAIL;
     if (show_call(c, sid) != VTA_OK || show_todos(c, sid) != VTA_OK
-        || show_events(c, sid) != VTA_OK || show_turns(c, sid) != VTA_OK)
+        || show_events(c, sid) != VTA_OK || show_turns(c, sid) != VTA_OK
+        || show_recording_transcript(c, sid) != VTA_OK)
         return VTA_FAIL;
     return VTA_OK;
 }

@@ -76,8 +76,10 @@ const char *vt_voice_stream(apr_pool_t *p, const char *url, const vt_voice_param
 
     if (recording_callback) {
         vt_twiml_open(t, "Start", NULL);
-        vt_twiml_leaf(t, "Recording", NULL, "recordingStatusCallback", recording_callback,
-                      "recordingStatusCallbackEvent", "completed", NULL);
+        /* Dual: the caller and the assistant on channels of their own, so the recording's
+         * transcript says who said what (the post-call job transcribes each). */
+        vt_twiml_leaf(t, "Recording", NULL, "channels", "dual", "recordingStatusCallback",
+                      recording_callback, "recordingStatusCallbackEvent", "completed", NULL);
         vt_twiml_close(t);
     }
     vt_twiml_open(t, "Connect", "action", action, "method", "POST", NULL);

@@ -44,8 +44,9 @@ typedef struct vt_voice_param {
     const char *value; /* NULL: left out */
 } vt_voice_param_t;
 
-/* Stream mode: [<Start><Recording recordingStatusCallback=recording_callback
- * recordingStatusCallbackEvent="completed"/></Start>] (when recording_callback is not NULL)
+/* Stream mode: [<Start><Recording channels="dual" recordingStatusCallback=recording_callback
+ * recordingStatusCallbackEvent="completed"/></Start>] (when recording_callback is not NULL;
+ * dual: channel 1 the caller, channel 2 what Twilio plays, i.e. the assistant)
  * <Connect action=action method="POST"><Stream url=url><Parameter name value/>...
  * </Stream></Connect>. url must be a wss:// URL without a query (Twilio refuses one). */
 const char *vt_voice_stream(apr_pool_t *p, const char *url, const vt_voice_param_t *params,

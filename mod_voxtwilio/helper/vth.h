@@ -33,6 +33,10 @@
 #define VTH_DEFAULT_STALE_S 300       /* a 'running' job older than this was orphaned */
 #define VTH_LAST_ERROR_MAX 200        /* characters of jobs.last_error */
 #define VTH_LLM_TIMEOUT_MS 30000L     /* one post-call analysis request to a tenant's model */
+/* recording_transcribe: the whole job, well below the stale-job limit (a longer recording
+ * gets a 'partial' transcript), and one utterance's request within it. */
+#define VTH_TRANSCRIBE_BUDGET_MS 150000L
+#define VTH_TRANSCRIBE_REQUEST_MS 30000L
 
 typedef struct vth_config {
     const char *conninfo;       /* --db; NULL: libpq's environment */
@@ -127,7 +131,8 @@ typedef struct vth_jobs {
 vth_jobs_t *vth_jobs_create(apr_pool_t *p);
 
 /* The kinds this helper must not claim, as a PostgreSQL text[] literal, or NULL for none
- * (recording_download without --recordings-dir: left to a helper that has one). */
+ * (recording_download and recording_transcribe without --recordings-dir: left to a helper
+ * that has one). */
 const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg);
 /* Runs one claimed job. conn is used for short autocommit look-ups only (no transaction
  * is open during network I/O). Secrets live in p only; the caller destroys it. */

@@ -7,6 +7,14 @@
  * neither fails nor retries the job (a retry would only wait on the same outage); only a
  * database error does.
  *
+ * The material: the recording's transcript when one is complete (transcript_status
+ * 'done', vth_jobs.c's recording_transcribe: both sides as heard on the recording), else
+ * the turns stored during the call. A stream call whose transcript is coming has its job
+ * due later (sql/006: at most 5 minutes after the call ended), and the transcription wakes
+ * it; so there is one analysis, on the transcript when it came in time, on the turns when
+ * it did not or failed. A transcript that arrives after the analysis is stored and shown
+ * but does not redo it. Retries (a database error) read the same material again.
+ *
  * The API key is decrypted into the job's pool and only handed to vt_llm_chat, which puts
  * it in the Authorization header. The failure reasons logged come from vt_llm's result
  * (masked there) and from our parser, which names fields only.
@@ -25,6 +33,7 @@
 
 typedef struct call_info {
     const char *company_id;
+    const char *transcript; /* the recording's, complete (jsonb text), or NULL */
     const char *company_name;
     int escalated;
     int llm;                /* assistant_kind 'llm' with a base URL and a model */
@@ -55,7 +64,10 @@ static int load_call(apr_pool_t *p, PGconn *conn, const char *sid, call_info_t *
     res = PQexecParams(conn,
                        "SELECT c.company_id, c.escalated, co.name, co.assistant_kind,"
                        " co.llm_base_url, co.llm_model, encode(co.llm_api_key_enc, 'hex'),"
-                       " co.llm_key_id, co.llm_temperature, co.llm_max_tokens"
+                       " co.llm_key_id, co.llm_temperature, co.llm_max_tokens,"
+                       " CASE WHEN c.transcript_status = 'done'"
+                       "  AND jsonb_array_length(c.recording_transcript) > 0"
+                       "  THEN c.recording_transcript::text END"
                        " FROM calls c JOIN companies co ON co.id = c.company_id"
                        " WHERE c.call_sid = $1",
                        1, NULL, params, NULL, NULL, 0);
@@ -78,6 +90,7 @@ static int load_call(apr_pool_t *p, PGconn *conn, const char *sid, call_info_t *
     ci->key_id = COL(res, 7);
     ci->conf.temperature = strtod(PQgetvalue(res, 0, 8), NULL);
     ci->conf.max_tokens = atoi(PQgetvalue(res, 0, 9));
+    ci->transcript = COL(res, 10);
     ci->llm = strcmp(PQgetvalue(res, 0, 3), "llm") == 0 && ci->conf.base_url
               && *ci->conf.base_url && ci->conf.model && *ci->conf.model;
     PQclear(res);
@@ -108,6 +121,35 @@ static int load_turns(apr_pool_t *p, PGconn *conn, const char *sid, vt_llm_turn_
     }
     PQclear(res);
     return 1;
+}
+
+/* The recording's transcript as turns: [{"speaker", "start_ms", "text"}, ...] (our own
+ * writing, checked anyway). 1 with at least one turn, else 0 (then the stored turns). */
+static int transcript_turns(apr_pool_t *p, const char *json, vt_llm_turn_t **turns, int *n)
+{
+    json_object *a = json_tokener_parse(json), *v, *sp, *tx;
+    size_t i, len;
+
+    *n = 0;
+    if (!a || !json_object_is_type(a, json_type_array)) {
+        json_object_put(a);
+        return 0;
+    }
+    len = json_object_array_length(a);
+    *turns = apr_pcalloc(p, (len + 1) * sizeof **turns);
+    for (i = 0; i < len; i++) {
+        v = json_object_array_get_idx(a, i);
+        if (!json_object_object_get_ex(v, "speaker", &sp)
+            || !json_object_object_get_ex(v, "text", &tx)
+            || !json_object_is_type(tx, json_type_string))
+            continue;
+        (*turns)[*n].role = strcmp(json_object_get_string(sp), "assistant") == 0 ? "assistant"
+                                                                                 : "caller";
+        (*turns)[*n].text = apr_pstrdup(p, json_object_get_string(tx));
+        (*n)++;
+    }
+    json_object_put(a);
+    return *n > 0;
 }
 
 /* The model's analysis into *a: NULL, or why there is none (for the log; no secret). */
@@ -150,7 +192,7 @@ static const char *model_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jo
 void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs,
                            PGconn *conn, vth_job_t *job, vth_outcome_t *out)
 {
-    const char *sid = job->call_sid, *why = NULL, *params[5];
+    const char *sid = job->call_sid, *why = NULL, *params[6], *input = "recording";
     vt_llm_turn_t *turns = NULL;
     vt_analysis_t a;
     call_info_t ci;
@@ -171,8 +213,11 @@ void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *j
         out->note = "the call no longer exists: nothing to analyse";
         return;
     }
-    if (load_turns(p, conn, sid, &turns, &nturns, out) < 0)
-        return;
+    if (!ci.transcript || !transcript_turns(p, ci.transcript, &turns, &nturns)) {
+        input = "turns";
+        if (load_turns(p, conn, sid, &turns, &nturns, out) < 0)
+            return;
+    }
 
     memset(&a, 0, sizeof a);
     if (ci.llm) {
@@ -190,11 +235,12 @@ void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *j
     params[2] = a.sentiment;
     params[3] = vt_analysis_todos_json(p, &a);
     params[4] = a.source;
+    params[5] = input;
     res = PQexecParams(conn,
                        "UPDATE calls SET summary = $2, sentiment = $3, todos = $4::jsonb,"
-                       " analysis_source = $5, analyzed_at = now(), updated_at = now()"
-                       " WHERE call_sid = $1",
-                       5, NULL, params, NULL, NULL, 0);
+                       " analysis_source = $5, analysis_input = $6, analyzed_at = now(),"
+                       " updated_at = now() WHERE call_sid = $1",
+                       6, NULL, params, NULL, NULL, 0);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         retry(p, conn, res, "storing the analysis", out);
         PQclear(res);
@@ -205,13 +251,17 @@ void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *j
 
     o = json_object_new_object();
     json_object_object_add(o, "source", json_object_new_string(a.source));
+    if (strcmp(input, "recording") == 0) /* absent: the turns, as before */
+        json_object_object_add(o, "input", json_object_new_string(input));
     if (why)
         json_object_object_add(o, "model_error", json_object_new_string(why));
     out->result = apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     out->status = VTH_JOB_DONE;
-    out->note = apr_psprintf(p, "%s analysis: %s, %d to-do%s%s%s%s", a.source, a.sentiment,
-                             a.todos->nelts, a.todos->nelts == 1 ? "" : "s",
+    out->note = apr_psprintf(p, "%s analysis%s: %s, %d to-do%s%s%s%s", a.source,
+                             strcmp(input, "recording") == 0 ? " of the recording's transcript"
+                                                             : "",
+                             a.sentiment, a.todos->nelts, a.todos->nelts == 1 ? "" : "s",
                              why ? " (the model failed: " : "", why ? why : "", why ? ")" : "");
     if (!r)
         out->note = apr_pstrcat(p, out->note, "; the call was deleted meanwhile", NULL);

@@ -118,6 +118,7 @@ def test_inbound_stream_with_recording_and_slug_path(stream_tenant, client, apac
     rec = doc.find("Start/Recording")
     assert rec.get("recordingStatusCallback") == "recording"
     assert rec.get("recordingStatusCallbackEvent") == "completed"
+    assert rec.get("channels") == "dual"  # one channel per side: a transcript by speaker
     # the stream lives under the handler's Location, whatever the path of inbound
     assert doc.find("Connect/Stream").get("url") == "wss://127.0.0.1:%d/voice/stream/%s/%s" % (
         apache.port, t.slug, param(p, "CallSid"))

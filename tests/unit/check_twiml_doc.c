@@ -203,6 +203,8 @@ START_TEST(test_gateway_stream_answer)
     ck_assert_str_eq(vt_twiml_verb_attr(vt_twiml_verb_child(start, "Recording"),
                                         "recordingStatusCallback"),
                      "recording");
+    ck_assert_str_eq(vt_twiml_verb_attr(vt_twiml_verb_child(start, "Recording"), "channels"),
+                     "dual");
     connect = verb(verbs, 1);
     ck_assert_str_eq(connect->name, "Connect");
     ck_assert_str_eq(vt_twiml_verb_attr(connect, "action"), "stream-end");
