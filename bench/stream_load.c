@@ -8,6 +8,7 @@
  *   bench_stream_load --n 200 --duration 20 [--url ws://127.0.0.1:3001/] [--unix PATH]
  *       [--pid SERVER_PID] [--late-ms 20] [--grace-ms 2000] [--json OUT] [--host HOST]
  *       [--sig-file FILE] [--param NAME=VALUE]... [--tick-us 1000] [--loop libev|poll]
+ *       [--caller-audio FILE.ulaw [--gap-ms 0]]
  *
  * The figures and their definitions are those of the peer's load-client.js, so both
  * clients can measure one server in one run: frames sent and received, round trip
@@ -31,6 +32,15 @@
  * and the phase timer (see "timer" below for why not lws_sul). Messages are written with
  * vt_stream_msg's writers per frame (seq, chunk and timestamp change) and answers parsed
  * with vt_sm_parse, one parser per stream.
+ *
+ * --caller-audio (the voice pipeline's benchmark, bench/pipeline.sh): the frames are the
+ * file's raw 8 kHz µ-law, then --gap-ms of silence, in a loop, each stream starting at its
+ * own place in it (streams talk at different moments), and the client plays Twilio's
+ * side of a conversation instead of expecting echoes: the server's media are "played" in
+ * real time (a clock per stream), each of its marks is echoed when the audio before it has
+ * played, `clear` empties the queue and echoes the pending marks at once. Round trips and
+ * missing answers do not apply; it reports the media received, the seconds of audio, the
+ * marks and clears.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -58,6 +68,8 @@
 #define START_DELAY_MS 200      /* from `start` to the first frame, as load-client.js */
 #define STOP_WAIT_MS 1000       /* for the server to close after `stop` */
 #define NS_PER_MS 1000000LL
+#define NS_PER_ULAW_BYTE 125000LL   /* 8 kHz */
+#define MARKS_MAX 32                /* pending marks of a stream (--caller-audio) */
 
 enum { S_CONNECTING, S_OPEN, S_FAILED, S_CLOSED };
 enum { P_CONNECT, P_START, P_SEND, P_DRAIN, P_STOP, P_DONE };
@@ -73,6 +85,8 @@ typedef struct opts {
     long pid, tick_us;
     vt_sm_param_t params[VT_SM_PARAMS_MAX];
     int nparams;
+    const char *caller_audio;      /* --caller-audio: a conversation, not echoes */
+    double gap_ms;
 } opts_t;
 
 typedef struct stream {
@@ -89,6 +103,12 @@ typedef struct stream {
     vt_sm_parser_t *ps;
     char *rx;                       /* a fragmented message being put together */
     size_t rx_len, rx_cap;
+    /* --caller-audio */
+    long audio_off;                 /* its first frame's place in the caller's audio */
+    int64_t play_until;             /* the server's audio received plays until then */
+    int nmarks;                     /* pending marks, oldest first */
+    int64_t mark_due[MARKS_MAX];
+    char marks[MARKS_MAX][VT_SM_NAME_MAX + 1];
 } stream_t;
 
 typedef struct cpu_mark {
@@ -111,6 +131,8 @@ typedef struct run {
     /* results */
     double *rtt;
     long nrtt, late, late_sends, bad_echo, connect_failed, closed_early;
+    long media_in, marks_in, marks_echoed, clears;   /* --caller-audio */
+    int64_t played_ns;
     double max_send_lag_ms;
     char first_error[160];
     cpu_mark_t m0, m1;
@@ -118,6 +140,8 @@ typedef struct run {
 } run_t;
 
 static uint8_t audio[AUDIO_FRAMES][FRAME_BYTES];
+static uint8_t *caller;            /* --caller-audio: whole frames, the gap included */
+static long caller_frames;
 static struct ev_loop *evloop;     /* --loop libev: lws runs on it (epoll) */
 static unsigned char txbuf[LWS_PRE + 2048];
 
@@ -169,6 +193,27 @@ static void make_audio(void)
             audio[f][i] = vt_ulaw_from_pcm((int16_t)lround(8000.0 * sin(2 * M_PI * 440 * t)
                                                            + noise));
         }
+}
+
+/* --caller-audio: the file's µ-law in whole frames (the last one padded with silence),
+ * then the gap's silence. */
+static void load_caller_audio(const opts_t *o)
+{
+    FILE *f = fopen(o->caller_audio, "rb");
+    long len, gap = (long)lround(o->gap_ms / 20) * FRAME_BYTES, total;
+
+    if (!f || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+        die("cannot read --caller-audio", o->caller_audio);
+    total = (len + FRAME_BYTES - 1) / FRAME_BYTES * FRAME_BYTES + gap;
+    if (total == 0)
+        die("--caller-audio is empty and there is no gap", o->caller_audio);
+    if (!(caller = malloc((size_t)total)))
+        die("out of memory", NULL);
+    memset(caller, 0xFF, (size_t)total);     /* µ-law silence */
+    if (len && fread(caller, 1, (size_t)len, f) != (size_t)len)
+        die("cannot read --caller-audio", o->caller_audio);
+    fclose(f);
+    caller_frames = total / FRAME_BYTES;
 }
 
 /* ---------------------------------------------------------------- CPU from /proc */
@@ -285,9 +330,12 @@ static void cpu_mark(run_t *r, cpu_mark_t *m)
 
 static size_t media_json(stream_t *s, char *out, size_t cap)
 {
+    const uint8_t *frame = caller
+                               ? caller + (s->audio_off + s->sent) % caller_frames * FRAME_BYTES
+                               : audio[s->sent % AUDIO_FRAMES];
+
     return vt_sm_inbound_media_json(out, cap, ++s->seq, s->stream_sid, s->sent + 1,
-                                    (long)s->sent * 20, audio[s->sent % AUDIO_FRAMES],
-                                    FRAME_BYTES);
+                                    (long)s->sent * 20, frame, FRAME_BYTES);
 }
 
 static void window_end(run_t *r);
@@ -312,7 +360,17 @@ static void media_sent(run_t *r, stream_t *s)
         window_end(r);
 }
 
-/* One message per WRITEABLE: connected, start, the frames due, then stop. */
+/* --caller-audio: the oldest pending mark is written; the rest move up. */
+static void mark_echoed(run_t *r, stream_t *s)
+{
+    s->nmarks--;
+    memmove(s->mark_due, s->mark_due + 1, sizeof *s->mark_due * (size_t)s->nmarks);
+    memmove(s->marks, s->marks + 1, sizeof *s->marks * (size_t)s->nmarks);
+    r->marks_echoed++;
+}
+
+/* One message per WRITEABLE: connected, start, marks due (--caller-audio), the frames
+ * due, then stop. */
 static int on_writeable(run_t *r, stream_t *s)
 {
     char *p = (char *)txbuf + LWS_PRE;
@@ -328,6 +386,9 @@ static int on_writeable(run_t *r, stream_t *s)
         s->want &= ~W_START;
         n = vt_sm_start_json(p, cap, ++s->seq, s->stream_sid, s->account_sid, s->call_sid,
                              r->o.params, r->o.nparams);
+    } else if (s->nmarks && s->mark_due[0] <= now_ns()) {
+        n = vt_sm_mark_echo_json(p, cap, ++s->seq, s->stream_sid, s->marks[0]);
+        mark_echoed(r, s);
     } else if (s->due > 0) {
         media = 1;
         n = media_json(s, p, cap);
@@ -347,12 +408,47 @@ static int on_writeable(run_t *r, stream_t *s)
     }
     if (media)
         media_sent(r, s);
-    if (s->state == S_OPEN && (s->want || s->due > 0))
+    if (s->state == S_OPEN
+        && (s->want || s->due > 0 || (s->nmarks && s->mark_due[0] <= now_ns())))
         lws_callback_on_writable(s->wsi);
     return 0;
 }
 
 /* ---------------------------------------------------------------- receiving */
+
+/* --caller-audio: what Twilio does with the server's messages. */
+static void on_conversation(run_t *r, stream_t *s, const vt_stream_msg_t *m, int64_t now)
+{
+    int i;
+
+    if (!m->stream_sid || strcmp(m->stream_sid, s->stream_sid) != 0) {
+        r->bad_echo++;
+        note_error(r, "unexpected message", "wrong streamSid");
+        return;
+    }
+    if (m->event == VT_SM_MEDIA) {
+        r->media_in++;
+        r->played_ns += (int64_t)m->payload_len * NS_PER_ULAW_BYTE;
+        s->play_until = (s->play_until > now ? s->play_until : now)
+                        + (int64_t)m->payload_len * NS_PER_ULAW_BYTE;
+    } else if (m->event == VT_SM_MARK) {
+        r->marks_in++;
+        if (s->nmarks == MARKS_MAX) {
+            r->bad_echo++;
+            note_error(r, "too many pending marks", NULL);
+            return;
+        }
+        snprintf(s->marks[s->nmarks], sizeof s->marks[0], "%s", m->mark_name);
+        s->mark_due[s->nmarks++] = s->play_until > now ? s->play_until : now;
+    } else if (m->event == VT_SM_CLEAR) {
+        r->clears++;
+        for (i = 0; i < s->nmarks; i++)
+            s->mark_due[i] = now;
+        s->play_until = now;
+        if (s->nmarks)
+            lws_callback_on_writable(s->wsi);
+    }
+}
 
 static void on_message(run_t *r, stream_t *s, const char *buf, size_t len, int64_t now)
 {
@@ -363,6 +459,10 @@ static void on_message(run_t *r, stream_t *s, const char *buf, size_t len, int64
     if (vt_sm_parse(s->ps, buf, len, &m, &err) != 0) {
         r->bad_echo++;
         note_error(r, "answer does not parse", err);
+        return;
+    }
+    if (caller) {
+        on_conversation(r, s, &m, now);
         return;
     }
     if (m.event != VT_SM_MEDIA)
@@ -653,6 +753,8 @@ static int answers_outstanding(run_t *r)
 {
     int k;
 
+    if (caller)
+        return 0;   /* a conversation owes no echoes */
     for (k = 0; k < r->nlive; k++)
         if (r->live[k]->state == S_OPEN && r->live[k]->recv < r->live[k]->sent)
             return 1;
@@ -711,7 +813,7 @@ static const char usage[] =
     "usage: bench_stream_load [--n 50] [--duration 20] [--url ws://127.0.0.1:3001/]\n"
     "         [--unix PATH] [--host HOST] [--pid SERVER_PID] [--late-ms 20]\n"
     "         [--grace-ms 2000] [--json OUT|-] [--sig-file FILE] [--param NAME=VALUE]...\n"
-    "         [--tick-us 1000] [--loop libev|poll]\n";
+    "         [--tick-us 1000] [--loop libev|poll] [--caller-audio FILE.ulaw [--gap-ms 0]]\n";
 
 /* ws://HOST[:PORT][/PATH] into address, port, host header and path. */
 static void parse_url(opts_t *o)
@@ -790,10 +892,12 @@ static void parse_args(opts_t *o, int argc, char **argv)
         else if (!strcmp(k, "--param")) add_param(o, v);
         else if (!strcmp(k, "--tick-us")) o->tick_us = atol(v);
         else if (!strcmp(k, "--loop")) o->loop = loop_arg(v);
+        else if (!strcmp(k, "--caller-audio")) o->caller_audio = v;
+        else if (!strcmp(k, "--gap-ms")) o->gap_ms = atof(v);
         else die("unknown option", k);
     }
     o->frames = (int)lround(o->duration * 50);
-    if (o->n <= 0 || o->frames <= 0 || o->tick_us < 0)
+    if (o->n <= 0 || o->frames <= 0 || o->tick_us < 0 || o->gap_ms < 0)
         die("--n and --duration must be positive", NULL);
     parse_url(o);
     if (o->host_arg)
@@ -896,6 +1000,7 @@ static void init_streams(run_t *r)
         random_sid(s->stream_sid, "MZ");
         random_sid(s->account_sid, "AC");
         random_sid(s->call_sid, "CA");
+        s->audio_off = caller_frames ? (long)i * caller_frames / r->o.n : 0;
         s->sent_at = calloc((size_t)r->o.frames, sizeof *s->sent_at);
         if (!s->sent_at || !(s->ps = vt_sm_parser_create()))
             die("out of memory", NULL);
@@ -1011,7 +1116,12 @@ static void write_json(run_t *r, const report_t *p, FILE *f)
             "  \"closed_early\": %ld,\n  \"duration_s\": %g,\n  \"frames_sent\": %ld,\n"
             "  \"frames_received\": %ld,\n  \"missing\": %ld,\n  \"bad_echo\": %ld,\n",
             o->n, r->nlive, r->connect_failed, r->closed_early, o->duration, p->sent, p->recv,
-            p->sent - p->recv, r->bad_echo);
+            caller ? 0 : p->sent - p->recv, r->bad_echo);
+    if (caller)
+        fprintf(f, "  \"caller_audio\": \"%s\",\n  \"gap_ms\": %g,\n  \"media_in\": %ld,\n"
+                "  \"played_s\": %.2f,\n  \"marks\": %ld,\n  \"marks_echoed\": %ld,\n"
+                "  \"clears\": %ld,\n", o->caller_audio, o->gap_ms, r->media_in,
+                r->played_ns / 1e9, r->marks_in, r->marks_echoed, r->clears);
     jnum(f, "rtt_p50_ms", p->p50, 0);
     jnum(f, "rtt_p99_ms", p->p99, 0);
     jnum(f, "rtt_max_ms", p->max, 0);
@@ -1041,7 +1151,7 @@ static void print_summary(run_t *r, const report_t *p)
     printf("streams=%d/%d failed=%ld sent=%ld recv=%ld missing=%ld bad=%ld "
            "rtt p50=%.2f p99=%.2f max=%.2f ms late=%ld (%.2f%%) late-sends=%ld "
            "(max lag %.1f ms) cpu: server=", r->nlive, r->o.n, r->connect_failed, p->sent,
-           p->recv, p->sent - p->recv, r->bad_echo, p->p50, p->p99, p->max, r->late,
+           p->recv, caller ? 0 : p->sent - p->recv, r->bad_echo, p->p50, p->p99, p->max, r->late,
            100.0 * r->late / (p->recv > 0 ? p->recv : 1), r->late_sends, r->max_send_lag_ms);
     if (r->o.pid > 0)
         printf("%.1f%% (%.1f us/frame)", 100 * per(p->server_s, w),
@@ -1051,6 +1161,10 @@ static void print_summary(run_t *r, const report_t *p)
     printf(" client=%.1f%% (%.1f us/frame) other=%.1f%% machine=%.0f%% over %.2fs\n",
            100 * per(p->client_s, w), 1e6 * per(p->client_s, (double)p->sent),
            100 * per(p->other_s, w), p->busy_pct, w);
+    if (caller)
+        printf("conversation: media-in=%ld played=%.1fs marks=%ld echoed=%ld clears=%ld "
+               "closed-early=%ld\n", r->media_in, r->played_ns / 1e9, r->marks_in,
+               r->marks_echoed, r->clears, r->closed_early);
     if (r->first_error[0])
         printf("first error: %s\n", r->first_error);
 }
@@ -1086,6 +1200,8 @@ int main(int argc, char **argv)
     the_run = r;
     r->tfd = -1;
     make_audio();
+    if (r->o.caller_audio)
+        load_caller_audio(&r->o);
     raise_fd_limit(r->o.n + 64);
     init_streams(r);
     create_context(r);
@@ -1097,7 +1213,8 @@ int main(int argc, char **argv)
         ;
     r->phase = P_DONE;
     report(r, &rep);
-    failed = r->connect_failed || rep.sent != rep.recv || r->bad_echo || !r->nlive;
+    failed = r->connect_failed || (!caller && rep.sent != rep.recv) || r->bad_echo
+             || !r->nlive;
     lws_context_destroy(r->ctx);
     if (evloop)
         ev_loop_destroy(evloop);

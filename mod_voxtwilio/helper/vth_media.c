@@ -287,6 +287,14 @@ static int listen_direct(vth_media_t *m)
     return 0;
 }
 
+static int http_workers(int max_streams)
+{
+    int n = max_streams / VTH_HTTP_STREAMS_PER_WORKER;
+
+    return n < VTH_HTTP_WORKERS_MIN ? VTH_HTTP_WORKERS_MIN
+           : n > VTH_HTTP_WORKERS_MAX ? VTH_HTTP_WORKERS_MAX : n;
+}
+
 int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
                     const vth_media_conf_t *conf)
 {
@@ -337,7 +345,7 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     m->dbq = vth_queue_start(p, m, "stream database", 1);
     m->ttsq = vth_queue_start(p, m, "speech", 0);
     m->dnsq = vth_queue_start(p, m, "name lookup", 0);
-    m->httpq = vth_queue_start_pool(p, m, "speech endpoints", VTH_HTTP_WORKERS);
+    m->httpq = vth_queue_start_pool(p, m, "speech endpoints", http_workers(conf->max_streams));
     if (!m->dbq || !m->ttsq || !m->dnsq || !m->httpq) {
         return -1;
     }

@@ -48,7 +48,13 @@
 #define VTH_SWEEP_MS 100                /* timers of every stream are checked this often */
 #define VTH_CLOSE_WAIT_MS 3000          /* the outcome's write, before closing anyway */
 #define VTH_OFFLINE_NO_INPUT_MS 8000    /* after a menu, no key this long is "no input" */
-#define VTH_HTTP_WORKERS 16             /* pipeline exchanges (STT, model) at once */
+/* Pipeline exchanges (STT, model, TTS) at once: each holds its worker for the endpoint's
+ * whole answer (0.5-1 s), so the pool follows the calls, not the cores (200 callers
+ * speaking every 7 s keep about 20 busy): --stream-max / VTH_HTTP_STREAMS_PER_WORKER,
+ * within the bounds. */
+#define VTH_HTTP_WORKERS_MIN 16
+#define VTH_HTTP_WORKERS_MAX 128
+#define VTH_HTTP_STREAMS_PER_WORKER 8
 #define VTH_STT_TIMEOUT_MS 4000         /* a transcript later than this is nothing heard */
 #define VTH_MODEL_TIMEOUT_MS 6000       /* the model's answer beginning, before the script
                                          * answers */
@@ -331,6 +337,8 @@ typedef struct vth_turn_times {
 } vth_turn_times_t;
 void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
                            int interrupted, long heard_ms, const vth_turn_times_t *times);
+/* Adds a reply's stages to the latency histograms of mod_status (vth_stage_stats.c). */
+void vth_stage_stats_add(vt_stream_stats_t *st, const vth_turn_times_t *t);
 /* Queues an SMS job (vt_conv_result_t's). */
 void vth_stream_sms(vth_stream_t *s, const char *to, const char *body, const char *dedup);
 /* Ends the conversation: writes the outcome ("transfer", "hangup", "failed"), then closes

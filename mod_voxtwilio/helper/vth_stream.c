@@ -499,6 +499,7 @@ void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
         w->args[8] = ms_arg(t->pool, times->audio_ms);
         w->args[9] = ms_arg(t->pool, times->reply_ms);
         w->args[10] = ms_arg(t->pool, times->first_token_ms);
+        vth_stage_stats_add(s->media->stats, times);
     }
     vth_queue_push(s->media->dbq, t);
 }

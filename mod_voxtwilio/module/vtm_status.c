@@ -93,41 +93,73 @@ static int helper_streams(request_rec *r, vt_stream_stats_t *out)
     return ok;
 }
 
-static int status_hook(request_rec *r, int flags)
+/* The counters of vtm_stat_t, in its order. */
+static const char *const names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures",
+                                                   "DBUnavailable", "LLMTurns", "LLMErrors",
+                                                   "LLMTimeouts", "AssistantCacheHits",
+                                                   "AssistantCacheMisses", "StreamsLive",
+                                                   "Streams", "StreamsRefused" };
+
+/* The pipeline's reply stages (vt_stage_t order), as mod_status names them. */
+static const char *const stage_keys[VT_STAGE_COUNT] = { "Transcript", "FirstToken", "Answer",
+                                                         "FirstAudio", "FirstFrame" };
+static const char *const stage_names[VT_STAGE_COUNT] = {
+    "transcript", "first model token", "answer (script or model)", "first audio",
+    "first frame sent" };
+
+static void stages_auto(request_rec *r, const vt_stream_stats_t *hs)
 {
-    const char *names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailures", "DBUnavailable",
-                                            "LLMTurns", "LLMErrors", "LLMTimeouts",
-                                            "AssistantCacheHits", "AssistantCacheMisses",
-                                            "StreamsLive", "Streams", "StreamsRefused" };
-    long in_progress = -1, backlog = -1, failed = -1;
-    vt_stream_stats_t hs;
     int i;
 
-    if (!stats) {
-        return OK;
+    for (i = 0; i < VT_STAGE_COUNT; i++) {
+        const vt_stage_hist_t *h = &hs->stages[i];
+
+        ap_rprintf(r, "VoxTwilioStage%sCount: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioStage%sP50: %ld\nVoxTwilioStage%sP95: %ld\n"
+                      "VoxTwilioStage%sP99: %ld\n",
+                   stage_keys[i], (apr_uint64_t)h->count, stage_keys[i],
+                   vt_stage_percentile(h, 50), stage_keys[i], vt_stage_percentile(h, 95),
+                   stage_keys[i], vt_stage_percentile(h, 99));
     }
-    vtm_db_status_counts(r, &in_progress, &backlog, &failed);
-    if (!helper_streams(r, &hs)) {
-        memset(&hs, 0, sizeof hs);
+}
+
+static void stages_html(request_rec *r, const vt_stream_stats_t *hs)
+{
+    int i;
+
+    ap_rputs("<table border=\"1\"><tr><th>Pipeline reply stage (ms after the caller "
+             "stopped)</th><th>Replies</th><th>p50</th><th>p95</th><th>p99</th>"
+             "<th>max</th></tr>\n", r);
+    for (i = 0; i < VT_STAGE_COUNT; i++) {
+        const vt_stage_hist_t *h = &hs->stages[i];
+
+        ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%ld</td><td>%ld</td>"
+                      "<td>%ld</td><td>%" APR_UINT64_T_FMT "</td></tr>\n",
+                   stage_names[i], (apr_uint64_t)h->count, vt_stage_percentile(h, 50),
+                   vt_stage_percentile(h, 95), vt_stage_percentile(h, 99),
+                   (apr_uint64_t)h->max_ms);
     }
-    if (flags & AP_STATUS_SHORT) {
-        for (i = 0; i < VTM_STAT_COUNT; i++) {
-            ap_rprintf(r, "VoxTwilio%s: %u\n", names[i], apr_atomic_read32(&stats->counters[i]));
-        }
-        ap_rprintf(r, "VoxTwilioCallsInProgress: %ld\nVoxTwilioJobBacklog: %ld\n"
-                      "VoxTwilioJobsFailed: %ld\nVoxTwilioHelperPid: %u\n"
-                      "VoxTwilioHelperRestarts: %u\n",
-                   in_progress, backlog, failed, apr_atomic_read32(&stats->helper_pid),
-                   apr_atomic_read32(&stats->helper_restarts));
-        ap_rprintf(r, "VoxTwilioHelperStreamsLive: %" APR_UINT64_T_FMT "\n"
-                      "VoxTwilioHelperStreams: %" APR_UINT64_T_FMT "\n"
-                      "VoxTwilioHelperStreamsRefused: %" APR_UINT64_T_FMT "\n"
-                      "VoxTwilioBargeIns: %" APR_UINT64_T_FMT "\n"
-                      "VoxTwilioBackendFailures: %" APR_UINT64_T_FMT "\n",
-                   (apr_uint64_t)hs.live, (apr_uint64_t)hs.total, (apr_uint64_t)hs.refused,
-                   (apr_uint64_t)hs.barge_ins, (apr_uint64_t)hs.backend_failures);
-        return OK;
+    ap_rputs("</table>\n", r);
+}
+
+static void gateway_auto(request_rec *r, long in_progress, long backlog, long failed)
+{
+    int i;
+
+    for (i = 0; i < VTM_STAT_COUNT; i++) {
+        ap_rprintf(r, "VoxTwilio%s: %u\n", names[i], apr_atomic_read32(&stats->counters[i]));
     }
+    ap_rprintf(r, "VoxTwilioCallsInProgress: %ld\nVoxTwilioJobBacklog: %ld\n"
+                  "VoxTwilioJobsFailed: %ld\nVoxTwilioHelperPid: %u\n"
+                  "VoxTwilioHelperRestarts: %u\n",
+               in_progress, backlog, failed, apr_atomic_read32(&stats->helper_pid),
+               apr_atomic_read32(&stats->helper_restarts));
+}
+
+static void gateway_html(request_rec *r, long in_progress, long backlog, long failed)
+{
+    int i;
+
     ap_rputs("<hr />\n<h2>mod_voxtwilio</h2>\n<dl>\n", r);
     ap_rprintf(r, "<dt>Calls in progress: %ld</dt>\n", in_progress);
     for (i = 0; i < VTM_STAT_COUNT; i++) {
@@ -136,11 +168,40 @@ static int status_hook(request_rec *r, int flags)
     ap_rprintf(r, "<dt>Job backlog: %ld pending, %ld failed</dt>\n", backlog, failed);
     ap_rprintf(r, "<dt>Helper: pid %u, %u restart(s)</dt>\n",
                apr_atomic_read32(&stats->helper_pid), apr_atomic_read32(&stats->helper_restarts));
+}
+
+static int status_hook(request_rec *r, int flags)
+{
+    long in_progress = -1, backlog = -1, failed = -1;
+    vt_stream_stats_t *hs;
+
+    if (!stats) {
+        return OK;
+    }
+    vtm_db_status_counts(r, &in_progress, &backlog, &failed);
+    hs = apr_palloc(r->pool, sizeof *hs); /* the histograms: too big for the stack */
+    if (!helper_streams(r, hs)) {
+        memset(hs, 0, sizeof *hs);
+    }
+    if (flags & AP_STATUS_SHORT) {
+        gateway_auto(r, in_progress, backlog, failed);
+        ap_rprintf(r, "VoxTwilioHelperStreamsLive: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioHelperStreams: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioHelperStreamsRefused: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioBargeIns: %" APR_UINT64_T_FMT "\n"
+                      "VoxTwilioBackendFailures: %" APR_UINT64_T_FMT "\n",
+                   (apr_uint64_t)hs->live, (apr_uint64_t)hs->total, (apr_uint64_t)hs->refused,
+                   (apr_uint64_t)hs->barge_ins, (apr_uint64_t)hs->backend_failures);
+        stages_auto(r, hs);
+        return OK;
+    }
+    gateway_html(r, in_progress, backlog, failed);
     ap_rprintf(r, "<dt>Helper streams: %" APR_UINT64_T_FMT " live, %" APR_UINT64_T_FMT
                   " since it started, %" APR_UINT64_T_FMT " refused, %" APR_UINT64_T_FMT
                   " barge-ins, %" APR_UINT64_T_FMT " backend failures</dt>\n</dl>\n",
-               (apr_uint64_t)hs.live, (apr_uint64_t)hs.total, (apr_uint64_t)hs.refused,
-               (apr_uint64_t)hs.barge_ins, (apr_uint64_t)hs.backend_failures);
+               (apr_uint64_t)hs->live, (apr_uint64_t)hs->total, (apr_uint64_t)hs->refused,
+               (apr_uint64_t)hs->barge_ins, (apr_uint64_t)hs->backend_failures);
+    stages_html(r, hs);
     return OK;
 }
 

@@ -3,7 +3,9 @@
  * Counters live in an anonymous shared-memory segment that the parent creates once per
  * httpd process (kept across graceful restarts in the process pool), so every child adds to
  * the same numbers and the parent can publish the helper's pid and restart count there.
- * Calls in progress and the job backlog come from the database when the page is drawn.
+ * Calls in progress and the job backlog come from the database when the page is drawn; the
+ * helper's stream counters and its pipeline's reply latency by stage (count, p50/p95/p99 from
+ * its histograms) from its stats file (vt_stream_stats.h).
  */
 #ifndef VTM_STATUS_H
 #define VTM_STATUS_H
