@@ -7,6 +7,7 @@ VT_BUILD_PACKAGES=(
     apache2 apache2-dev libaprutil1-dbd-pgsql
     libcurl4-openssl-dev libjson-c-dev libpq-dev libssl-dev check
     libwebsockets-dev libev-dev libspeexdsp-dev libespeak-ng-dev espeak-ng-data espeak-ng flite
+    libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
     postgresql postgresql-client
     python3 python3-pytest python3-requests python3-websockets python3-cryptography
 )

@@ -44,6 +44,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_wav());
     srunner_add_suite(sr, vt_suite_stt());
     srunner_add_suite(sr, vt_suite_tts());
+    srunner_add_suite(sr, vt_suite_sphinx());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -30,6 +30,7 @@ Suite *vt_suite_turn(void);
 Suite *vt_suite_wav(void);
 Suite *vt_suite_stt(void);
 Suite *vt_suite_tts(void);
+Suite *vt_suite_sphinx(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;
