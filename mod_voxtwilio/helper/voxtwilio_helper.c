@@ -66,7 +66,7 @@ static void usage(FILE *out)
 "  --once                 replay the spool, run the jobs that are due, then exit\n"
 "  --parent-pid PID       exit when process PID is gone (the module passes httpd's)\n"
 "  --stale-after SECONDS  requeue jobs left running this long by a helper that\n"
-"                         died (default 300)\n"
+"                         died (default " VTH_STR(VTH_DEFAULT_STALE_S) ")\n"
 "  --stream-socket PATH   serve Twilio Media Streams (stream mode) on this unix\n"
 "                         socket, for Apache's mod_proxy_wstunnel (its directory is\n"
 "                         created 0750; the socket is 0660, owned by --user)\n"
@@ -74,11 +74,12 @@ static void usage(FILE *out)
 "                         behind a load balancer that ends TLS (docs/stream-mode.md)\n"
 "  --stream-public-url URL  the wss:// base Twilio connects to for --stream-listen:\n"
 "                         signatures are checked against it\n"
-"  --stream-max N         streams served at once (default 1000)\n"
+"  --stream-max N         streams served at once (default " VTH_STR(VTH_STREAM_MAX_DEFAULT) ")\n"
 "  --stream-timeout SECONDS  close a stream Twilio sends nothing on for this long\n"
-"                         (default 10)\n"
+"                         (default " VTH_STR(VTH_STREAM_TIMEOUT_S) ")\n"
 "  --realtime-timeout MS  a realtime model that owes an answer this long has failed:\n"
-"                         the caller hears an apology (default 4000)\n"
+"                         the caller hears an apology (default "
+                         VTH_STR(VTH_REALTIME_TIMEOUT_MS) ")\n"
 "  --stream-loopback      benchmark only: every stream's audio comes straight back\n"
 "                         through the per-frame pipeline (bench/, docs/performance.md)\n"
 "  --log-level LEVEL      error, warn, notice, info (default) or debug\n"
@@ -86,7 +87,8 @@ static void usage(FILE *out)
 "  --version              show the version\n"
 "\n"
 "Signals: TERM, INT and HUP finish the current job, then exit 0; USR1 is ignored.\n"
-"Exit status: 0 stopped, 1 runtime error, 254 configuration error (do not respawn).\n",
+"Exit status: 0 stopped, 1 runtime error, " VTH_STR(VTH_EXIT_CONFIG) " configuration error "
+"(do not respawn).\n",
         out);
 }
 
@@ -152,7 +154,7 @@ static int parse_level(const char *s, vt_log_level_t *level)
 
 /* ------------------------------------------------------------------ options */
 
-/* Start-up errors: one line, exit status 254. */
+/* Start-up errors: one line, exit status VTH_EXIT_CONFIG. */
 static int config_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int config_error(const char *fmt, ...)
 {
@@ -202,12 +204,12 @@ static int parse_positive(const char *s, long max, long *out)
     return 1;
 }
 
-/* The recordings directory exists (or is created, 0750) and is writable. */
+/* The recordings directory exists (or is created) and is writable. */
 static int check_recordings_dir(const char *dir)
 {
     struct stat st;
 
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+    if (mkdir(dir, VTH_RECORDINGS_DIR_MODE) != 0 && errno != EEXIST)
         return config_error("--recordings-dir %s cannot be created: %s", dir, strerror(errno));
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return config_error("--recordings-dir %s is not a directory", dir);
@@ -238,7 +240,7 @@ static int check_spool_dir(const char *dir)
 {
     struct stat st;
 
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (mkdir(dir, VTH_SPOOL_DIR_MODE) != 0 && errno != EEXIST)
         return config_error("--spool-dir %s cannot be created: %s", dir, strerror(errno));
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return config_error("--spool-dir %s is not a directory", dir);
@@ -508,9 +510,11 @@ int main(int argc, char **argv)
     if (cfg.spool_dir && !*cfg.spool_dir)
         return config_error("--spool-dir is empty");
     if (cfg.recordings_dir
-        && (rc = make_dir_for("--recordings-dir", cfg.recordings_dir, 0750, drop, uid, gid)))
+        && (rc = make_dir_for("--recordings-dir", cfg.recordings_dir, VTH_RECORDINGS_DIR_MODE,
+                              drop, uid, gid)))
         return rc;
-    if (cfg.spool_dir && (rc = make_dir_for("--spool-dir", cfg.spool_dir, 0700, drop, uid, gid)))
+    if (cfg.spool_dir
+        && (rc = make_dir_for("--spool-dir", cfg.spool_dir, VTH_SPOOL_DIR_MODE, drop, uid, gid)))
         return rc;
     if (media_conf.socket_path && !cfg.once
         && (rc = make_socket_dir(media_conf.socket_path, drop, uid, gid)) != 0)

@@ -24,6 +24,13 @@
 
 #define VTH_PROG "voxtwilio-helper"
 #define VTH_EXIT_CONFIG 254 /* start-up configuration error: a supervisor must not respawn */
+/* A number macro as a string literal, for --help (the macro must be a plain decimal). */
+#define VTH_STR(x) VTH_STR_(x)
+#define VTH_STR_(x) #x
+
+#define VTH_JOBS_CHANNEL "voxtwilio_jobs" /* LISTENed on; NOTIFYed when a job becomes due */
+#define VTH_RECORDINGS_DIR_MODE 0750      /* --recordings-dir and its per-company folders */
+#define VTH_SPOOL_DIR_MODE 0700           /* --spool-dir and its rejected/: webhooks, secrets */
 
 #define VTH_DEFAULT_API_BASE "https://api.twilio.com"
 #define VTH_MAX_WAIT_MS 5000L         /* longest sleep: a safety net for a lost NOTIFY */
@@ -48,6 +55,19 @@ typedef struct vth_config {
     int once;
     int stale_after_s;
 } vth_config_t;
+
+/* ---- statements (vth_db.c): every statement of the helper goes through vth_pq, so each
+ * failure is told the same way. */
+/* What a statement must give back: rows (PGRES_TUPLES_OK), a command's OK
+ * (PGRES_COMMAND_OK), or either (a statement the caller only passes on). */
+typedef enum { VTH_PQ_ROWS = 1, VTH_PQ_COMMAND = 2, VTH_PQ_EITHER = 3 } vth_pq_want_t;
+/* Runs sql (libpq's $1.. placeholders) with n text params on conn. The result when it is
+ * what want asks for, else NULL (nothing left to clear) with *err, unless err is NULL (best
+ * effort), = "database error <what>: <the server's message, else libpq's; one line>" in p,
+ * never a parameter. A broken connection shows in PQstatus(conn); reconnecting is the
+ * caller's. */
+PGresult *vth_pq(PGconn *conn, apr_pool_t *p, vth_pq_want_t want, const char *what,
+                 const char *sql, int n, const char *const *params, const char **err);
 
 /* ---- time and signals (vth_loop.c) */
 /* Monotonic milliseconds. */

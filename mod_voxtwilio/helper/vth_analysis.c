@@ -42,16 +42,6 @@ typedef struct call_info {
     const char *key_hex;
 } call_info_t;
 
-static void retry(apr_pool_t *p, PGconn *conn, PGresult *res, const char *what,
-                  vth_outcome_t *out)
-{
-    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-    out->status = VTH_JOB_RETRY;
-    out->error = apr_psprintf(p, "database error %s: %s", what,
-                              vt_first_line(p, m ? m : PQerrorMessage(conn)));
-}
-
 #define COL(res, i) (PQgetisnull((res), 0, (i)) ? NULL : apr_pstrdup(p, PQgetvalue((res), 0, (i))))
 
 /* 1 with *ci filled, 0 when the call is gone, -1 on a database error (*out set). */
@@ -61,19 +51,18 @@ static int load_call(apr_pool_t *p, PGconn *conn, const char *sid, call_info_t *
     const char *params[1] = { sid };
     PGresult *res;
 
-    res = PQexecParams(conn,
-                       "SELECT c.company_id, c.escalated, co.name, co.assistant_kind,"
-                       " co.llm_base_url, co.llm_model, encode(co.llm_api_key_enc, 'hex'),"
-                       " co.llm_key_id, co.llm_temperature, co.llm_max_tokens,"
-                       " CASE WHEN c.transcript_status = 'done'"
-                       "  AND jsonb_array_length(c.recording_transcript) > 0"
-                       "  THEN c.recording_transcript::text END"
-                       " FROM calls c JOIN companies co ON co.id = c.company_id"
-                       " WHERE c.call_sid = $1",
-                       1, NULL, params, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        retry(p, conn, res, "reading the call", out);
-        PQclear(res);
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the call",
+                 "SELECT c.company_id, c.escalated, co.name, co.assistant_kind,"
+                 " co.llm_base_url, co.llm_model, encode(co.llm_api_key_enc, 'hex'),"
+                 " co.llm_key_id, co.llm_temperature, co.llm_max_tokens,"
+                 " CASE WHEN c.transcript_status = 'done'"
+                 "  AND jsonb_array_length(c.recording_transcript) > 0"
+                 "  THEN c.recording_transcript::text END"
+                 " FROM calls c JOIN companies co ON co.id = c.company_id"
+                 " WHERE c.call_sid = $1",
+                 1, params, &out->error);
+    if (!res) {
+        out->status = VTH_JOB_RETRY; /* only a database error retries an analysis */
         return -1;
     }
     if (PQntuples(res) != 1) {
@@ -106,11 +95,11 @@ static int load_turns(apr_pool_t *p, PGconn *conn, const char *sid, vt_llm_turn_
     PGresult *res;
     int i;
 
-    res = PQexecParams(conn, "SELECT role, text FROM call_turns WHERE call_sid = $1 ORDER BY seq",
-                       1, NULL, params, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        retry(p, conn, res, "reading the call's turns", out);
-        PQclear(res);
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the call's turns",
+                 "SELECT role, text FROM call_turns WHERE call_sid = $1 ORDER BY seq", 1,
+                 params, &out->error);
+    if (!res) {
+        out->status = VTH_JOB_RETRY;
         return -1;
     }
     *n = PQntuples(res);
@@ -236,14 +225,13 @@ void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *j
     params[3] = vt_analysis_todos_json(p, &a);
     params[4] = a.source;
     params[5] = input;
-    res = PQexecParams(conn,
-                       "UPDATE calls SET summary = $2, sentiment = $3, todos = $4::jsonb,"
-                       " analysis_source = $5, analysis_input = $6, analyzed_at = now(),"
-                       " updated_at = now() WHERE call_sid = $1",
-                       6, NULL, params, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        retry(p, conn, res, "storing the analysis", out);
-        PQclear(res);
+    res = vth_pq(conn, p, VTH_PQ_COMMAND, "storing the analysis",
+                 "UPDATE calls SET summary = $2, sentiment = $3, todos = $4::jsonb,"
+                 " analysis_source = $5, analysis_input = $6, analyzed_at = now(),"
+                 " updated_at = now() WHERE call_sid = $1",
+                 6, params, &out->error);
+    if (!res) {
+        out->status = VTH_JOB_RETRY;
         return;
     }
     r = strcmp(PQcmdTuples(res), "0") != 0;

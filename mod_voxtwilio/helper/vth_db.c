@@ -1,9 +1,11 @@
-/* vth_db — the helper's database access for its worker threads: one connection each,
- * made when first needed and made again after it broke, one error text per failure. */
+/* vth_db — the helper's statements: vth_pq, which every statement goes through (the job
+ * outbox, the job kinds, the spool, the worker threads), and the worker threads' database
+ * access: one connection each, made when first needed and made again after it broke. */
 #include <string.h>
 
 #include <apr_strings.h>
 
+#include "vth.h"
 #include "vth_media.h"
 #include "vt_log.h"
 #include "vt_util.h"
@@ -68,31 +70,44 @@ static int db_connect(vth_db_t *db, apr_pool_t *p, const char **err)
     return 0;
 }
 
+PGresult *vth_pq(PGconn *conn, apr_pool_t *p, vth_pq_want_t want, const char *what,
+                 const char *sql, int n, const char *const *params, const char **err)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    const char *m;
+
+    if ((st == PGRES_TUPLES_OK && (want & VTH_PQ_ROWS))
+        || (st == PGRES_COMMAND_OK && (want & VTH_PQ_COMMAND))) {
+        return res;
+    }
+    if (err) {
+        /* The primary message is the server's one line without "ERROR:"; with no result
+         * (out of memory, a lost connection) only the connection's text says why. */
+        m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        *err = apr_psprintf(p, "database error %s: %s", what,
+                            vt_first_line(p, m ? m : PQerrorMessage(conn)));
+    }
+    PQclear(res);
+    return NULL;
+}
+
 static PGresult *exec_once(vth_db_t *db, apr_pool_t *p, const vt_event_stmt_t *st,
                            const char *const *args, const char **err, int *broke)
 {
     PGresult *res;
-    ExecStatusType s;
-    const char *m;
 
     if (db_connect(db, p, err) != 0) {
         return NULL;
     }
-    res = PQexecParams(db->conn, vt_sql_to_libpq(p, st->sql), st->nargs, NULL, args, NULL,
-                       NULL, 0);
-    s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
-        return res;
-    }
-    m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    *err = apr_psprintf(p, "%s failed: %s", st->label,
-                        vt_first_line(p, m ? m : PQerrorMessage(db->conn)));
-    PQclear(res);
-    *broke = PQstatus(db->conn) != CONNECTION_OK;
+    /* Either status: the statement is the caller's, whose rows it reads or not. */
+    res = vth_pq(db->conn, p, VTH_PQ_EITHER, apr_pstrcat(p, "running ", st->label, NULL),
+                 vt_sql_to_libpq(p, st->sql), st->nargs, args, err);
+    *broke = !res && PQstatus(db->conn) != CONNECTION_OK;
     if (*broke) {
         vth_db_close(db);
     }
-    return NULL;
+    return res;
 }
 
 PGresult *vth_db_exec(vth_db_t *db, apr_pool_t *p, const vt_event_stmt_t *st,

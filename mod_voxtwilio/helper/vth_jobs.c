@@ -84,7 +84,6 @@ static int load_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn
 {
     const char *params[1], *key_id, *hex, *err = NULL;
     PGresult *res;
-    ExecStatusType st;
 
     memset(in, 0, sizeof *in);
     if (!job->company_id) {
@@ -92,22 +91,17 @@ static int load_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn
         return 0;
     }
     params[0] = job->company_id;
-    res = PQexecParams(conn,
-                       "SELECT c.slug, c.enabled, ci.account_sid, ci.key_id,"
-                       " encode(ci.auth_token_enc, 'hex'), ci.enabled,"
-                       " (SELECT n.number FROM integration_numbers n"
-                       "  WHERE n.integration_id = ci.id ORDER BY n.number LIMIT 1)"
-                       " FROM companies c LEFT JOIN client_integrations ci"
-                       "  ON ci.company_id = c.id AND ci.provider = 'TWILIO'"
-                       " WHERE c.id = $1::bigint",
-                       1, NULL, params, NULL, NULL, 0);
-    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK) {
-        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        outcome(out, VTH_JOB_RETRY,
-                apr_psprintf(p, "database error looking up the integration: %s",
-                             m ? m : PQerrorMessage(conn)));
-        PQclear(res);
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "looking up the integration",
+                 "SELECT c.slug, c.enabled, ci.account_sid, ci.key_id,"
+                 " encode(ci.auth_token_enc, 'hex'), ci.enabled,"
+                 " (SELECT n.number FROM integration_numbers n"
+                 "  WHERE n.integration_id = ci.id ORDER BY n.number LIMIT 1)"
+                 " FROM companies c LEFT JOIN client_integrations ci"
+                 "  ON ci.company_id = c.id AND ci.provider = 'TWILIO'"
+                 " WHERE c.id = $1::bigint",
+                 1, params, &err);
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     if (PQntuples(res) != 1) {
@@ -225,7 +219,7 @@ static int make_dir(apr_pool_t *p, const char *dir, vth_outcome_t *out)
 {
     struct stat st;
 
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(dir, VTH_RECORDINGS_DIR_MODE) != 0 && errno != EEXIST) {
         outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "cannot create %s: %s", dir,
                                                  strerror(errno)));
         return 0;
@@ -243,7 +237,7 @@ static int make_dir(apr_pool_t *p, const char *dir, vth_outcome_t *out)
 static int queue_transcription(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
                                const char *rsid, int *queued, vth_outcome_t *out)
 {
-    const char *params[4];
+    const char *params[4], *err;
     json_object *o = json_object_new_object();
     PGresult *res;
 
@@ -255,18 +249,14 @@ static int queue_transcription(apr_pool_t *p, PGconn *conn, const vth_job_t *job
     params[3] = apr_pstrcat(p, "recording_transcribe:", rsid, NULL);
     if (!job->call_sid || !vt_sid_valid(job->call_sid, "CA"))
         return 1; /* no call to give a transcript to */
-    res = PQexecParams(conn,
-                       "INSERT INTO jobs (kind, company_id, call_sid, payload, dedup_key)"
-                       " SELECT 'recording_transcribe', co.id, $2, $3::jsonb, $4"
-                       " FROM companies co WHERE co.id = $1::bigint AND co.stt_url IS NOT NULL"
-                       " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-                       4, NULL, params, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        outcome(out, VTH_JOB_RETRY,
-                apr_psprintf(p, "database error queueing the transcription: %s",
-                             vt_first_line(p, m ? m : PQerrorMessage(conn))));
-        PQclear(res);
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "queueing the transcription",
+                 "INSERT INTO jobs (kind, company_id, call_sid, payload, dedup_key)"
+                 " SELECT 'recording_transcribe', co.id, $2, $3::jsonb, $4"
+                 " FROM companies co WHERE co.id = $1::bigint AND co.stt_url IS NOT NULL"
+                 " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+                 4, params, &err);
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     *queued = PQntuples(res) == 1;
@@ -602,16 +592,14 @@ static int tr_load(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, const v
     int ok = 0;
 
     *wake = 0;
-    res = PQexecParams(conn,
-                       "SELECT co.id, co.stt_url, co.stt_model, encode(co.stt_key_enc, 'hex'),"
-                       " co.stt_key_id, co.language, coalesce(c.transcript_status, '')"
-                       " FROM calls c JOIN companies co ON co.id = c.company_id"
-                       " WHERE c.call_sid = $1",
-                       1, NULL, params, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "database error reading the call: %s",
-                                                 vt_first_line(p, m ? m : PQerrorMessage(conn))));
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the call",
+                 "SELECT co.id, co.stt_url, co.stt_model, encode(co.stt_key_enc, 'hex'),"
+                 " co.stt_key_id, co.language, coalesce(c.transcript_status, '')"
+                 " FROM calls c JOIN companies co ON co.id = c.company_id"
+                 " WHERE c.call_sid = $1",
+                 1, params, &err);
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
     }
     else if (PQntuples(res) != 1) {
         outcome(out, VTH_JOB_DONE, NULL);
@@ -663,44 +651,41 @@ static int tr_by_start(const void *a, const void *b)
 static int tr_store(apr_pool_t *p, PGconn *conn, const char *sid, const char *status,
                     const char *lines, const char *error, int wake, vth_outcome_t *out)
 {
-    const char *params[5] = { sid, lines, status, error, wake ? "t" : "f" };
+    const char *params[5] = { sid, lines, status, error, wake ? "t" : "f" }, *err;
     PGresult *res;
 
     /* One statement: the transcript is there whenever the analysis is due. The NOTIFY
      * makes another helper, asleep until the old due time, look now. */
-    res = PQexecParams(conn,
-                       "WITH c AS (UPDATE calls SET recording_transcript = $2::jsonb,"
-                       "  transcript_status = $3, transcript_error = left($4, 300),"
-                       "  transcribed_at = now(), updated_at = now()"
-                       "  WHERE call_sid = $1 RETURNING 1),"
-                       " w AS (UPDATE jobs SET run_after = now(), updated_at = now()"
-                       "  WHERE $5::boolean AND dedup_key = 'call_analysis:' || $1"
-                       "  AND status = 'pending' AND run_after > now() RETURNING id)"
-                       " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM w),"
-                       "  pg_notify('voxtwilio_jobs', 'transcript')",
-                       5, NULL, params, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "database error storing the transcript: %s",
-                                                 vt_first_line(p, m ? m : PQerrorMessage(conn))));
-        PQclear(res);
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "storing the transcript",
+                 "WITH c AS (UPDATE calls SET recording_transcript = $2::jsonb,"
+                 "  transcript_status = $3, transcript_error = left($4, 300),"
+                 "  transcribed_at = now(), updated_at = now()"
+                 "  WHERE call_sid = $1 RETURNING 1),"
+                 " w AS (UPDATE jobs SET run_after = now(), updated_at = now()"
+                 "  WHERE $5::boolean AND dedup_key = 'call_analysis:' || $1"
+                 "  AND status = 'pending' AND run_after > now() RETURNING id)"
+                 " SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM w),"
+                 "  pg_notify('" VTH_JOBS_CHANNEL "', 'transcript')",
+                 5, params, &err);
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     PQclear(res);
     return 1;
 }
 
-/* Wakes the analysis without a transcript (nothing more will come). */
-static void tr_wake(PGconn *conn, const char *sid)
+/* Wakes the analysis without a transcript (nothing more will come). Best effort, so no
+ * error text: the analysis is due at its bound anyway. */
+static void tr_wake(apr_pool_t *p, PGconn *conn, const char *sid)
 {
     const char *params[1] = { sid };
-    PGresult *res = PQexecParams(conn,
-                                 "UPDATE jobs SET run_after = now(), updated_at = now()"
-                                 " WHERE dedup_key = 'call_analysis:' || $1"
-                                 " AND status = 'pending' AND run_after > now()",
-                                 1, NULL, params, NULL, NULL, 0);
 
-    PQclear(res); /* best effort: the analysis is due at its bound anyway */
+    PQclear(vth_pq(conn, p, VTH_PQ_COMMAND, "waking the analysis",
+                   "UPDATE jobs SET run_after = now(), updated_at = now()"
+                   " WHERE dedup_key = 'call_analysis:' || $1"
+                   " AND status = 'pending' AND run_after > now()",
+                   1, params, NULL));
 }
 
 /* The job's outcome from what tr_run left in s; 'failed' is stored too. */
@@ -758,7 +743,7 @@ static void job_recording_transcribe(apr_pool_t *p, const vth_config_t *cfg, vth
     s.jobs = jobs;
     if (!tr_load(p, cfg, conn, job, &s, &wake, out)) {
         if (wake)
-            tr_wake(conn, job->call_sid);
+            tr_wake(p, conn, job->call_sid);
         return;
     }
     /* One client per process (shared with the analysis): connections are reused. */

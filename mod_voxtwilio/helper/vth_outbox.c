@@ -20,7 +20,6 @@
 #include "vt_log.h"
 #include "vt_util.h"
 
-#define VTH_CHANNEL "voxtwilio_jobs"
 #define VTH_CONNECT_TIMEOUT_MS 10000LL
 #define VTH_BACKOFF_FIRST_MS 250L
 #define VTH_BACKOFF_MAX_MS 5000L      /* reconnect attempts: at least every 5 s */
@@ -62,12 +61,6 @@ struct vth_outbox {
 };
 
 /* ------------------------------------------------------------------ small helpers */
-
-static const char *result_error(apr_pool_t *p, PGconn *conn, const PGresult *res)
-{
-    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    return vt_first_line(p, m ? m : PQerrorMessage(conn));
-}
 
 /* xorshift64*: backoff jitter only, nothing secret. */
 static double ob_random01(vth_outbox_t *ob)
@@ -209,39 +202,33 @@ static void ob_connection_lost(vth_outbox_t *ob, const char *why)
     ob->next_connect = vth_now_ms();
 }
 
-/* Runs one autocommit statement. NULL on failure, after handling a lost connection or
- * logging the error (the same message at most once a minute). */
+/* Runs one autocommit statement (what: as vth_pq's). NULL on failure, after handling a
+ * lost connection or logging the error (the same text at most once a minute). */
 static PGresult *ob_exec(vth_outbox_t *ob, const char *sql, int n, const char *const *params,
                          const char *what)
 {
     PGresult *res;
-    ExecStatusType st;
     apr_pool_t *p;
     const char *msg;
     long long now;
 
     if (!ob->conn || ob->state != OB_READY)
         return NULL;
-    res = PQexecParams(ob->conn, sql, n, NULL, params, NULL, NULL, 0);
-    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
-    apr_pool_create(&p, ob->pool);
-    msg = result_error(p, ob->conn, res);
-    PQclear(res);
-    if (PQstatus(ob->conn) == CONNECTION_BAD)
+    apr_pool_create(&p, ob->pool); /* the error text's, gone with the call */
+    res = vth_pq(ob->conn, p, VTH_PQ_EITHER, what, sql, n, params, &msg);
+    if (!res && PQstatus(ob->conn) == CONNECTION_BAD)
         ob_connection_lost(ob, msg);
-    else {
+    else if (!res) {
         now = vth_now_ms();
         if (strncmp(ob->last_db_error, msg, sizeof(ob->last_db_error) - 1) != 0
             || now - ob->last_db_error_at >= VTH_DB_ERROR_QUIET_MS) {
-            vt_log(VT_LOG_ERR, "%s: %s", what, msg);
+            vt_log(VT_LOG_ERR, "%s", msg);
             apr_cpystrn(ob->last_db_error, msg, sizeof ob->last_db_error);
             ob->last_db_error_at = now;
         }
     }
     apr_pool_destroy(p);
-    return NULL;
+    return res;
 }
 
 static int ob_write_result(vth_outbox_t *ob);
@@ -256,7 +243,8 @@ static void ob_connected(vth_outbox_t *ob, int listen)
     PQsetNoticeReceiver(ob->conn, notice_receiver, NULL);
     ob->state = OB_READY;
     if (listen) {
-        res = ob_exec(ob, "LISTEN " VTH_CHANNEL, 0, NULL, "cannot LISTEN " VTH_CHANNEL);
+        res = ob_exec(ob, "LISTEN " VTH_JOBS_CHANNEL, 0, NULL,
+                      "listening on " VTH_JOBS_CHANNEL);
         if (!res) {
             if (ob->state == OB_READY)
                 ob_connect_failed(ob, "LISTEN failed");
@@ -269,7 +257,7 @@ static void ob_connected(vth_outbox_t *ob, int listen)
                (double)(now - ob->outage_since) / 1000.0);
     else if (!ob->ever_connected)
         vt_log(VT_LOG_INFO, "connected to the database%s", listen ? ", listening on "
-               VTH_CHANNEL : "");
+               VTH_JOBS_CHANNEL : "");
     ob->outage_since = 0;
     ob->ever_connected = 1;
     ob->generation++;
@@ -331,7 +319,7 @@ static void ob_sweep(vth_outbox_t *ob)
                   " WHERE status = 'running'"
                   " AND updated_at < now() - make_interval(secs => $1::int)"
                   " RETURNING id, kind, status",
-                  1, params, "cannot requeue interrupted jobs");
+                  1, params, "requeueing interrupted jobs");
     if (!res)
         return;
     n = PQntuples(res);
@@ -360,7 +348,7 @@ static int ob_claim(vth_outbox_t *ob, apr_pool_t *p, vth_job_t *job)
                   "             ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT 1)"
                   " RETURNING id, kind, company_id, call_sid, payload::text, attempts,"
                   "  max_attempts, (SELECT slug FROM companies c WHERE c.id = jobs.company_id)",
-                  1, params, "cannot claim a job");
+                  1, params, "claiming a job");
     if (!res) {
         ob->query_failed = 1;
         return -1;
@@ -399,7 +387,7 @@ static int ob_write_result(vth_outbox_t *ob)
                   "                ELSE payload || $6::jsonb END,"
                   " updated_at = now()"
                   " WHERE id = $1::bigint AND status = 'running' AND attempts = $2::int",
-                  6, pr, "cannot record a job's result");
+                  6, pr, "recording a job's result");
     if (!res) {
         if (ob->state == OB_READY) {
             /* Not a connection problem (a bad result document?): keep the outcome
@@ -469,7 +457,7 @@ static void ob_schedule(vth_outbox_t *ob, int found_nothing)
                   "SELECT greatest(0, ceil(extract(epoch FROM min(run_after) - now())"
                   " * 1000))::bigint FROM jobs WHERE status = 'pending'"
                   " AND ($1::text[] IS NULL OR kind <> ALL ($1::text[]))",
-                  1, params, "cannot look for pending jobs");
+                  1, params, "looking for pending jobs");
     if (res) {
         if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
             wait = atoll(PQgetvalue(res, 0, 0));

@@ -132,15 +132,14 @@ static sp_rc sp_load(apr_pool_t *p, const char *path, sp_item_t *it)
 
 /* ------------------------------------------------------------------ the database */
 
-/* A failed statement: SP_RETRY (kept for later; a broken connection is handed back to the
- * outbox) with *why, logged here at most once a minute for the same message. */
-static sp_rc sp_db_failed(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, PGresult *res,
-                          const char *what, const char **why)
+/* A failed statement (err: vth_pq's text): SP_RETRY (kept for later; a broken connection is
+ * handed back to the outbox) with *why, logged here at most once a minute for the same
+ * message. */
+static sp_rc sp_db_failed(vth_spool_t *sp, PGconn *conn, const char *err, const char **why)
 {
-    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     long long now = vth_now_ms();
 
-    *why = apr_psprintf(p, "%s: %s", what, vt_first_line(p, m ? m : PQerrorMessage(conn)));
+    *why = err;
     if (PQstatus(conn) == CONNECTION_BAD) {
         vth_outbox_conn_broken(sp->ob);
         return SP_RETRY;
@@ -166,15 +165,20 @@ static int sp_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *
                             vt_tenant_t *t)
 {
     sp_lookup_t *l = baton;
-    const char *params[1] = { key };
+    const char *params[1] = { key }, *what = "looking up the tenant", *err;
     const char *cols[VT_TENANT_NCOLS];
-    PGresult *res = PQexecParams(l->conn, vt_sql_to_libpq(l->p, st->sql), 1, NULL, params,
-                                 NULL, NULL, 0);
+    PGresult *res = vth_pq(l->conn, l->p, VTH_PQ_ROWS, what, vt_sql_to_libpq(l->p, st->sql),
+                           1, params, &err);
     int i;
 
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != VT_TENANT_NCOLS) {
-        sp_db_failed(l->sp, l->p, l->conn, res, "tenant look-up failed", l->why);
+    if (res && PQnfields(res) != VT_TENANT_NCOLS) { /* a schema this helper does not know */
+        err = apr_psprintf(l->p, "database error %s: %d columns, not %d", what,
+                           PQnfields(res), VT_TENANT_NCOLS);
         PQclear(res);
+        res = NULL;
+    }
+    if (!res) {
+        sp_db_failed(l->sp, l->conn, err, l->why);
         return -1;
     }
     if (PQntuples(res) < 1) {
@@ -257,22 +261,17 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
         it->why = apr_psprintf(p, "tenant %s: %s", t.slug, err);
         return SP_REJECT;
     }
-    res = PQexecParams(conn, vt_sql_to_libpq(p, route->spool_stmt->sql),
-                       route->spool_stmt->nargs, NULL, args, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        if (PQstatus(conn) == CONNECTION_BAD) {
-            rc = sp_db_failed(sp, p, conn, res, "writing the event failed", &it->why);
-        }
-        else {
-            /* The statement itself is refused (a constraint, a changed schema): retrying
-             * cannot help. */
-            it->why = apr_psprintf(p, "tenant %s: the database refused the event: %s", t.slug,
-                                   vt_first_line(p, m ? m : PQerrorMessage(conn)));
-            rc = SP_REJECT;
-        }
-        PQclear(res);
-        return rc;
+    res = vth_pq(conn, p, VTH_PQ_COMMAND, "writing the event",
+                 vt_sql_to_libpq(p, route->spool_stmt->sql), route->spool_stmt->nargs, args,
+                 &err);
+    if (!res && PQstatus(conn) == CONNECTION_BAD)
+        return sp_db_failed(sp, conn, err, &it->why);
+    if (!res) {
+        /* The statement itself is refused (a constraint, a changed schema): retrying
+         * cannot help. */
+        it->why = apr_psprintf(p, "tenant %s: the database refused the event (%s)", t.slug,
+                               err);
+        return SP_REJECT;
     }
     /* Whether it was new is not visible here (the event's INSERT is a CTE); the dedup
      * keys are what make a second replay change nothing. */
@@ -326,7 +325,8 @@ static void sp_reject(vth_spool_t *sp, apr_pool_t *p, const char *name, const ch
     const char *from = apr_pstrcat(p, sp->dir, "/", name, NULL);
     const char *to = apr_pstrcat(p, sp->rejected, "/", name, NULL);
 
-    if ((mkdir(sp->rejected, 0700) != 0 && errno != EEXIST) || rename(from, to) != 0) {
+    if ((mkdir(sp->rejected, VTH_SPOOL_DIR_MODE) != 0 && errno != EEXIST)
+        || rename(from, to) != 0) {
         vt_log(VT_LOG_ERR, "spool: %s rejected (%s) but cannot be moved to %s: %s; it is "
                "skipped until the helper restarts", name, why, sp->rejected, strerror(errno));
         apr_hash_set(sp->stuck, apr_pstrdup(sp->pool, name), APR_HASH_KEY_STRING, "");
