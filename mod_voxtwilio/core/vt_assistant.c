@@ -129,6 +129,23 @@ const char *vt_script_intent_label(const vt_script_t *s, int i)
     return s->intents[i].phrases[0].text;
 }
 
+int vt_script_phrases(const vt_script_t *s, apr_pool_t *p, const char *const **out)
+{
+    int n = s->builtins[0].nphrases + s->builtins[1].nphrases, k = 0;
+    const char **all;
+
+    for (int i = 0; i < s->nintents; i++)
+        n += s->intents[i].nphrases;
+    all = apr_palloc(p, sizeof(*all) * (size_t)(n ? n : 1));
+    for (int i = 0; i < s->nintents + 2; i++) {
+        const vt_intent_t *in = i < s->nintents ? &s->intents[i] : &s->builtins[i - s->nintents];
+        for (int j = 0; j < in->nphrases; j++)
+            all[k++] = in->phrases[j].text;
+    }
+    *out = all;
+    return k;
+}
+
 void vt_script_human_answer(const vt_script_t *s, vt_answer_t *a)
 {
     memset(a, 0, sizeof *a);

@@ -81,6 +81,9 @@ int vt_script_intent_count(const vt_script_t *s); /* the tenant's, without the b
 void vt_script_intent_answer(const vt_script_t *s, int i, vt_answer_t *answer);
 /* Its label in a spoken menu: its first phrase. */
 const char *vt_script_intent_label(const vt_script_t *s, int i);
+/* Every phrase a caller may say, the tenant's intents' first and then the built-ins', in
+ * matching order (what the offline recognizer listens for). Returns the count; *out in p. */
+int vt_script_phrases(const vt_script_t *s, apr_pool_t *p, const char *const **out);
 /* The built-in "human" intent as if it had matched. */
 void vt_script_human_answer(const vt_script_t *s, vt_answer_t *answer);
 

@@ -183,7 +183,7 @@ void vt_conv_turn(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state_t
         return;
     }
     st.unheard = 0;
-    if (blank(in->said)) {
+    if (blank(in->said) && !in->rejected) {
         res->voice = vt_conv_voice(ctx->assistant, st.lang);
         if (++st.no_input >= vt_script_no_input_limit(ctx->assistant->script)) {
             hand_over(ctx, NULL, res);
@@ -197,9 +197,12 @@ void vt_conv_turn(apr_pool_t *p, const vt_conv_ctx_t *ctx, const vt_conv_state_t
         return;
     }
     st.no_input = 0;
-    if (in->confidence && atof(in->confidence) > 0
-        && atof(in->confidence) < VT_CONV_MIN_CONFIDENCE) {
-        ans.reply = vt_script_fallback(ctx->assistant->script); /* no intent, no action */
+    if (in->rejected
+        || (in->confidence && atof(in->confidence) > 0
+            && atof(in->confidence) < VT_CONV_MIN_CONFIDENCE)) {
+        /* no intent, no action; offline, the keys again */
+        ans.reply = with_menu(p, ctx, vt_script_fallback(ctx->assistant->script),
+                              in->rejected && menu);
     }
     else {
         understand(p, ctx, in->said, &st, &ans);

@@ -12,7 +12,8 @@
  * The rules (docs/assistant.md, docs/assistant-script.md):
  * - Nothing heard: the script's reprompt, counted against no_input_limit. Speech the
  *   recognizer failed on: an apology that asks to repeat, counted against nothing.
- * - Heard below VT_CONV_MIN_CONFIDENCE: the fallback, not sent to the assistant.
+ * - Heard below VT_CONV_MIN_CONFIDENCE, or rejected by the offline recognizer: the
+ *   fallback, not sent to the assistant.
  * - Otherwise the tenant's model when it has one; when the model gives no usable answer,
  *   the script's intents, else an apology that asks to repeat (a model failure is not the
  *   caller's miss). Tenants without a model: the script.
@@ -68,6 +69,9 @@ typedef struct vt_conv_input {
     int unheard;            /* 1: the caller spoke but the recognizer failed (not the
                              * caller's miss: an apology that asks to repeat, no limit
                              * moves) */
+    int rejected;           /* 1: the caller spoke but the recognizer matched nothing
+                             * well enough (the offline grammar): the fallback, a no-match,
+                             * whatever `said` holds */
 } vt_conv_input_t;
 
 /* Asks the tenant's model about `said` with the call's language *lang. 1: it answered,

@@ -309,12 +309,12 @@ const vt_event_stmt_t vt_stream_claim_stmt = {
 const vt_event_stmt_t vt_stream_turn_stmt = {
     "voxtwilio_stream_turn",
     "INSERT INTO call_turns (call_sid, seq, role, text, interrupted, heard_ms, "
-    "transcript_ms, answer_ms, audio_ms, reply_ms, first_token_ms) "
+    "transcript_ms, answer_ms, audio_ms, reply_ms, first_token_ms, confidence) "
     "VALUES (%s, CAST(%s AS integer), %s, %s, CAST(%s AS boolean), CAST(%s AS integer), "
     "CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), "
-    "CAST(%s AS integer)) "
+    "CAST(%s AS integer), CAST(%s AS real)) "
     "ON CONFLICT (call_sid, seq) DO NOTHING",
-    11
+    12
 };
 
 const vt_event_stmt_t vt_stream_end_stmt = {

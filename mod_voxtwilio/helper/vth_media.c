@@ -295,6 +295,14 @@ static int http_workers(int max_streams)
            : n > VTH_HTTP_WORKERS_MAX ? VTH_HTTP_WORKERS_MAX : n;
 }
 
+/* Decoding is CPU-bound: more threads than cores only add decoders (memory). */
+static int recognizer_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > VTH_RECOGNIZER_THREADS_MAX ? VTH_RECOGNIZER_THREADS_MAX : (int)n;
+}
+
 int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
                     const vth_media_conf_t *conf)
 {
@@ -346,7 +354,8 @@ int vth_media_start(vth_media_t **out, apr_pool_t *p, const vth_config_t *cfg,
     m->ttsq = vth_queue_start(p, m, "speech", 0);
     m->dnsq = vth_queue_start(p, m, "name lookup", 0);
     m->httpq = vth_queue_start_pool(p, m, "speech endpoints", http_workers(conf->max_streams));
-    if (!m->dbq || !m->ttsq || !m->dnsq || !m->httpq) {
+    m->recogq = vth_queue_start_pool(p, m, "offline recognizer", recognizer_threads());
+    if (!m->dbq || !m->ttsq || !m->dnsq || !m->httpq || !m->recogq) {
         return -1;
     }
     vth_queue_push(m->ttsq, vth_task_new(apology_run, apology_done, 0, NULL));
@@ -369,6 +378,7 @@ void vth_media_stop(vth_media_t *m)
     lws_cancel_service(m->ctx);
     pthread_join(m->thread, NULL);
     /* The workers finish what is queued (the last turns and outcomes) before they go. */
+    vth_queue_stop(m->recogq); /* before httpq: its tasks go on there */
     vth_queue_stop(m->httpq);
     vth_queue_stop(m->ttsq);
     vth_queue_stop(m->dnsq);

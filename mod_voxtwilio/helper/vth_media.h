@@ -47,7 +47,9 @@
 #define VTH_CHUNK_BYTES (VTH_CHUNK_MS * 8)
 #define VTH_SWEEP_MS 100                /* timers of every stream are checked this often */
 #define VTH_CLOSE_WAIT_MS 3000          /* the outcome's write, before closing anyway */
-#define VTH_OFFLINE_NO_INPUT_MS 8000    /* after a menu, no key this long is "no input" */
+#define VTH_OFFLINE_NO_INPUT_MS 8000    /* after a prompt, no key or speech this long is
+                                         * "no input" */
+#define VTH_NOT_UNDERSTOOD "[not understood]" /* the caller's turn the recognizer rejected */
 /* Pipeline exchanges (STT, model, TTS) at once: each holds its worker for the endpoint's
  * whole answer (0.5-1 s), so the pool follows the calls, not the cores (200 callers
  * speaking every 7 s keep about 20 busy): --stream-max / VTH_HTTP_STREAMS_PER_WORKER,
@@ -58,6 +60,7 @@
 #define VTH_STT_TIMEOUT_MS 4000         /* a transcript later than this is nothing heard */
 #define VTH_MODEL_TIMEOUT_MS 6000       /* the model's answer beginning, before the script
                                          * answers */
+#define VTH_RECOGNIZER_THREADS_MAX 4    /* offline recognizers (a decoder each, on use) */
 #define VTH_MODEL_STREAM_MS 20000       /* a streamed answer in all (it plays meanwhile) */
 
 /* ---------------------------------------------------------------- workers (vth_work.c) */
@@ -77,6 +80,8 @@ struct vth_task {
     unsigned long stream_id; /* 0: none; done looks the stream up again (it may be gone) */
     void *data;
     int rc;                 /* set by run */
+    vth_queue_t *then;      /* set by run: the task goes on there (with the run it set)
+                             * instead of coming back: a second stage on other workers */
     vth_media_t *media;     /* set when pushed */
     vth_task_t *next;
 };
@@ -190,6 +195,7 @@ struct vth_media {
     vth_task_t *done_head, *done_tail;
     vth_queue_t *dbq, *ttsq, *dnsq;
     vth_queue_t *httpq;        /* speech-to-text and the model, for the pipeline */
+    vth_queue_t *recogq;       /* the offline recognizer (CPU-bound: one per core) */
     /* the live streams */
     vth_stream_t *streams;
     struct apr_hash_t *by_id;
@@ -328,6 +334,8 @@ int vth_stream_playing(const vth_stream_t *s);
 /* Stores a turn (caller or assistant) of the call, in order. */
 void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
                      long heard_ms);
+/* The caller's words with the recognizer's confidence ([0,1]; < 0: none). */
+void vth_stream_caller_turn(vth_stream_t *s, const char *text, double confidence);
 /* The pipeline's stages of an assistant turn, in ms from the end of the caller's speech;
  * -1 when the stage did not happen. answer_ms is the whole answer: streamed, its first
  * token (first_token_ms) and first audio come before it. */

@@ -7,9 +7,12 @@
  * rest (the reply's item stays open until the answer is whole). Keys work as in the
  * offline menu at any time.
  *
- * Without a speech-to-text endpoint ("offline") nothing listens to the audio: the greeting
- * carries a DTMF menu made from the tenant's intents ("For opening hours, press 1.") and a
- * menu left unanswered counts as no input.
+ * Without a speech-to-text endpoint ("offline") the greeting carries a DTMF menu made from
+ * the tenant's intents ("For opening hours, press 1."); in English the offline recognizer
+ * (vt_sphinx, docs/offline-recognizer.md) also listens for the script's phrases, on its own
+ * workers (decoding is CPU-bound) before the turn goes to the HTTP workers. Speech it does
+ * not match well enough is a no-match. A menu left unanswered (no key, no speech) counts
+ * as no input.
  *
  * Barge-in: the caller talking barge_in_ms over the assistant cuts it (clear, within the
  * frame that decided), and a reply still being prepared is dropped when it arrives (the
@@ -21,12 +24,14 @@
  * model is the rules' own fallback.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 
 #include "vth_media.h"
 #include "vt_g711.h"
 #include "vt_log.h"
+#include "vt_sphinx.h"
 #include "vt_stt.h"
 #include "vt_turn.h"
 
@@ -39,6 +44,8 @@ typedef struct pipe {
     long long no_input_at; /* 0: not listening for keys */
     /* speech (NULL turn: offline, keys only) */
     vt_turn_t *turn;
+    int recognize;         /* the offline recognizer listens, not speech-to-text */
+    int dropped_logged;    /* phrases it cannot listen for were reported */
     int16_t frame[VT_VAD_FRAME];
     size_t frame_len;
     unsigned epoch;        /* bumped by each barge-in: an answer of an older one is dropped */
@@ -186,6 +193,7 @@ typedef struct heard_task {
     const char *from, *call_sid;
     int16_t *pcm;
     size_t n;
+    int recognize;             /* vt_sphinx (recognize_run), not the endpoint */
     vt_conv_state_t st;
     vt_llm_turn_t *history;
     int nhistory;
@@ -193,6 +201,9 @@ typedef struct heard_task {
     long long heard_at;
     /* results */
     const char *said;          /* NULL: nothing understood from the audio */
+    int rejected;              /* the recognizer matched no phrase well enough */
+    double confidence;         /* the recognizer's; -1: none */
+    const char *dropped;       /* phrases it cannot listen for */
     vt_conv_result_t res;
     long transcript_ms, answer_ms, first_token_ms;
     const char *stt_why, *model_why;
@@ -230,6 +241,7 @@ typedef struct sentence_task {
     long transcript_ms, first_token_ms;
     const char *language, *text;
     const char *said;          /* with the first: the caller's words, stored before it */
+    double confidence;
 } sentence_task_t;
 
 static void sentence_done(vth_task_t *t);
@@ -255,6 +267,7 @@ static int on_sentence(void *baton, const char *text)
     st->language = apr_pstrdup(piece->pool, vt_conv_voice(h->assistant, h->st.lang).language);
     st->text = apr_pstrdup(piece->pool, text);
     st->said = h->model_sentences || !h->said ? NULL : apr_pstrdup(piece->pool, h->said);
+    st->confidence = h->confidence;
     h->model_sentences++;
     vth_media_complete(t->media, piece);
     return 0;
@@ -283,26 +296,61 @@ static int ask_model(void *baton, const char *said, int *lang, vt_answer_t *ans)
 static void heard_run(vth_task_t *t, vth_db_t *db)
 {
     heard_task_t *h = t->data;
-    vt_conv_ctx_t c = { h->tenant, h->assistant, ask_model, t, h->from, h->call_sid };
-    vt_conv_input_t in = { NULL, NULL, 0, 0 };
+    vt_conv_ctx_t c = { h->tenant, h->assistant, vth_worker_http() ? ask_model : NULL, t,
+                        h->from, h->call_sid };
+    vt_conv_input_t in = { 0 };
 
     (void)db;
-    if (!vth_worker_http()) {
-        h->stt_why = "cannot create an HTTP client";
+    if (!h->recognize) {
+        if (!vth_worker_http()) {
+            h->stt_why = "cannot create an HTTP client";
+        }
+        else {
+            h->said = transcribe(t, h);
+        }
+        h->transcript_ms = vth_now_ms() - h->heard_at;
     }
-    else {
-        h->said = transcribe(t, h);
-    }
-    h->transcript_ms = vth_now_ms() - h->heard_at;
     in.said = h->said;
     in.unheard = h->stt_why != NULL;
+    in.rejected = h->rejected;
+    in.menu = h->recognize; /* offline: the caller answers the DTMF menu */
     vt_conv_turn(t->pool, &c, &h->st, &in, &h->res);
     h->answer_ms = vth_now_ms() - h->heard_at;
 }
 
-static void caller_said(vth_stream_t *s, pipe_t *o, const char *said)
+/* Recognizer thread: the utterance against the script's phrases; the turn itself goes on
+ * to the HTTP workers (the tenant may have a model). */
+static void recognize_run(vth_task_t *t, vth_db_t *db)
 {
-    vth_stream_turn(s, "caller", said, 0, -1);
+    heard_task_t *h = t->data;
+    vt_sphinx_t *sx = vt_sphinx_thread();
+    const char *const *phrases;
+    int n = vt_script_phrases(h->assistant->script, t->pool, &phrases);
+    vt_sphinx_result_t r;
+
+    (void)db;
+    if (!sx) {
+        h->stt_why = "the offline recognizer's model cannot be loaded";
+    }
+    else if (vt_sphinx_recognize(sx, t->pool, phrases, n, h->pcm, h->n, VT_SPHINX_THRESHOLD,
+                                 &r) != 0) {
+        h->stt_why = "the offline recognizer has no phrase to listen for";
+        h->dropped = r.dropped;
+    }
+    else {
+        h->said = r.phrase;
+        h->rejected = !r.phrase;
+        h->confidence = r.confidence;
+        h->dropped = r.dropped;
+    }
+    h->transcript_ms = vth_now_ms() - h->heard_at;
+    t->run = heard_run;
+    t->then = t->media->httpq;
+}
+
+static void caller_said(vth_stream_t *s, pipe_t *o, const char *said, double confidence)
+{
+    vth_stream_caller_turn(s, said, confidence);
     remember(s, o, "caller", said);
 }
 
@@ -329,7 +377,7 @@ static void sentence_done(vth_task_t *t)
         return;
     }
     if (st->said) {
-        caller_said(s, o, st->said);
+        caller_said(s, o, st->said, st->confidence);
     }
     if (st->epoch != o->epoch) {
         return;
@@ -364,8 +412,21 @@ static void heard_done(vth_task_t *t)
                                : "the model gave no answer (%s): the script answers",
                            h->model_why);
         }
-        if (h->said && !h->model_sentences) {
-            caller_said(s, o, h->said);
+        if (h->dropped && !o->dropped_logged) {
+            o->dropped_logged = 1;
+            vth_stream_log(s, VT_LOG_WARN, "the offline recognizer cannot listen for these "
+                                           "phrases (words not in its dictionary): %s",
+                           h->dropped);
+        }
+        if (h->recognize) {
+            vth_stream_log(s, VT_LOG_DEBUG, "recognized %s (confidence %.2f)",
+                           h->said ? h->said : "nothing", h->confidence);
+        }
+        if (h->rejected) {
+            vth_stream_caller_turn(s, VTH_NOT_UNDERSTOOD, h->confidence);
+        }
+        else if (h->said && !h->model_sentences) {
+            caller_said(s, o, h->said, h->confidence);
         }
         if (h->epoch == o->epoch) {
             if (!o->streamed) {
@@ -415,11 +476,19 @@ static void heard(vth_stream_t *s, pipe_t *o, const int16_t *pcm, size_t n)
     h->epoch = o->epoch;
     h->heard_at = now;
     h->first_token_ms = -1;
+    h->confidence = -1;
+    h->recognize = o->recognize;
     t->data = h;
     o->filler_at = now + reply_budget(s);
     o->thinking++;
     o->no_input_at = 0;
-    vth_queue_push(s->media->httpq, t);
+    if (o->recognize) {
+        t->run = recognize_run;
+        vth_queue_push(s->media->recogq, t);
+    }
+    else {
+        vth_queue_push(s->media->httpq, t);
+    }
 }
 
 /* The caller talks over the assistant (or over a reply being made): cut it. */
@@ -524,7 +593,13 @@ static void pipe_start(vth_stream_t *s)
     o->st.turn = 1;
     o->history = apr_array_make(s->pool, 16, sizeof(vt_llm_turn_t));
     remember(s, o, "assistant", s->tenant->greeting);
-    if (vt_tenant_has_stt(s->tenant)) {
+    if (!vt_tenant_has_stt(s->tenant)) {
+        c = ctx_of(s);
+        menu = vt_conv_menu(s->pool, &c);
+        /* The recognizer's model is English (docs/offline-recognizer.md). */
+        o->recognize = strncasecmp(voice.language, "en", 2) == 0;
+    }
+    if (vt_tenant_has_stt(s->tenant) || o->recognize) {
         vt_turn_conf_t tc = { 0 };
         tc.end_silence_ms = s->tenant->end_silence_ms;
         tc.barge_in_ms = s->tenant->barge_in_ms;
@@ -533,10 +608,6 @@ static void pipe_start(vth_stream_t *s)
             return;
         }
         warm_up(s, voice.language);
-    }
-    else {
-        c = ctx_of(s);
-        menu = vt_conv_menu(s->pool, &c);
     }
     /* The greeting turn is the call's first (written by inbound); the menu goes with it. */
     say(s, voice.language,
@@ -610,10 +681,8 @@ static void pipe_played(vth_stream_t *s, int item)
         vth_stream_finish(s, "hangup");
         break;
     default:
-        /* Offline, silence after the menu is no input; with speech, vt_turn listens. */
-        if (!o->turn) {
-            o->no_input_at = vth_now_ms() + VTH_OFFLINE_NO_INPUT_MS;
-        }
+        /* Silence after the prompt (no key, no speech) is no input. */
+        o->no_input_at = vth_now_ms() + VTH_OFFLINE_NO_INPUT_MS;
         break;
     }
 }
@@ -622,7 +691,8 @@ static void pipe_tick(vth_stream_t *s, long long now)
 {
     pipe_t *o = s->backend;
 
-    if (o->no_input_at && now >= o->no_input_at) {
+    if (o->no_input_at && now >= o->no_input_at && !reply_owed(o)
+        && !(o->turn && vt_turn_in_utterance(o->turn))) {
         o->no_input_at = 0;
         key_turn(s, 0);
     }

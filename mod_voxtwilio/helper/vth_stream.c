@@ -475,14 +475,8 @@ static const char *ms_arg(apr_pool_t *p, long ms)
     return ms >= 0 ? apr_ltoa(p, ms) : NULL;
 }
 
-void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
-                     long heard_ms)
-{
-    vth_stream_turn_timed(s, role, text, interrupted, heard_ms, NULL);
-}
-
-void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
-                           int interrupted, long heard_ms, const vth_turn_times_t *times)
+static void turn_write(vth_stream_t *s, const char *role, const char *text, int interrupted,
+                       long heard_ms, const vth_turn_times_t *times, double confidence)
 {
     vth_task_t *t = write_task(s, &vt_stream_turn_stmt, write_done);
     write_task_t *w = t->data;
@@ -501,7 +495,25 @@ void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
         w->args[10] = ms_arg(t->pool, times->first_token_ms);
         vth_stage_stats_add(s->media->stats, times);
     }
+    w->args[11] = confidence >= 0 ? apr_psprintf(t->pool, "%.3f", confidence) : NULL;
     vth_queue_push(s->media->dbq, t);
+}
+
+void vth_stream_turn(vth_stream_t *s, const char *role, const char *text, int interrupted,
+                     long heard_ms)
+{
+    turn_write(s, role, text, interrupted, heard_ms, NULL, -1);
+}
+
+void vth_stream_turn_timed(vth_stream_t *s, const char *role, const char *text,
+                           int interrupted, long heard_ms, const vth_turn_times_t *times)
+{
+    turn_write(s, role, text, interrupted, heard_ms, times, -1);
+}
+
+void vth_stream_caller_turn(vth_stream_t *s, const char *text, double confidence)
+{
+    turn_write(s, "caller", text, 0, -1, NULL, confidence);
 }
 
 void vth_stream_sms(vth_stream_t *s, const char *to, const char *body, const char *dedup)

@@ -64,6 +64,12 @@ static void *worker(void *arg)
         }
         t->next = NULL;
         t->run(t, q->db);
+        if (t->then) {
+            vth_queue_t *then = t->then;
+            t->then = NULL;
+            vth_queue_push(then, t);
+            continue;
+        }
         vth_media_complete(q->media, t);
     }
     if (q->db) {

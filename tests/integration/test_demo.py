@@ -55,9 +55,11 @@ def test_demo_start_twice_then_stop(paths, workdir, capture):
         assert re.search(r"^\s*sentiment\s+negative$", ai, re.M), ai
         assert re.search(r"^\s*analysis\s+llm at ", ai, re.M), ai
         # the third tenant's call in stream mode: live audio through mod_proxy_wstunnel to
-        # the helper, espeak-ng speaking, the caller's keys, the transfer after the stream
+        # the helper, espeak-ng speaking, the offline recognizer hearing the caller's words,
+        # the caller's keys, the transfer after the stream
         live = ai[ai.index("== A third tenant 'acme-live'"):]
-        for want in ("[stream wss://", "caller: [dtmf 2]", "caller: [dtmf 0]",
+        for want in ("[stream wss://", "caller: where are you", "assistant: We are at 42 Harbour",
+                     "caller: [dtmf 2]", "caller: [dtmf 0]",
                      "[stream closed by the gateway (1000)]", "[dial +15005550010",
                      "[status completed]", "escalated   yes (completed)",
                      "caller: [key 2]", "assistant: We are open Monday to Friday"):

@@ -395,6 +395,27 @@ START_TEST(test_match_builtins)
 }
 END_TEST
 
+START_TEST(test_phrases_lead_to_their_intents)
+{
+    vt_script_t *s = parse_ok(dental), *d = vt_script_default(vt_test_pool);
+    const char *const *ph;
+    int builtins = vt_script_phrases(d, vt_test_pool, &ph), n;
+    vt_answer_t a;
+
+    /* The tenant's first, then the built-ins (what the offline recognizer listens for);
+     * each, said alone, reaches an intent. */
+    ck_assert_int_eq(builtins, 11);
+    n = vt_script_phrases(s, vt_test_pool, &ph);
+    ck_assert_int_gt(n, builtins);
+    ck_assert_str_eq(ph[n - builtins], "human");
+    ck_assert_str_eq(ph[n - 1], "nothing else");
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(match(s, ph[i], &a) == 1, "%s", ph[i]);
+        ck_assert_int_eq(a.builtin, i >= n - builtins);
+    }
+}
+END_TEST
+
 START_TEST(test_match_tenant_overrides_builtin)
 {
     vt_script_t *s = parse_ok(
@@ -485,6 +506,7 @@ Suite *vt_suite_assistant(void)
     tcase_add_test(tc, test_match_normalization);
     tcase_add_test(tc, test_match_actions_and_specificity);
     tcase_add_test(tc, test_match_builtins);
+    tcase_add_test(tc, test_phrases_lead_to_their_intents);
     tcase_add_test(tc, test_match_tenant_overrides_builtin);
     tcase_add_test(tc, test_to_json_round_trip);
     tcase_add_test(tc, test_action_names);

@@ -171,6 +171,33 @@ START_TEST(test_low_confidence_and_no_match_limit)
 }
 END_TEST
 
+START_TEST(test_rejected_by_the_offline_recognizer)
+{
+    vt_conv_state_t st = { 1, 0, 0, 0 };
+    vt_conv_input_t in = { 0 };
+    vt_conv_result_t r;
+
+    /* The caller spoke, the grammar matched nothing: a no-match (not no input), the
+     * fallback and, at the offline menu, its keys again; the model is not asked. */
+    in.rejected = 1;
+    in.menu = 1;
+    model.calls = 0;
+    vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
+    ck_assert_ptr_null(r.intent);
+    ck_assert_int_eq(r.state.no_match, 1);
+    ck_assert_int_eq(r.state.no_input, 0);
+    ck_assert_int_eq(model.calls, 0);
+    ck_assert_str_eq(r.reply, apr_pstrcat(vt_test_pool, VT_SCRIPT_DEFAULT_FALLBACK, " ",
+                                          vt_conv_menu(vt_test_pool, &ctx), NULL));
+    /* Whatever it heard is not used. */
+    in.said = "opening hours";
+    in.menu = 0;
+    vt_conv_turn(vt_test_pool, &ctx, &st, &in, &r);
+    ck_assert_ptr_null(r.intent);
+    ck_assert_str_eq(r.reply, VT_SCRIPT_DEFAULT_FALLBACK);
+}
+END_TEST
+
 START_TEST(test_actions)
 {
     vt_conv_state_t st = { 2, 0, 0, 0 };
@@ -385,6 +412,7 @@ Suite *vt_suite_conversation(void)
     tcase_add_test(tc, test_unheard_is_not_the_callers_miss);
     tcase_add_test(tc, test_match_resets_counters);
     tcase_add_test(tc, test_low_confidence_and_no_match_limit);
+    tcase_add_test(tc, test_rejected_by_the_offline_recognizer);
     tcase_add_test(tc, test_actions);
     tcase_add_test(tc, test_model_answers_and_fallbacks);
     tcase_add_test(tc, test_model_switches_language);

@@ -138,7 +138,7 @@ Suite *vt_suite_sphinx(void)
     TCase *tc = tcase_create("recognize");
 
     tcase_add_checked_fixture(tc, espeak_setup, espeak_teardown);
-    tcase_set_timeout(tc, 30);
+    tcase_set_timeout(tc, 120); /* each test loads the model: slow under ASan */
     tcase_add_test(tc, test_normalize);
     tcase_add_test(tc, test_recognize_phrase);
     tcase_add_test(tc, test_out_of_dictionary);

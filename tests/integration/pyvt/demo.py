@@ -5,7 +5,8 @@ then the call as `voxtwilio-admin calls show` reports it:
                from the example intents, a request for a human, the transfer;
   - acme-ai    the same over <Gather> with a language model (a local stand-in);
   - acme-live  stream mode, offline: live audio over a Media Stream through
-               mod_proxy_wstunnel to the helper, which speaks with espeak-ng and reads the
+               mod_proxy_wstunnel to the helper, which speaks with espeak-ng, hears the
+               caller's words with the offline recognizer (pocketsphinx) and reads the
                caller's keys; both sides of the call are written to .demo/stream-call.wav.
 
     /usr/bin/python3 tests/integration/pyvt/demo.py start [--build DIR] [--state DIR]
@@ -49,13 +50,15 @@ Hello, are you open on Saturdays?
 Where are you located?
 I have a problem with my crown, can I talk to a receptionist?
 """
-# The third tenant is in stream mode with no realtime model: the helper's offline menu,
-# spoken by espeak-ng, driven by the caller's keys (2: the second intent, opening hours;
+# The third tenant is in stream mode with no realtime model and no speech-to-text endpoint:
+# the helper's offline menu, spoken by espeak-ng; the caller speaks (the offline recognizer
+# listens for the script's phrases), then presses keys (2: the second intent, opening hours;
 # 0: a person).
 LIVE_SLUG = "acme-live"
 LIVE_NAME = "Acme Dental (live audio)"
 LIVE_NUMBER = "+15005550008"
-LIVE_CALLER_SCRIPT = """# stream mode: what the caller does, in order, while the audio plays
+LIVE_CALLER_SCRIPT = """# stream mode: what the caller does, in order, each after the assistant spoke
+where are you
 dtmf 2
 dtmf 0
 """
@@ -332,10 +335,11 @@ class Demo:
     def stream_call(self, admin, must, ap, pg, sid):
         """The third tenant: stream mode with no realtime model. Twilio opens a Media Stream
         (<Connect><Stream>); Apache checks its signature and hands it to the helper, which
-        speaks the greeting and a menu of the intents with espeak-ng and reads the caller's
-        keys; at "0" the stream ends and the <Connect action> dials a person."""
-        say("== A third tenant '%s' in stream mode (live audio, offline: espeak-ng and "
-            "keys)" % LIVE_SLUG)
+        speaks the greeting and a menu of the intents with espeak-ng, hears the caller's
+        words with the offline recognizer and reads the caller's keys; at "0" the stream
+        ends and the <Connect action> dials a person."""
+        say("== A third tenant '%s' in stream mode (live audio, offline: espeak-ng, "
+            "pocketsphinx and keys)" % LIVE_SLUG)
         if not pg.psql("SELECT 1 FROM companies WHERE slug = '%s'" % LIVE_SLUG):
             say('   $ voxtwilio-admin company add %s --name "%s" --greeting "%s" '
                 '--escalation-phone %s' % (LIVE_SLUG, LIVE_NAME, GREETING, ESCALATION))
