@@ -15,9 +15,15 @@
 #include "vt_audio.h"
 #include "vt_log.h"
 
+#include <math.h>
+
 #ifndef VT_SPHINX_MODELDIR
 #define VT_SPHINX_MODELDIR "/usr/share/pocketsphinx/model"
 #endif
+
+/* Path score per frame (log base 1.0001, scaled down 2^10 as pocketsphinx keeps them)
+ * that divides the exponent of the confidence: 20 is about 2 nats per frame. */
+#define VT_SPHINX_SCORE_UNIT 20.0
 
 /* One compiled phrase set: its JSGF search is named "vt<slot>" in the decoder. */
 typedef struct grammar {
@@ -75,8 +81,8 @@ vt_sphinx_t *vt_sphinx_create(const char *hmm, const char *dict)
     if (!(sx = calloc(1, sizeof(*sx))))
         return NULL;
     sx->current = -1;
-    /* No LM: searches are the grammars set per phrase set. -bestpath builds the lattice
-     * ps_get_prob's posterior comes from. */
+    /* No LM: searches are the grammars set per phrase set. -bestpath: the hypothesis and
+     * its score (the confidence) from the word lattice's best path. */
     c = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-dict", dict, "-bestpath", "yes",
                     "-logfn", "/dev/null", NULL);
     sx->ps = c ? ps_init(c) : NULL;
@@ -252,11 +258,18 @@ static grammar_t *grammar_get(vt_sphinx_t *sx, apr_pool_t *pool, const char *con
 }
 
 /* Decodes pcm8k against the current search; the hypothesis (NULL: nothing) and its
- * posterior. */
+ * confidence, from the best path's score per 10 ms frame. pocketsphinx scores each frame
+ * against that frame's best-scoring senone, so a path that fits the audio as well as any
+ * sound could scores near 0 and one forced through words the caller did not say far
+ * below: exp(score per frame / VT_SPHINX_SCORE_UNIT), about 0.4 for a clean phrase, 0.1
+ * for a sentence forced into the nearest phrase. The lattice posterior (ps_get_prob) was
+ * always 1 with a grammar of a few phrases: no use for rejecting (and a phone loop's
+ * score as the reference separated no better, at three times the CPU). */
 static int decode(vt_sphinx_t *sx, const int16_t *pcm8k, size_t n, const char **hyp,
                   double *conf)
 {
-    int32 score, prob;
+    int32 score = 0;
+    int frames;
     size_t m;
 
     if (n > VT_SPHINX_MAX_SAMPLES)
@@ -274,8 +287,8 @@ static int decode(vt_sphinx_t *sx, const int16_t *pcm8k, size_t n, const char **
     *hyp = ps_get_hyp(sx->ps, &score);
     if (*hyp && !**hyp)
         *hyp = NULL;
-    prob = *hyp ? ps_get_prob(sx->ps) : 0;
-    *conf = *hyp ? logmath_exp(ps_get_logmath(sx->ps), prob) : 0.0;
+    frames = ps_get_n_frames(sx->ps);
+    *conf = *hyp && frames > 0 ? exp((double)score / frames / VT_SPHINX_SCORE_UNIT) : 0.0;
     *conf = *conf > 1.0 ? 1.0 : *conf < 0.0 ? 0.0 : *conf;
     return 0;
 }

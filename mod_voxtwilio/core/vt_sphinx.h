@@ -13,14 +13,18 @@
  * the dictionary is skipped (the others still work); r.dropped lists the skipped phrases.
  * Audio: 8 kHz int16 mono, resampled to 16 kHz (vt_audio) for the model; at most
  * VT_SPHINX_MAX_SAMPLES (15 s); longer input is cut there.
- * Confidence: the posterior probability of the best path in the decoder's word lattice
- * (ps_get_prob), in [0,1]; below the threshold the result is a no-match (text and phrase
+ * Confidence: how well the best path fits the audio, exp(its score per 10 ms frame / 20),
+ * in [0,1] (pocketsphinx scores each frame against its best senone): about 0.15-0.4 for
+ * a phrase said alone, lower for speech forced into the nearest phrase, and lower for
+ * some voices than others. Below the threshold the result is a no-match (text and phrase
  * NULL, confidence still set).
  *
  * Threading: a pocketsphinx decoder is not thread-safe and loading the model is slow
- * (~0.1 s, ~20 MB): vt_sphinx_thread() gives each thread its own decoder, created on first
- * use and freed when the thread exits (pthread key destructor). The last VT_SPHINX_GRAMMARS
- * phrase sets (by hash) stay compiled in it, least recently used replaced first.
+ * (0.11-0.16 s, 28 MB RSS each; decoding takes 20-24 ms CPU p50, 41-48 ms p95 per
+ * utterance, tests/integration/test_sphinx_corpus.py): vt_sphinx_thread() gives each
+ * thread its own decoder, created on first use and freed when the thread exits (pthread
+ * key destructor). The last VT_SPHINX_GRAMMARS phrase sets (by hash) stay compiled in
+ * it, least recently used replaced first.
  * pocketsphinx's own logging is switched off process-wide (err_set_logfp(NULL)): the
  * helper's stderr is the Apache error log.
  */
@@ -34,7 +38,8 @@
 
 #define VT_SPHINX_MAX_SAMPLES (15 * 8000)
 #define VT_SPHINX_GRAMMARS 4            /* phrase sets kept compiled per decoder */
-#define VT_SPHINX_THRESHOLD 0.5         /* default acceptance (docs/offline-recognizer.md) */
+#define VT_SPHINX_THRESHOLD 0.16        /* default acceptance: the corpus test's choice
+                                         * (docs/offline-recognizer.md) */
 
 typedef struct vt_sphinx vt_sphinx_t;
 
