@@ -76,7 +76,7 @@ static void usage(FILE *out)
 "                [--stt-url URL|''] [--stt-model M] [--stt-key-file FILE|-] [--no-stt-key]\n"
 "                [--tts-url URL|''] [--tts-model M] [--tts-voice V|''] [--tts-format pcm|wav]\n"
 "                [--tts-key-file FILE|-] [--no-tts-key] [--end-silence-ms MS]\n"
-"                [--barge-in-ms MS] [--reply-budget-ms MS]\n"
+"                [--barge-in-ms MS] [--reply-budget-ms MS] [--recognizer-confidence X|'']\n"
 "      the assistant's settings (docs/assistant.md, docs/stream-mode.md,\n"
 "      docs/voice-pipeline.md); API keys are\n"
 "      read from FILE or standard input (-), stored encrypted and never printed\n"

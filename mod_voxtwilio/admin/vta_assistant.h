@@ -13,6 +13,7 @@ typedef struct vta_pipeline_opts {
     const char *stt_url, *stt_model, *stt_key_file;
     const char *tts_url, *tts_model, *tts_voice, *tts_format, *tts_key_file;
     const char *end_silence, *barge_in, *reply_budget;
+    const char *recognizer_confidence;  /* "" resets it to the built-in default */
     int no_stt_key, no_tts_key;
 } vta_pipeline_opts_t;
 int vta_pipeline_opt(int argc, char **argv, int *i, vta_pipeline_opts_t *o);

@@ -9,6 +9,7 @@
 #include "vta.h"
 #include "vta_assistant.h"
 #include "vt_keyring.h"
+#include "vt_sphinx.h"
 #include "vt_util.h"
 
 #define VTA_SPEECH_KEY_MAX 1024
@@ -27,7 +28,9 @@ int vta_pipeline_opt(int argc, char **argv, int *i, vta_pipeline_opts_t *o)
         || (m = vta_opt(argc, argv, i, "--tts-key-file", &o->tts_key_file)) != 0
         || (m = vta_opt(argc, argv, i, "--end-silence-ms", &o->end_silence)) != 0
         || (m = vta_opt(argc, argv, i, "--barge-in-ms", &o->barge_in)) != 0
-        || (m = vta_opt(argc, argv, i, "--reply-budget-ms", &o->reply_budget)) != 0) {
+        || (m = vta_opt(argc, argv, i, "--reply-budget-ms", &o->reply_budget)) != 0
+        || (m = vta_opt(argc, argv, i, "--recognizer-confidence",
+                        &o->recognizer_confidence)) != 0) {
         return m < 0 ? -1 : 1;
     }
     if (strcmp(argv[*i], "--no-stt-key") == 0) {
@@ -50,7 +53,8 @@ int vta_pipeline_opts_given(const vta_pipeline_opts_t *o)
 {
     return o->stt_url || o->stt_model || o->stt_key_file || o->no_stt_key || o->tts_url
            || o->tts_model || o->tts_voice || o->tts_format || o->tts_key_file
-           || o->no_tts_key || o->end_silence || o->barge_in || o->reply_budget;
+           || o->no_tts_key || o->end_silence || o->barge_in || o->reply_budget
+           || o->recognizer_confidence;
 }
 
 /* A model or voice name: printable, no spaces, at most max characters. */
@@ -72,6 +76,21 @@ static int ms_ok(const char *opt, const char *v, long lo, long hi)
     n = strtol(v, &end, 10);
     if (!*v || *end || n < lo || n > hi)
         return vta_err("%s must be a number of milliseconds from %ld to %ld", opt, lo, hi);
+    return VTA_OK;
+}
+
+/* The offline recognizer's threshold: 0 to 1, or "" (the built-in default). */
+static int confidence_ok(const char *v)
+{
+    char *end = NULL;
+    double x;
+
+    if (!v || !*v)
+        return VTA_OK;
+    x = strtod(v, &end);
+    if (*end || !(x >= 0 && x <= 1))
+        return vta_err("--recognizer-confidence must be a number from 0 to 1 (or '' for the "
+                       "default, %.2f)", VT_SPHINX_THRESHOLD);
     return VTA_OK;
 }
 
@@ -100,6 +119,7 @@ int vta_pipeline_check(vta_ctx_t *c, vta_pipeline_opts_t *o)
         || ms_ok("--end-silence-ms", o->end_silence, 200, 3000) != VTA_OK
         || ms_ok("--barge-in-ms", o->barge_in, 60, 2000) != VTA_OK
         || ms_ok("--reply-budget-ms", o->reply_budget, 500, 20000) != VTA_OK
+        || confidence_ok(o->recognizer_confidence) != VTA_OK
         || url_ok(c, "--stt-url", &o->stt_url) != VTA_OK
         || url_ok(c, "--tts-url", &o->tts_url) != VTA_OK)
         return VTA_FAIL;
@@ -162,6 +182,7 @@ int vta_pipeline_apply(vta_ctx_t *c, const char *company_id, const char *slug,
     p[13] = o->end_silence;
     p[14] = o->barge_in;
     p[15] = o->reply_budget;
+    p[16] = o->recognizer_confidence;
     /* "" clears an endpoint and its model (and voice) with it. */
     res = vta_q(c,
                 "UPDATE companies SET"
@@ -183,9 +204,11 @@ int vta_pipeline_apply(vta_ctx_t *c, const char *company_id, const char *slug,
                 " end_silence_ms = coalesce($14::integer, end_silence_ms),"
                 " barge_in_ms = coalesce($15::integer, barge_in_ms),"
                 " reply_budget_ms = coalesce($16::integer, reply_budget_ms),"
+                " recognizer_confidence = CASE WHEN $17::text IS NULL THEN recognizer_confidence"
+                "   ELSE nullif($17::text, '')::real END,"
                 " updated_at = now()"
                 " WHERE id = $1::bigint",
-                16, p);
+                17, p);
     if (!vta_res_ok(res))
         return constraint_err(c, res, slug);
     PQclear(res);
@@ -207,7 +230,8 @@ int vta_pipeline_print(vta_ctx_t *c, const char *slug)
                           " coalesce(tts_voice, '(default)'), tts_format,"
                           " CASE WHEN tts_key_enc IS NULL THEN 'none'"
                           "   ELSE 'set (sealed with key ' || tts_key_id || ')' END,"
-                          " end_silence_ms, barge_in_ms, reply_budget_ms"
+                          " end_silence_ms, barge_in_ms, reply_budget_ms,"
+                          " recognizer_confidence"
                           " FROM companies WHERE slug = $1",
                           1, params);
 
@@ -224,6 +248,10 @@ int vta_pipeline_print(vta_ctx_t *c, const char *slug)
            PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
            PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8),
            PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 10));
+    if (PQgetisnull(res, 0, 11))
+        printf("recognizer confidence: %.2f (the default)\n", VT_SPHINX_THRESHOLD);
+    else
+        printf("recognizer confidence: %.2f\n", atof(PQgetvalue(res, 0, 11)));
     PQclear(res);
     return VTA_OK;
 }

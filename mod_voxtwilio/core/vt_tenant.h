@@ -52,10 +52,11 @@ typedef struct vt_tenant {
     int end_silence_ms;             /* turn detection; 0: vt_turn's default */
     int barge_in_ms;
     int reply_budget_ms;            /* silence before a filler; 0: the default */
+    double recognizer_confidence;   /* the offline recognizer's threshold; -1: the default */
 } vt_tenant_t;
 
 /* Each selects VT_TENANT_NCOLS columns, in vt_tenant_from_row's order, by one key. */
-#define VT_TENANT_NCOLS 47
+#define VT_TENANT_NCOLS 48
 extern const vt_event_stmt_t vt_tenant_by_number_stmt;
 extern const vt_event_stmt_t vt_tenant_by_slug_stmt;
 extern const vt_event_stmt_t vt_tenant_by_call_stmt;

@@ -326,14 +326,16 @@ static void recognize_run(vth_task_t *t, vth_db_t *db)
     vt_sphinx_t *sx = vt_sphinx_thread();
     const char *const *phrases;
     int n = vt_script_phrases(h->assistant->script, t->pool, &phrases);
+    double threshold = h->tenant->recognizer_confidence >= 0
+                           ? h->tenant->recognizer_confidence : VT_SPHINX_THRESHOLD;
     vt_sphinx_result_t r;
 
     (void)db;
     if (!sx) {
         h->stt_why = "the offline recognizer's model cannot be loaded";
     }
-    else if (vt_sphinx_recognize(sx, t->pool, phrases, n, h->pcm, h->n, VT_SPHINX_THRESHOLD,
-                                 &r) != 0) {
+    else if (vt_sphinx_recognize(sx, t->pool, phrases, n, h->pcm, h->n, threshold, &r)
+             != 0) {
         h->stt_why = "the offline recognizer has no phrase to listen for";
         h->dropped = r.dropped;
     }

@@ -134,3 +134,35 @@ def test_speaking_over_the_greeting_cuts_it(stream_apache, client_for, stream_te
     assert pg.scalar("SELECT barge_ins FROM calls WHERE call_sid = '%s'" % sid) == "1"
     assert caller_turns(pg, sid)[0][0] == "opening hours", caller_turns(pg, sid)
     assert assistant_turns(pg, sid)[1] == "We are open nine to five."
+
+
+def test_the_tenant_sets_how_sure_the_recognizer_must_be(stream_apache, client_for,
+                                                         stream_tenant, admin, pg):
+    """assistant set --recognizer-confidence: above what a clean phrase scores (0.28-0.38
+    here), the phrase is a no-match; '' goes back to the default, and it is heard again."""
+    t = stream_tenant(script=SCRIPT)
+    assert "recognizer confidence: 0.16 (the default)" in admin("assistant", "show",
+                                                                t.slug).out
+    for bad in ("1.5", "-0.1", "high", "0.5x"):
+        r = admin("assistant", "set", t.slug, "--recognizer-confidence", bad)
+        assert r.rc != 0 and "--recognizer-confidence must be a number from 0 to 1" in r.err
+    assert admin("assistant", "set", t.slug, "--recognizer-confidence", "0.9").rc == 0
+    assert "recognizer confidence: 0.90\n" in admin("assistant", "show", t.slug).out
+    heard = []
+    for setting in ("0.9", ""):
+        if setting == "":
+            assert admin("assistant", "set", t.slug, "--recognizer-confidence", "").rc == 0
+        s, p = place_call(stream_apache, client_for, t)
+        sid = param(p, "CallSid")
+        answered(s, 1, "the greeting and menu played")
+        say(s, "opening hours")
+        answered(s, 2, "the answer")
+        s.hangup()
+        assert s.wait_closed(10)
+        heard.append((caller_turns(pg, sid)[0], assistant_turns(pg, sid)[1]))
+    (no, no_reply), (yes, yes_reply) = heard
+    assert no[0] == "[not understood]" and 0.16 < float(no[1]) < 0.9, heard
+    assert no_reply == FALLBACK + " " + MENU
+    assert yes[0] == "opening hours" and yes_reply == "We are open nine to five.", heard
+    assert "recognizer confidence: 0.16 (the default)" in admin("assistant", "show",
+                                                                t.slug).out

@@ -195,7 +195,7 @@ START_TEST(test_stream_settings)
 }
 END_TEST
 
-/* The voice pipeline's columns (sql/005_pipeline.sql). */
+/* The voice pipeline's columns (sql/005_pipeline.sql, 008_recognizer_confidence.sql). */
 START_TEST(test_pipeline_settings)
 {
     const char *row[VT_TENANT_NCOLS] = {
@@ -218,6 +218,10 @@ START_TEST(test_pipeline_settings)
     ck_assert_int_eq(t.end_silence_ms, 700);
     ck_assert_int_eq(t.barge_in_ms, 300);
     ck_assert_int_eq(t.reply_budget_ms, 2000);
+    ck_assert(t.recognizer_confidence < 0); /* unset: vt_sphinx's default */
+    row[47] = "0.25";
+    vt_tenant_from_row(row, &t);
+    ck_assert(t.recognizer_confidence > 0.249 && t.recognizer_confidence < 0.251);
     row[34] = NULL;
     row[38] = "";
     row[41] = NULL;
