@@ -4,8 +4,10 @@ Starts a throwaway PostgreSQL and a production-like Apache (event MPM on loopbac
 LogLevel warn, access log on, KeepAlive on) through the pyvt harness, creates many tenants
 with voxtwilio-admin, pre-signs large sets of Twilio webhooks (inbound, speech,
 status-callback) over many tenants and CallSids, and drives them with wrk, together with a
-bare "hello" handler (bench/mod_vt_hello.c) in the same httpd as the ceiling. Then it
-measures the Apache children's memory before and after a fixed-size mixed run.
+bare "hello" handler (bench/mod_vt_hello.c) in the same httpd as the ceiling; PostgreSQL's
+share of each point (bench/pg_stats.py); the Node/Express peer before and after the points
+(bench/peer.py), each route given as ratios to it. Then it measures the Apache children's
+memory before and after a fixed-size mixed run.
 
 Results: bench/results/<UTC date>.json, bench/results/latest.json and latest.md.
 """
@@ -34,6 +36,9 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "integration"))
 
 import pyvt  # noqa: E402
 from pyvt import TwilioSigner  # noqa: E402
+
+import peer  # noqa: E402
+import pg_stats  # noqa: E402
 
 ROUTES = ("inbound", "speech", "status-callback")
 TARGETS = ("hello",) + ROUTES
@@ -658,6 +663,10 @@ def main():
     ap.add_argument("--dbd", default="4,16,32", help="DBDMin,DBDKeep,DBDMax (per child)")
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-peer", action="store_true",
+                    help="skip the Node peer's runs (before and after the points)")
+    ap.add_argument("--no-pg-stats", action="store_true",
+                    help="no pg_stat_statements (the per-route PostgreSQL breakdown)")
     a = ap.parse_args()
     duration = a.duration or (5 if a.quick else 15)
     conns = [int(c) for c in a.connections.split(",")]
@@ -686,9 +695,14 @@ def main():
         hello_so = build_hello(work)
         log("hello module built: %s" % hello_so)
 
-        pg = pyvt.PgCluster(base_dir=os.path.join(work, "pg"))
+        pg = pyvt.PgCluster(base_dir=os.path.join(work, "pg"),
+                            extra_conf="" if a.no_pg_stats else pg_stats.EXTRA_CONF)
         pg.start()
         log("PostgreSQL on 127.0.0.1:%d" % pg.port)
+        pgp = None
+        if not a.no_pg_stats:
+            pgp = pg_stats.PgPoint(pg)
+            pgp.enable()
         key_file = os.path.join(work, "voxtwilio.keys")
         admin = pyvt.Admin(paths.admin_bin, pg.conninfo, key_file)
         r = admin.run("keys", "generate", key_file, db=None, key_file=None, api_base=None)
@@ -742,6 +756,12 @@ def main():
             estimate[target] = res["rps"]
             log("calibration %-16s %8.0f req/s" % (target, res["rps"]))
 
+        peer_runs, peer_problems = [], []
+        peer_why = "--no-peer" if a.no_peer or a.mem_only else peer.available()
+        if peer_why:
+            log("the Node peer is not run: %s" % peer_why)
+        else:
+            peer.run_into(peer_runs, peer_problems, conns, duration, a.threads, log)
         for c in (() if a.mem_only else conns):
             for target in targets:
                 n = int(estimate[target] * duration * 2) + 2000
@@ -753,7 +773,11 @@ def main():
                 before = row_counts(pg)
                 log("%-16s c=%-3d %d pre-signed requests (%.1f s); running %d s"
                     % (target, c, n, gen_s, duration))
+                if pgp:
+                    pgp.start()
                 res = run_wrk(url, f, c, a.threads, duration=duration, meter=meter)
+                if pgp:
+                    res["pg_stats"] = pgp.finish(res["requests"])
                 res["rows_written"] = diff_counts(before, row_counts(pg))
                 res.update(target=target, connections=c, threads=a.threads,
                            duration_s=duration)
@@ -772,6 +796,8 @@ def main():
                     log("WARNING: other processes used %.1f of %.1f CPU-seconds during this "
                         "point: the machine is not quiet" % (res["cpu_s"]["others"],
                                                              res["cpu_s"]["machine_total"]))
+        if not peer_why:
+            peer.run_into(peer_runs, peer_problems, conns, duration, a.threads, log)
         for p in points:
             h = next(x for x in points if x["target"] == "hello"
                      and x["connections"] == p["connections"])
@@ -813,7 +839,7 @@ def main():
                 mem_log, expected=[r"AH00484: server reached MaxRequestWorkers",
                                    r"AH10159: server is within MinSpareThreads"])
             log_text += mem_log
-        problems = []
+        problems = list(peer_problems)
         for p in points:
             e = p["errors"]
             if p["non2xx"] or e["connect"] or e["read"] or e["write"] or e["timeout"]:
@@ -857,11 +883,14 @@ def main():
                            "dbd_min_keep_max": dbd, "log_level": "warn", "access_log": True,
                            "keepalive": True,
                            "max_keepalive_requests": a.max_keepalive_requests},
-                "postgresql": "pyvt throwaway cluster: fsync=off, synchronous_commit=off",
+                "postgresql": "pyvt throwaway cluster: fsync=off, synchronous_commit=off%s"
+                              % ("" if a.no_pg_stats else ", pg_stat_statements"),
                 "speech_turns_per_call": TURNS_PER_CALL,
                 "status_callbacks_per_call": len(STATUSES),
             },
             "calibration_rps": {k: round(v, 1) for k, v in estimate.items()},
+            "peer": {"runs": peer_runs, "ratios": peer.ratios(points, peer_runs),
+                     "not_run": peer_why},
             "points": [{k: v for k, v in p.items() if k != "wrk_output"} for p in points],
             "memory": memory,
             "memory_control_tcache_off": control,
@@ -1054,6 +1083,8 @@ def markdown(result):
             "1" if p["target"] == "hello" else "%.1f×" % r["p50"],
             "1" if p["target"] == "hello" else "%.1f×" % r["p99"],
             cpu.get("apache", 0), cpu.get("pg", 0), cpu.get("wrk", 0)))
+    lines += peer.markdown(result.get("peer", {}).get("ratios", []))
+    lines += pg_stats.markdown(result["points"])
     if result["memory"]:
         lines += memory_markdown(result)
     lines.append("")

@@ -164,14 +164,21 @@ def serve_standins(conf_json, out_path):
         time.sleep(3600)
 
 
+def harness(a):
+    """The command prefix of what plays the outside world (the stand-ins, the callers):
+    --harness-nice N gives the gateway's processes the CPU first, as if those ran on other
+    machines, as they do in production."""
+    return ["nice", "-n", str(a.harness_nice)] if a.harness_nice else []
+
+
 class StandIns:
     def __init__(self, a, work):
         self.out = os.path.join(work, "standins-own.json")
         conf = {"stt_ms": a.stt_ms, "model_ms": a.model_ms, "tts_ms": a.tts_ms,
                 "tts_audio_s": a.tts_audio_s}
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve-standins", json.dumps(conf),
-             self.out], stdout=subprocess.PIPE, text=True, cwd=work,
+            harness(a) + [sys.executable, os.path.abspath(__file__), "--serve-standins",
+                          json.dumps(conf), self.out], stdout=subprocess.PIPE, text=True, cwd=work,
             env=dict(os.environ, PYTHONPATH=os.path.join(SRCDIR, "tests", "integration")))
         self.urls = json.loads(self.proc.stdout.readline())
 
@@ -370,7 +377,7 @@ def measure(a, pl, brain, tts, n):
         sids = [ln.split()[3] for ln in fh if ln.strip()]
     pl.standins.own_times()                     # from now on
     out = os.path.join(pl.gw.work, "load.json")
-    cmd = [os.path.join(a.build, "bench_stream_load"), "--url", pl.url, "--n", str(n),
+    cmd = harness(a) + [os.path.join(a.build, "bench_stream_load"), "--url", pl.url, "--n", str(n),
            "--duration", str(a.duration), "--pid", str(pl.pid), "--sig-file", sig,
            "--caller-audio", pl.caller_audio, "--json", out]
     h0, t0 = sb.pid_ticks(pl.helper_pid), time.monotonic()
@@ -430,10 +437,11 @@ def markdown(res):
         "%d ms, model first token %d ms, text-to-speech first byte %d ms; each caller speaks "
         "%.1f s every %g s. Stages in ms after the end of the caller's speech, p50 / p99 / "
         "max over every reply; gateway share = first frame − the stand-ins' delays; helper "
-        "CPU: 100 %% = one core."
+        "CPU: 100 %% = one core.%s"
         % (res["date"], c["duration_s"], m["cpu_model"], m["nproc"], m["mem_total_mib"],
            c["stt_ms"], c["model_ms"], c["tts_ms"], c["caller_said_ms"] / 1000.0,
-           c["cycle_s"]), "",
+           c["cycle_s"], " The stand-ins and the load client at nice %d." % c["harness_nice"]
+           if c.get("harness_nice") else ""), "",
         "| # | brain | voice | streams | replies | transcript | first token | first frame "
         "| **gateway share** | helper CPU % | % per stream | RSS MiB | load before (cores) |",
         "|---:|---|---|---:|---:|---|---|---|---|---:|---:|---:|---:|"]
@@ -521,6 +529,8 @@ def parse_args():
     ap.add_argument("--tts-audio-s", type=float, default=1.5, help="the TTS stand-in's audio")
     ap.add_argument("--cycle-s", type=float, default=7,
                     help="each caller speaks once per this many seconds")
+    ap.add_argument("--harness-nice", type=int, default=0,
+                    help="run the stand-ins and the load client at this nice level (1-19)")
     ap.add_argument("--quiet-cores", type=float, default=0.3)
     ap.add_argument("--quiet-wait", type=float, default=60)
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
@@ -564,7 +574,7 @@ def main():
            "config": {"points": a.points, "duration_s": a.duration, "repeat": a.repeat,
                       "stt_ms": a.stt_ms, "model_ms": a.model_ms, "tts_ms": a.tts_ms,
                       "tts_audio_s": a.tts_audio_s, "cycle_s": a.cycle_s,
-                      "caller_said_ms": pl.said_ms},
+                      "caller_said_ms": pl.said_ms, "harness_nice": a.harness_nice},
            "runs": runs, "mod_status_stages": {k: v for k, v in status.items()
                                                if k.startswith("VoxTwilioStage")},
            "ok": not problems, "problems": problems,

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # mod_voxtwilio load benchmark (on demand; never part of `make check`). As root on Debian 12:
 #   bench/run.sh            15 s per point: inbound, speech, status-callback and the bare
-#                           "hello" handler at 32 and 128 connections, then Apache's memory
-#                           before/after 100,000 mixed webhooks, and a control memory run
-#                           with glibc's tcache off (about 7 minutes on 2 cores)
+#                           "hello" handler at 32 and 128 connections, with PostgreSQL's
+#                           share per route (pg_stat_statements, write transactions, WAL);
+#                           the Node/Express peer (../shared/peers/webhook-node) before and
+#                           after them, the gateway's figures as ratios to it; then Apache's
+#                           memory before/after 100,000 mixed webhooks, and a control memory
+#                           run with glibc's tcache off (about 9 minutes on 2 cores)
 #   bench/run.sh --quick    5 s per point (about 4 minutes; the memory runs are the same)
 #   bench/run.sh --llm      the gateway's own latency per LLM turn (bench/llm_turn.py):
 #                           time in the module minus time waiting on a local stand-in model

@@ -28,8 +28,9 @@ def _postgres_can_reach(path):
 
 class PgCluster:
     def __init__(self, base_dir=None, port=None, dbname="voxtwilio", user="voxtwilio",
-                 bindir=PG_BINDIR):
+                 bindir=PG_BINDIR, extra_conf=""):
         self.bindir = bindir
+        self.extra_conf = extra_conf  # more postgresql.conf lines (the benchmarks')
         self.dbname = dbname
         self.user = user
         self.own_base = base_dir is None
@@ -100,7 +101,8 @@ class PgCluster:
                     "synchronous_commit = off\n"
                     "full_page_writes = off\n"
                     "max_connections = 200\n"
-                    "log_min_messages = warning\n" % (self.port, self.sockdir))
+                    "log_min_messages = warning\n" % (self.port, self.sockdir)
+                    + self.extra_conf)
         self._chown(conf)
 
     def start(self, timeout=60):
