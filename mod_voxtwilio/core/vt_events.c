@@ -91,23 +91,27 @@ static const char *int_or_null(const char *v)
 
 const vt_event_stmt_t vt_event_inbound_stmt = {
     "voxtwilio_event_inbound",
-    "WITH ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
-    "params) VALUES (%s, CAST(%s AS bigint), 'inbound', %s, %s, CAST(%s AS jsonb)) "
+    /* The tenant as the caller read it (a child's cache, or its own lookup): every write
+     * below happens only while the company still has that version. */
+    "WITH ok AS (SELECT id, greeting FROM companies WHERE id = CAST(%s AS bigint) "
+    "AND tenant_version = CAST(%s AS bigint)), "
+    "ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
+    "params) SELECT %s, id, 'inbound', %s, %s, CAST(%s AS jsonb) FROM ok "
     "ON CONFLICT (dedup_key) DO NOTHING), "
     /* The greeting turn in the same round trip (its call row is checked at the statement's
      * end); from the company row, so a replay from the spool writes it too. */
     "gr AS (INSERT INTO call_turns (call_sid, seq, role, text) "
-    "SELECT %s, 1, 'assistant', greeting FROM companies WHERE id = CAST(%s AS bigint) "
-    "ON CONFLICT (call_sid, seq) DO NOTHING) "
-    "INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, status, "
-    "status_rank) VALUES (%s, CAST(%s AS bigint), %s, %s, %s, %s, CAST(%s AS smallint)) "
-    "ON CONFLICT (call_sid) DO NOTHING",
-    14
+    "SELECT %s, 1, 'assistant', greeting FROM ok ON CONFLICT (call_sid, seq) DO NOTHING), "
+    "ca AS (INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, "
+    "status, status_rank) SELECT %s, id, %s, %s, %s, %s, CAST(%s AS smallint) FROM ok "
+    "ON CONFLICT (call_sid) DO NOTHING) "
+    "SELECT count(*) FROM ok",
+    13
 };
 
 const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
-                                   const char *company_id, const char *idempotency_token,
-                                   const char **err)
+                                   const char *company_id, const char *version,
+                                   const char *idempotency_token, const char **err)
 {
     const char *sid = vt_params_get(params, "CallSid");
     const char *status = vt_params_get(params, "CallStatus");
@@ -121,21 +125,24 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
     if (!status || !*status) {
         status = "ringing";
     }
+    if (!version) {
+        *err = "the tenant's version is unknown (is the schema migrated?)";
+        return NULL;
+    }
     a = apr_pcalloc(p, sizeof(*a) * vt_event_inbound_stmt.nargs);
-    a[0] = sid;
-    a[1] = company_id;
-    a[2] = dedup_key(p, idempotency_token, "inbound", sid, NULL, NULL);
-    a[3] = status;
-    a[4] = vt_params_to_json(p, params);
-    a[5] = sid;
-    a[6] = company_id;
+    a[0] = company_id;
+    a[1] = version;
+    a[2] = sid;
+    a[3] = dedup_key(p, idempotency_token, "inbound", sid, NULL, NULL);
+    a[4] = status;
+    a[5] = vt_params_to_json(p, params);
+    a[6] = sid;
     a[7] = sid;
-    a[8] = company_id;
-    a[9] = direction ? direction : "inbound";
-    a[10] = vt_params_get(params, "From");
-    a[11] = vt_params_get(params, "To");
-    a[12] = status;
-    a[13] = apr_itoa(p, vt_call_status_rank(status));
+    a[8] = direction ? direction : "inbound";
+    a[9] = vt_params_get(params, "From");
+    a[10] = vt_params_get(params, "To");
+    a[11] = status;
+    a[12] = apr_itoa(p, vt_call_status_rank(status));
     return a;
 }
 
@@ -159,14 +166,16 @@ const vt_event_stmt_t vt_event_status_stmt = {
 };
 
 const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *params,
-                                  const char *company_id, const char *idempotency_token,
-                                  const char **err)
+                                  const char *company_id, const char *version,
+                                  const char *idempotency_token, const char **err)
 {
     const char *sid = vt_params_get(params, "CallSid");
     const char *status = vt_params_get(params, "CallStatus");
     const char *seq = int_or_null(vt_params_get(params, "SequenceNumber"));
     const char *direction = vt_params_get(params, "Direction");
     const char *rank, **a;
+
+    (void)version; /* not checked by this statement */
 
     if (!vt_sid_valid(sid, "CA") || !status || !*status) {
         *err = "status callback without a valid CallSid and CallStatus";
@@ -207,8 +216,8 @@ const vt_event_stmt_t vt_event_recording_stmt = {
 };
 
 const char **vt_event_recording_args(apr_pool_t *p, const apr_array_header_t *params,
-                                     const char *company_id, const char *idempotency_token,
-                                     const char **err)
+                                     const char *company_id, const char *version,
+                                     const char *idempotency_token, const char **err)
 {
     const char *sid = vt_params_get(params, "CallSid");
     const char *rec = vt_params_get(params, "RecordingSid");
@@ -216,6 +225,8 @@ const char **vt_event_recording_args(apr_pool_t *p, const apr_array_header_t *pa
     const char *status = vt_params_get(params, "RecordingStatus");
     const char **a;
     json_object *payload;
+
+    (void)version; /* not checked by this statement */
 
     if (!status) {
         status = "completed"; /* <Record action> requests carry no RecordingStatus */
@@ -255,11 +266,13 @@ const vt_event_stmt_t vt_event_speech_stmt = {
 };
 
 const char **vt_event_speech_args(apr_pool_t *p, const apr_array_header_t *params,
-                                  const char *company_id, const char *idempotency_token,
-                                  const char **err)
+                                  const char *company_id, const char *version,
+                                  const char *idempotency_token, const char **err)
 {
     const char *sid = vt_params_get(params, "CallSid");
     const char *json, **a;
+
+    (void)version; /* not checked by this statement */
 
     if (!vt_sid_valid(sid, "CA")) {
         *err = "Gather result without a valid CallSid";

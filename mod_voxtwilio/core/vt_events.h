@@ -21,10 +21,11 @@ int vt_call_status_is_final(const char *status);
 /* The webhook's parameters as a JSON object (repeated names become arrays). */
 const char *vt_params_to_json(apr_pool_t *p, const apr_array_header_t *params);
 
-/* An argument builder: the statement's arguments, or NULL with *err. */
+/* An argument builder: the statement's arguments, or NULL with *err. version: the
+ * tenant's tenant_version as the caller knows it (the statements that check it say so). */
 typedef const char **vt_event_args_fn(apr_pool_t *p, const apr_array_header_t *params,
-                                      const char *company_id, const char *idempotency_token,
-                                      const char **err);
+                                      const char *company_id, const char *version,
+                                      const char *idempotency_token, const char **err);
 
 typedef struct vt_event_stmt {
     const char *label; /* a SQL identifier: mod_dbd prepares it under this name */
@@ -53,7 +54,10 @@ extern const vt_event_stmt_t vt_stream_turn_stmt;
 extern const vt_event_stmt_t vt_stream_end_stmt;
 
 /* "A call comes in": the event (deduplicated), the call row and the tenant's greeting as
- * the call's first turn (seq 1), once per CallSid, in one statement. */
+ * the call's first turn (seq 1), once per CallSid, in one statement, and only while the
+ * company still has the tenant_version given (sql/009). Returns one row, one column: "1"
+ * written (or already there), "0" nothing written: the tenant changed since it was read
+ * (look it up again and repeat). */
 extern const vt_event_stmt_t vt_event_inbound_stmt;
 vt_event_args_fn vt_event_inbound_args;
 

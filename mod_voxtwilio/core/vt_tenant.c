@@ -19,7 +19,8 @@
     "encode(c.realtime_key_enc, 'hex'), c.realtime_key_id, c.stt_url, c.stt_model, "     \
     "encode(c.stt_key_enc, 'hex'), c.stt_key_id, c.tts_url, c.tts_model, c.tts_voice, "      \
     "c.tts_format, encode(c.tts_key_enc, 'hex'), c.tts_key_id, c.end_silence_ms::text, "     \
-    "c.barge_in_ms::text, c.reply_budget_ms::text, c.recognizer_confidence::text "
+    "c.barge_in_ms::text, c.reply_budget_ms::text, c.recognizer_confidence::text, "          \
+    "c.tenant_version::text "
 
 const vt_event_stmt_t vt_tenant_by_number_stmt = {
     "voxtwilio_tenant_by_number",
@@ -104,6 +105,8 @@ void vt_tenant_from_row(const char *const *c, vt_tenant_t *t)
     t->barge_in_ms = c[45] ? atoi(c[45]) : 0;
     t->reply_budget_ms = c[46] ? atoi(c[46]) : 0;
     t->recognizer_confidence = c[47] && *c[47] ? atof(c[47]) : -1;
+    t->version = opt(c[48]);
+    t->row = c;
 }
 
 int vt_tenant_is_stream(const vt_tenant_t *t)

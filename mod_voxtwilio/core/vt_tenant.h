@@ -53,10 +53,12 @@ typedef struct vt_tenant {
     int barge_in_ms;
     int reply_budget_ms;            /* silence before a filler; 0: the default */
     double recognizer_confidence;   /* the offline recognizer's threshold; -1: the default */
+    const char *version;            /* companies.tenant_version (sql/009), as text */
+    const char *const *row;         /* the columns it was filled from (vt_tenant_cache_put) */
 } vt_tenant_t;
 
 /* Each selects VT_TENANT_NCOLS columns, in vt_tenant_from_row's order, by one key. */
-#define VT_TENANT_NCOLS 48
+#define VT_TENANT_NCOLS 49
 extern const vt_event_stmt_t vt_tenant_by_number_stmt;
 extern const vt_event_stmt_t vt_tenant_by_slug_stmt;
 extern const vt_event_stmt_t vt_tenant_by_call_stmt;

@@ -256,12 +256,13 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
                                : "signature does not match");
         return SP_REJECT;
     }
-    args = route->spool_args(p, it->params, t.company_id, it->idempotency_token, &err);
+    args = route->spool_args(p, it->params, t.company_id, t.version, it->idempotency_token,
+                             &err);
     if (!args) {
         it->why = apr_psprintf(p, "tenant %s: %s", t.slug, err);
         return SP_REJECT;
     }
-    res = vth_pq(conn, p, VTH_PQ_COMMAND, "writing the event",
+    res = vth_pq(conn, p, VTH_PQ_EITHER, "writing the event",
                  vt_sql_to_libpq(p, route->spool_stmt->sql), route->spool_stmt->nargs, args,
                  &err);
     if (!res && PQstatus(conn) == CONNECTION_BAD)
@@ -272,6 +273,14 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
         it->why = apr_psprintf(p, "tenant %s: the database refused the event (%s)", t.slug,
                                err);
         return SP_REJECT;
+    }
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+        && strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        /* A statement that checks the tenant's version (inbound) found it changed since
+         * the lookup above: nothing was written; the next pass looks it up again. */
+        PQclear(res);
+        it->why = apr_psprintf(p, "tenant %s changed while it was replayed", t.slug);
+        return SP_RETRY;
     }
     /* Whether it was new is not visible here (the event's INSERT is a CTE); the dedup
      * keys are what make a second replay change nothing. */

@@ -121,6 +121,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     vtm_helper_child_init(pchild, s);
     vtm_llm_child_init(pchild, s);
     vtm_conversation_child_init(pchild, s);
+    vtm_handler_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -120,6 +120,18 @@ static const char *cmd_assistant_cache(cmd_parms *cmd, void *dc, const char *arg
     return err;
 }
 
+/* VoxTwilioTenantCache N: tenant rows kept per child (0: a lookup per webhook). */
+static const char *cmd_tenant_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_int64_t n;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err && !(err = int_arg(cmd, arg, 0, VT_TENANT_CACHE_MAX, "tenants", &n))) {
+        vtm_srv_conf(cmd->server)->tenant_cache = (int)n;
+    }
+    return err;
+}
+
 /* VoxTwilioAssistantTimeout 6 | 2500ms: the model's share of one speech turn. */
 static const char *cmd_assistant_timeout(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -371,6 +383,9 @@ const command_rec vtm_cmds[] = {
     AP_INIT_TAKE1("VoxTwilioAssistantCache", cmd_assistant_cache, NULL, RSRC_CONF,
                   "Tenants whose parsed assistant (script, languages) each child keeps in "
                   "memory (default 256; 0 parses it at every turn)"),
+    AP_INIT_TAKE1("VoxTwilioTenantCache", cmd_tenant_cache, NULL, RSRC_CONF,
+                  "Tenant rows (numbers, slugs) each child keeps, checked by each webhook's "
+                  "own statement (default 1024; 0 looks the tenant up at every webhook)"),
     AP_INIT_FLAG("VoxTwilioSignature", cmd_signature, NULL, RSRC_CONF,
                  "Off disables X-Twilio-Signature checks (testing only; default On)"),
     AP_INIT_TAKE1("VoxTwilioHelper", cmd_helper, NULL, RSRC_CONF,

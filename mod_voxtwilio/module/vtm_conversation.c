@@ -108,9 +108,13 @@ static int voice_preamble(vtm_webhook_t *w, vt_tenant_t **t, int *status)
     case VTM_TENANT_OK:
         break;
     }
-    *status = vtm_authenticate(w, *t);
+    *status = vtm_authenticate_tenant(w, t);
     if (*status == HTTP_INTERNAL_SERVER_ERROR) {
         *status = vtm_send_apology(w->r);
+        return 0;
+    }
+    if (*status == HTTP_NOT_FOUND) {
+        *status = vtm_send_not_in_service(w->r);
         return 0;
     }
     return *status == OK;
@@ -121,6 +125,41 @@ static void log_db_down(vtm_webhook_t *w, const char *what)
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, w->r,
                   VTLOGNO(10502) "CallSid %s: %s not recorded (database unavailable)",
                   w->call_sid, what);
+}
+
+/* Writes the inbound call (vt_event_inbound_stmt, which checks the tenant's version). A
+ * tenant from the cache that is no longer current writes nothing: it is looked up again,
+ * the request authenticated again, and the write repeated. 1: written (or spooled, or
+ * logged as lost); 0: the new lookup refused the call, answer with *status. */
+static int record_inbound(vtm_webhook_t *w, vt_tenant_t **t, int *status)
+{
+    int attempt, current = 0;
+    vtm_db_rc rc = VTM_DB_OK;
+
+    for (attempt = 0; attempt < 3; attempt++) {
+        rc = vtm_record_event(w, *t, vt_event_inbound_args, &vt_event_inbound_stmt, &current);
+        if (rc != VTM_DB_OK || current) {
+            break;
+        }
+        vtm_tenant_stale(w);
+        if (!voice_preamble(w, t, status)) {
+            if (*status != -1) {
+                return 0;
+            }
+            rc = VTM_DB_UNAVAILABLE;
+            break;
+        }
+    }
+    if (rc == VTM_DB_OK && !current) {
+        /* The tenant changed three times under this request: let the helper replay it. */
+        rc = VTM_DB_UNAVAILABLE;
+    }
+    /* Twilio retries a webhook it got no answer for: the write (call, event and greeting
+     * turn) is idempotent by CallSid. */
+    if (rc == VTM_DB_UNAVAILABLE && !vtm_spool(w)) {
+        log_db_down(w, "call");
+    }
+    return 1;
 }
 
 static void record_turn(vtm_webhook_t *w, const vt_tenant_t *t, int turn, const char *caller,
@@ -172,12 +211,8 @@ int vtm_route_inbound(vtm_webhook_t *w)
         }
         return status;
     }
-    /* Twilio retries a webhook it got no answer for: the write (call, event and greeting
-     * turn) is idempotent by CallSid. */
-    if (vtm_record_event(w, t, vt_event_inbound_args, &vt_event_inbound_stmt)
-            == VTM_DB_UNAVAILABLE
-        && !vtm_spool(w)) {
-        log_db_down(w, "call");
+    if (!record_inbound(w, &t, &status)) {
+        return status;
     }
     if (vt_tenant_is_stream(t)) {
         return stream_answer(w, t);

@@ -169,6 +169,17 @@ vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **a
     return exec_stmt(r, st, 0, args, NULL, &nrows);
 }
 
+vtm_db_rc vtm_db_event_value(request_rec *r, const vt_event_stmt_t *st, const char **args,
+                             const char **value)
+{
+    apr_array_header_t *rows = NULL;
+    vtm_db_rc rc = exec_stmt(r, st, 1, args, &rows, NULL);
+
+    *value = rc == VTM_DB_OK && rows->nelts > 0 ? APR_ARRAY_IDX(rows, 0, const char **)[0]
+                                                : NULL;
+    return rc;
+}
+
 void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long *failed)
 {
     apr_array_header_t *rows = NULL;

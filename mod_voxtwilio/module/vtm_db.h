@@ -36,6 +36,10 @@ void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long
 
 /* Runs one of vt_events' write statements with args from its argument builder. */
 vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args);
+/* The same for a write statement that returns one value: *value is its first column of its
+ * first row (NULL when none). */
+vtm_db_rc vtm_db_event_value(request_rec *r, const vt_event_stmt_t *st, const char **args,
+                             const char **value);
 
 /* The call's recent turns (vt_call_history_stmt), oldest first, allocated in r->pool. The
  * pooled connection is given back before this returns. */

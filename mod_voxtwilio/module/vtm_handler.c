@@ -40,16 +40,73 @@ int vtm_send_not_in_service(request_rec *r)
     return vtm_send_twiml(r, doc, len);
 }
 
+/* This child's tenant rows (VoxTwilioTenantCache), made in child_init. */
+static vt_tenant_cache_t *tenants;
+
+void vtm_handler_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv = vt_tenant_cache_create(pchild, vtm_srv_conf(s)->tenant_cache, &tenants);
+
+    if (rv != APR_SUCCESS) {
+        /* Every webhook then looks its tenant up: slower, still correct. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     VTLOGNO(10309) "could not create the tenant cache");
+        tenants = NULL;
+    }
+}
+
+/* vt_tenant_lookup_fn through the cache, for the routes whose statement checks the
+ * tenant's version (not the callbacks): the slug's or the called number's row. */
+static int cached_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
+                         vt_tenant_t *t)
+{
+    vtm_webhook_t *w = baton;
+    int rc;
+
+    w->tenant_key = apr_pstrcat(w->r->pool, st == &vt_tenant_by_slug_stmt ? "s:" : "n:", key,
+                                NULL);
+    if (!w->tenant_uncached && vt_tenant_cache_get(tenants, w->r->pool, w->tenant_key, t)) {
+        w->tenant_cached = 1;
+        vtm_status_count(VTM_STAT_TENANT_CACHE_HITS);
+        return 1;
+    }
+    w->tenant_cached = 0;
+    vtm_status_count(VTM_STAT_TENANT_CACHE_MISSES);
+    rc = vtm_db_tenant_lookup(w->r, st, key, t);
+    if (rc == 1 && t->version) {
+        vt_tenant_cache_put(tenants, w->tenant_key, t->row);
+    }
+    return rc;
+}
+
+void vtm_tenant_stale(vtm_webhook_t *w)
+{
+    if (w->tenant_cached) {
+        vt_tenant_cache_drop(tenants, w->tenant_key);
+        vtm_status_count(VTM_STAT_TENANT_CACHE_STALE);
+    }
+    w->tenant_cached = 0;
+    w->tenant_uncached = 1;
+}
+
 /* Finds the tenant of a webhook and checks it may take this call (vt_tenant.h). */
 vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out)
 {
     request_rec *r = w->r;
     vt_tenant_t *t = apr_pcalloc(r->pool, sizeof(*t));
     const char *why = NULL;
+    int cache = tenants && !w->route->is_callback;
+    vt_tenant_rc rc = vt_tenant_resolve(r->pool, cache ? cached_lookup : vtm_db_tenant_lookup,
+                                        cache ? (void *)w : (void *)r, w->slug, w->params,
+                                        w->route->is_callback, t, &why);
 
-    switch (vt_tenant_resolve(r->pool, vtm_db_tenant_lookup, r, w->slug, w->params,
-                              w->route->is_callback,
-                              t, &why)) {
+    if (rc == VT_TENANT_REFUSED && w->tenant_cached) {
+        /* A cached row that refuses the call may be an old one (the tenant enabled since):
+         * only the database's refusal counts. */
+        vtm_tenant_stale(w);
+        return vtm_resolve_tenant(w, out);
+    }
+    switch (rc) {
     case VT_TENANT_DB_FAILED:
         vtm_status_count(VTM_STAT_DB_UNAVAILABLE);
         return VTM_TENANT_DB_DOWN;
@@ -64,8 +121,9 @@ vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out)
     return VTM_TENANT_OK;
 }
 
-/* Decrypts the tenant's auth token and verifies the request with it. */
-int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t)
+/* Decrypts the tenant's auth token and verifies the request with it; a mismatch is counted
+ * when count is set (once per request, however many rows it was checked against). */
+static int authenticate(vtm_webhook_t *w, const vt_tenant_t *t, int count)
 {
     request_rec *r = w->r;
     const char *token, *err;
@@ -83,28 +141,65 @@ int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (vtm_request_verify(w, token) != OK) {
-        vtm_status_count(VTM_STAT_SIGNATURE_FAILURES);
+        if (count) {
+            vtm_status_count(VTM_STAT_SIGNATURE_FAILURES);
+        }
         return HTTP_FORBIDDEN;
     }
     return OK;
 }
 
+int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t)
+{
+    return authenticate(w, t, 1);
+}
+
+int vtm_authenticate_tenant(vtm_webhook_t *w, vt_tenant_t **t)
+{
+    int status = authenticate(w, *t, !w->tenant_cached);
+
+    if (status != OK && w->tenant_cached) {
+        /* The token may have changed since the row was cached: the database's row
+         * decides. */
+        vtm_tenant_stale(w);
+        switch (vtm_resolve_tenant(w, t)) {
+        case VTM_TENANT_DB_DOWN:
+            if (status == HTTP_FORBIDDEN) {
+                vtm_status_count(VTM_STAT_SIGNATURE_FAILURES);
+            }
+            return -1;
+        case VTM_TENANT_NONE:
+            return HTTP_NOT_FOUND;
+        case VTM_TENANT_OK:
+            break;
+        }
+        status = vtm_authenticate(w, *t);
+    }
+    return status;
+}
+
 /* Builds the event's arguments and writes it. VTM_DB_NOT_FOUND: the parameters were
  * unusable (logged). */
 vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
-                           const vt_event_stmt_t *stmt)
+                           const vt_event_stmt_t *stmt, int *checked)
 {
-    const char *err = NULL;
-    const char **args = args_fn(w->r->pool, w->params, t->company_id,
+    const char *err = NULL, *value = NULL;
+    const char **args = args_fn(w->r->pool, w->params, t->company_id, t->version,
                                 apr_table_get(w->r->headers_in, "I-Twilio-Idempotency-Token"),
                                 &err);
+    vtm_db_rc rc;
 
     if (!args) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, w->r, VTLOGNO(10308) "CallSid %s: %s: %s",
                       w->call_sid, w->route->name, err);
         return VTM_DB_NOT_FOUND;
     }
-    return vtm_db_event(w->r, stmt, args);
+    if (!checked) {
+        return vtm_db_event(w->r, stmt, args);
+    }
+    rc = vtm_db_event_value(w->r, stmt, args, &value);
+    *checked = value && strcmp(value, "1") == 0;
+    return rc;
 }
 
 /* Keeps a webhook the database could not take; voxtwilio-helper replays it later. */
@@ -139,7 +234,7 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
     if (status != OK) {
         return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
     }
-    switch (vtm_record_event(w, t, args_fn, stmt)) {
+    switch (vtm_record_event(w, t, args_fn, stmt, NULL)) {
     case VTM_DB_OK:
         break;
     case VTM_DB_NOT_FOUND:

@@ -5,6 +5,7 @@
 
 #include <httpd.h>
 #include "vt_events.h"
+#include "vt_tenant_cache.h"
 #include "vtm_db.h"
 #include "vtm_request.h"
 
@@ -15,14 +16,27 @@ const char *vtm_handler_location(request_rec *r);
 typedef enum { VTM_TENANT_OK, VTM_TENANT_NONE, VTM_TENANT_DB_DOWN } vtm_tenant_rc;
 
 /* The webhook's tenant, checked (enabled, has an integration, the request's AccountSid is
- * its); for callback routes also by the call's own row and the calling number. */
+ * its); for callback routes also by the call's own row and the calling number. Routes
+ * that are not callbacks (inbound: by slug or called number) take it from the child's
+ * tenant cache when it is there (VoxTwilioTenantCache): their statement must then check
+ * the version (vt_event_inbound_stmt), and the route call vtm_tenant_stale() when it did
+ * not match. */
 vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out);
+/* The tenant of w came from the cache and was not current: drops the entry; the next
+ * vtm_resolve_tenant(w) looks it up in the database. */
+void vtm_tenant_stale(vtm_webhook_t *w);
+void vtm_handler_child_init(apr_pool_t *pchild, server_rec *s);
 /* OK, HTTP_FORBIDDEN (bad signature) or HTTP_INTERNAL_SERVER_ERROR (token undecryptable). */
 int vtm_authenticate(vtm_webhook_t *w, const vt_tenant_t *t);
+/* vtm_authenticate, and when a tenant from the cache fails it, the same again with the
+ * database's row (*t replaced); HTTP_NOT_FOUND when the database has no such tenant any
+ * more, -1 when the database was needed and is down. */
+int vtm_authenticate_tenant(vtm_webhook_t *w, vt_tenant_t **t);
 /* Builds an event's arguments from the webhook and writes it; VTM_DB_NOT_FOUND when the
- * parameters are unusable. */
+ * parameters are unusable. With checked (not NULL), the statement returns one value and
+ * *checked is 1 when it is "1" (written: the tenant's version matched), else 0. */
 vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
-                           const vt_event_stmt_t *stmt);
+                           const vt_event_stmt_t *stmt, int *checked);
 /* Writes the webhook to the outage spool; 1 when it is safely on disk. */
 int vtm_spool(vtm_webhook_t *w);
 int vtm_send_apology(request_rec *r);

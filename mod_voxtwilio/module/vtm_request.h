@@ -20,6 +20,10 @@ typedef struct vtm_webhook {
     apr_size_t body_len;
     apr_array_header_t *params;  /* vt_param_t, decoded form (empty for JSON bodies) */
     const char *call_sid;        /* validated CallSid, or NULL */
+    /* The tenant cache (vtm_handler.c): the entry's key, whether the tenant came from it,
+     * and whether it must not (it was stale: looked up again). */
+    const char *tenant_key;
+    int tenant_cached, tenant_uncached;
 } vtm_webhook_t;
 
 /* Reads and parses the body. Returns OK, or the HTTP status to answer with:

@@ -98,7 +98,9 @@ static const char *const names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailure
                                                    "DBUnavailable", "LLMTurns", "LLMErrors",
                                                    "LLMTimeouts", "AssistantCacheHits",
                                                    "AssistantCacheMisses", "StreamsLive",
-                                                   "Streams", "StreamsRefused" };
+                                                   "Streams", "StreamsRefused",
+                                                   "TenantCacheHits", "TenantCacheMisses",
+                                                   "TenantCacheStale" };
 
 /* The pipeline's reply stages (vt_stage_t order), as mod_status names them. */
 static const char *const stage_keys[VT_STAGE_COUNT] = { "Transcript", "FirstToken", "Answer",

@@ -24,6 +24,9 @@ typedef enum {
     VTM_STAT_STREAMS_LIVE,      /* Media Streams tunnelled now (a gauge; old generations too) */
     VTM_STAT_STREAMS,           /* stream upgrades let through to the helper */
     VTM_STAT_STREAMS_REFUSED,   /* stream upgrades refused (signature, tenant, database) */
+    VTM_STAT_TENANT_CACHE_HITS,   /* inbound webhooks whose tenant row was in the child's cache */
+    VTM_STAT_TENANT_CACHE_MISSES, /* ... looked up in the database */
+    VTM_STAT_TENANT_CACHE_STALE,  /* ... cached, but changed since: looked up again */
     VTM_STAT_COUNT
 } vtm_stat_t;
 

@@ -130,3 +130,18 @@ def test_bad_assistant_cache(config_apache, where, value):
 def test_good_assistant_cache(config_apache, value):
     rc, out = config_apache.config_test(server_extra="VoxTwilioAssistantCache %s" % value)
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("where, value", [("server_extra", "-1"), ("server_extra", "many"),
+                                          ("server_extra", "1000001"),
+                                          ("vhost_extra", "10")])
+def test_bad_tenant_cache(config_apache, where, value):
+    """A number of tenant rows from 0 to 1000000, at server level only (the child's)."""
+    rc, out = config_apache.config_test(**{where: "VoxTwilioTenantCache %s" % value})
+    bad(config_apache, "VoxTwilioTenantCache", rc, out)
+
+
+@pytest.mark.parametrize("value", ["0", "1024", "1000000"])
+def test_good_tenant_cache(config_apache, value):
+    rc, out = config_apache.config_test(server_extra="VoxTwilioTenantCache %s" % value)
+    assert rc == 0, out

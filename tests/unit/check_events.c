@@ -42,7 +42,7 @@ START_TEST(test_status_args)
         vt_test_pool,
         params_of("CallSid=" SID "&CallStatus=completed&SequenceNumber=3&CallDuration=42"
                   "&From=%2B14155550100&To=%2B15005550006&Direction=inbound"),
-        "7", NULL, &err);
+        "7", NULL, NULL, &err);
 
     ck_assert_ptr_nonnull(a);
     ck_assert_str_eq(a[0], SID);
@@ -59,7 +59,7 @@ START_TEST(test_status_args_prefers_idempotency_token)
     const char *err = NULL;
     const char **a = vt_event_status_args(
         vt_test_pool, params_of("CallSid=" SID "&CallStatus=ringing&SequenceNumber=x"), "7",
-        "tok-123", &err);
+        NULL, "tok-123", &err);
 
     ck_assert_str_eq(a[2], "tok:tok-123");
     ck_assert_ptr_null(a[4]);  /* a non-numeric SequenceNumber is not passed to SQL */
@@ -72,11 +72,11 @@ START_TEST(test_status_args_reject_missing_fields)
     const char *err = NULL;
 
     ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallStatus=ringing"), "7",
-                                            NULL, &err));
+                                            NULL, NULL, &err));
     ck_assert_ptr_nonnull(err);
     err = NULL;
     ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallSid=" SID), "7", NULL,
-                                            &err));
+                                            NULL, &err));
     ck_assert_ptr_nonnull(err);
 }
 END_TEST
@@ -89,7 +89,7 @@ START_TEST(test_recording_args)
         params_of("CallSid=" SID "&RecordingSid=RE0123456789abcdef0123456789abcdef"
                   "&RecordingUrl=https%3A%2F%2Fapi.twilio.com%2Fx&RecordingStatus=completed"
                   "&RecordingDuration=12"),
-        "7", NULL, &err);
+        "7", NULL, NULL, &err);
 
     ck_assert_ptr_nonnull(a);
     ck_assert_str_eq(a[7], "12");
@@ -97,7 +97,28 @@ START_TEST(test_recording_args)
     ck_assert_ptr_nonnull(strstr(a[11], "\"url\":\"https:\\/\\/api.twilio.com\\/x\""));
     ck_assert_ptr_null(vt_event_recording_args(
         vt_test_pool, params_of("CallSid=" SID "&RecordingSid=RE1&RecordingUrl=https%3A%2F%2Fx"),
-        "7", NULL, &err));
+        "7", NULL, NULL, &err));
+}
+END_TEST
+
+/* The inbound statement writes only under the tenant's version (sql/009): it needs it. */
+START_TEST(test_inbound_args_carry_the_tenant_version)
+{
+    const char *err = NULL;
+    const char **a = vt_event_inbound_args(
+        vt_test_pool, params_of("CallSid=" SID "&From=%2B14155550100&To=%2B15005550006"), "7",
+        "42", NULL, &err);
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(a[0], "7");
+    ck_assert_str_eq(a[1], "42");
+    ck_assert_str_eq(a[2], SID);
+    ck_assert_str_eq(a[4], "ringing");
+    ck_assert_str_eq(a[10], "+15005550006");
+    ck_assert_str_eq(a[12], "2");
+    ck_assert_ptr_null(vt_event_inbound_args(vt_test_pool, params_of("CallSid=" SID), "7",
+                                             NULL, NULL, &err));
+    ck_assert_ptr_nonnull(strstr(err, "version"));
 }
 END_TEST
 
@@ -140,6 +161,7 @@ Suite *vt_suite_events(void)
     tcase_add_test(tc, test_status_args_prefers_idempotency_token);
     tcase_add_test(tc, test_status_args_reject_missing_fields);
     tcase_add_test(tc, test_recording_args);
+    tcase_add_test(tc, test_inbound_args_carry_the_tenant_version);
     tcase_add_test(tc, test_placeholder_counts_match_nargs);
     tcase_add_test(tc, test_sql_to_libpq);
     suite_add_tcase(s, tc);

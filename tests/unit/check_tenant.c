@@ -3,6 +3,7 @@
 #include "vt_suites.h"
 #include "vt_form.h"
 #include "vt_tenant.h"
+#include "vt_tenant_cache.h"
 
 #define ACME_SID "AC0123456789abcdef0123456789abcdef"
 #define OTHER_SID "ACffffffffffffffffffffffffffffffff"
@@ -231,6 +232,79 @@ START_TEST(test_pipeline_settings)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ the tenant cache */
+static const char **cache_row(const char *slug, const char *version)
+{
+    const char **row = apr_pcalloc(vt_test_pool, sizeof(*row) * VT_TENANT_NCOLS);
+
+    row[0] = "7";
+    row[1] = slug;
+    row[2] = "t";
+    row[9] = "0011";
+    row[48] = version;
+    return row;
+}
+
+START_TEST(test_cache_gets_a_copy_of_what_was_put)
+{
+    vt_tenant_cache_t *c = NULL;
+    vt_tenant_cache_stats_t st;
+    apr_pool_t *p;
+    vt_tenant_t t;
+    const char **row = cache_row("acme", "12");
+
+    apr_pool_create(&p, vt_test_pool);
+    ck_assert_int_eq(vt_tenant_cache_create(p, 2, &c), APR_SUCCESS);
+    ck_assert(!vt_tenant_cache_get(c, vt_test_pool, "n:+15005550006", &t));
+    vt_tenant_cache_put(c, "n:+15005550006", row);
+    row[1] = "changed";  /* the cache holds its own copy */
+    ck_assert(vt_tenant_cache_get(c, vt_test_pool, "n:+15005550006", &t));
+    ck_assert_str_eq(t.slug, "acme");
+    ck_assert_str_eq(t.version, "12");
+    ck_assert_str_eq(t.token_blob_hex, "0011"); /* sealed, as in the row */
+    ck_assert_ptr_null(t.greeting);
+    vt_tenant_cache_put(c, "n:+15005550006", cache_row("acme", "13")); /* replaced */
+    ck_assert(vt_tenant_cache_get(c, vt_test_pool, "n:+15005550006", &t));
+    ck_assert_str_eq(t.version, "13");
+    vt_tenant_cache_drop(c, "n:+15005550006");
+    ck_assert(!vt_tenant_cache_get(c, vt_test_pool, "n:+15005550006", &t));
+    vt_tenant_cache_stats(c, &st);
+    ck_assert_int_eq(st.hits, 2);
+    ck_assert_int_eq(st.misses, 2);
+    ck_assert_int_eq(st.stale, 1);
+    ck_assert_int_eq(st.entries, 0);
+    apr_pool_destroy(p); /* frees what is left (LeakSanitizer checks) */
+}
+END_TEST
+
+START_TEST(test_cache_replaces_the_least_recently_used)
+{
+    vt_tenant_cache_t *c = NULL;
+    vt_tenant_cache_stats_t st;
+    apr_pool_t *p;
+    vt_tenant_t t;
+
+    apr_pool_create(&p, vt_test_pool);
+    ck_assert_int_eq(vt_tenant_cache_create(p, 2, &c), APR_SUCCESS);
+    vt_tenant_cache_put(c, "s:a", cache_row("a", "1"));
+    vt_tenant_cache_put(c, "s:b", cache_row("b", "2"));
+    ck_assert(vt_tenant_cache_get(c, vt_test_pool, "s:a", &t)); /* a is now the newest */
+    vt_tenant_cache_put(c, "s:c", cache_row("c", "3"));         /* b goes */
+    ck_assert(!vt_tenant_cache_get(c, vt_test_pool, "s:b", &t));
+    ck_assert(vt_tenant_cache_get(c, vt_test_pool, "s:a", &t));
+    ck_assert(vt_tenant_cache_get(c, vt_test_pool, "s:c", &t));
+    vt_tenant_cache_stats(c, &st);
+    ck_assert_int_eq(st.entries, 2);
+    apr_pool_destroy(p);
+    /* capacity 0 and NULL: no cache */
+    ck_assert_int_eq(vt_tenant_cache_create(vt_test_pool, 0, &c), APR_SUCCESS);
+    ck_assert_ptr_null(c);
+    vt_tenant_cache_put(c, "s:a", cache_row("a", "1"));
+    ck_assert(!vt_tenant_cache_get(c, vt_test_pool, "s:a", &t));
+    vt_tenant_cache_drop(c, "s:a");
+}
+END_TEST
+
 Suite *vt_suite_tenant(void)
 {
     Suite *s = suite_create("tenant");
@@ -245,6 +319,8 @@ Suite *vt_suite_tenant(void)
     tcase_add_test(tc, test_model_settings_and_languages);
     tcase_add_test(tc, test_stream_settings);
     tcase_add_test(tc, test_pipeline_settings);
+    tcase_add_test(tc, test_cache_gets_a_copy_of_what_was_put);
+    tcase_add_test(tc, test_cache_replaces_the_least_recently_used);
     suite_add_tcase(s, tc);
     return s;
 }
