@@ -638,7 +638,7 @@ def main():
     ap.add_argument("--mem-target", default="mixed", choices=("mixed",) + TARGETS,
                     help="what the memory runs send (default: the three webhooks mixed)")
     ap.add_argument("--mem-dbd", help="DBDMin,DBDKeep,DBDMax of the memory runs "
-                    "(default: --dbd)")
+                    "(default 4,16,32, as in docs/performance.md#memory)")
     ap.add_argument("--config", action="append", default=[],
                     help="an extra server-level directive for the throughput points' Apache "
                          "(repeatable), e.g. 'VoxTwilioAssistantCache 0'")
@@ -660,7 +660,8 @@ def main():
                          "docs/performance.md)")
     ap.add_argument("--servers", type=int, default=2, help="Apache children")
     ap.add_argument("--max-keepalive-requests", type=int, default=100)
-    ap.add_argument("--dbd", default="4,16,32", help="DBDMin,DBDKeep,DBDMax (per child)")
+    ap.add_argument("--dbd", default="1,2,4",
+                    help="DBDMin,DBDKeep,DBDMax (per child; docs/performance.md, pool sizing)")
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--no-peer", action="store_true",
@@ -671,7 +672,7 @@ def main():
     duration = a.duration or (5 if a.quick else 15)
     conns = [int(c) for c in a.connections.split(",")]
     dbd = [int(x) for x in a.dbd.split(",")]
-    mem_dbd = [int(x) for x in (a.mem_dbd or a.dbd).split(",")]
+    mem_dbd = [int(x) for x in (a.mem_dbd or "4,16,32").split(",")]  # as measured before
     background = machine_busy_share(3)
     log("machine busy before the run (3 s sample, all cores): %.0f%%" % (100 * background))
     if background > 0.10:
