@@ -11,6 +11,7 @@ typedef struct entry {
     struct entry *prev, *next; /* most recently used first */
     char *key;
     char *cols[VT_TENANT_NCOLS];
+    apr_size_t bytes;          /* of the key and columns */
 } entry_t;
 
 struct vt_tenant_cache {
@@ -18,6 +19,7 @@ struct vt_tenant_cache {
     apr_hash_t *by_key;        /* key -> entry_t (apr_hash recycles its nodes) */
     entry_t *head, *tail;
     int capacity, entries;
+    apr_size_t bytes;
     apr_uint64_t hits, misses, stale;
 };
 
@@ -60,6 +62,7 @@ static void remove_entry(vt_tenant_cache_t *c, entry_t *e)
     unlink_entry(c, e);
     apr_hash_set(c->by_key, e->key, APR_HASH_KEY_STRING, NULL);
     c->entries--;
+    c->bytes -= e->bytes;
     entry_free(e);
 }
 
@@ -120,10 +123,15 @@ int vt_tenant_cache_get(vt_tenant_cache_t *c, apr_pool_t *p, const char *key, vt
 void vt_tenant_cache_put(vt_tenant_cache_t *c, const char *key, const char *const *row)
 {
     entry_t *e, *old;
+    apr_size_t bytes = strlen(key) + 1;
     int i, ok = 1;
 
     if (!c || !row)
         return;
+    for (i = 0; i < VT_TENANT_NCOLS; i++)
+        bytes += row[i] ? strlen(row[i]) + 1 : 0;
+    if (bytes > VT_TENANT_CACHE_ROW_MAX)
+        return; /* a huge script or prompt: this tenant is looked up at every webhook */
     /* Copied before the lock: malloc is the slow part. */
     if (!(e = calloc(1, sizeof(*e))) || !(e->key = strdup(key))) {
         free(e);
@@ -136,12 +144,15 @@ void vt_tenant_cache_put(vt_tenant_cache_t *c, const char *key, const char *cons
         entry_free(e); /* out of memory: the next webhook looks its tenant up again */
         return;
     }
+    e->bytes = bytes;
     apr_thread_mutex_lock(c->lock);
     if ((old = apr_hash_get(c->by_key, key, APR_HASH_KEY_STRING)))
         remove_entry(c, old);
     push_front(c, e);
     apr_hash_set(c->by_key, e->key, APR_HASH_KEY_STRING, e);
-    if (++c->entries > c->capacity)
+    c->entries++;
+    c->bytes += bytes;
+    while (c->tail != e && (c->entries > c->capacity || c->bytes > VT_TENANT_CACHE_BYTES))
         remove_entry(c, c->tail);
     apr_thread_mutex_unlock(c->lock);
 }

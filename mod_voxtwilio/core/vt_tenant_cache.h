@@ -13,8 +13,9 @@
  * entry, looks the tenant up and runs the statement again. So a change made with
  * voxtwilio-admin is honoured by the next webhook. The auth token stays sealed in the
  * entry, as in the row: it is decrypted per request. Keys are the caller's ("n:+1555..."
- * for a number, "s:acme" for a slug). At most `capacity` entries, the least recently used
- * one replaced first; a get copies the row into the caller's pool, so nothing is shared
+ * for a number, "s:acme" for a slug). At most `capacity` entries and VT_TENANT_CACHE_BYTES
+ * of rows (a row is mostly its script and prompt: a few KiB, but they may be large), the
+ * least recently used one replaced first; a row over VT_TENANT_CACHE_ROW_MAX is not kept; a get copies the row into the caller's pool, so nothing is shared
  * after the lock is released. NULL or capacity 0: no cache (get never hits).
  */
 #ifndef VT_TENANT_CACHE_H
@@ -25,6 +26,8 @@
 
 #define VT_TENANT_CACHE_DEFAULT 1024    /* entries per process */
 #define VT_TENANT_CACHE_MAX 1000000
+#define VT_TENANT_CACHE_BYTES (16 * 1024 * 1024)  /* of rows, per process */
+#define VT_TENANT_CACHE_ROW_MAX (256 * 1024)
 
 typedef struct vt_tenant_cache vt_tenant_cache_t;
 

@@ -4,6 +4,7 @@
 #include "vt_form.h"
 #include "vt_tenant.h"
 #include "vt_tenant_cache.h"
+#include <apr_strings.h>
 
 #define ACME_SID "AC0123456789abcdef0123456789abcdef"
 #define OTHER_SID "ACffffffffffffffffffffffffffffffff"
@@ -295,6 +296,40 @@ START_TEST(test_cache_replaces_the_least_recently_used)
     ck_assert(vt_tenant_cache_get(c, vt_test_pool, "s:c", &t));
     vt_tenant_cache_stats(c, &st);
     ck_assert_int_eq(st.entries, 2);
+    apr_pool_destroy(p);
+    /* a row too big to keep is not kept (the tenant is looked up every time) */
+    apr_pool_create(&p, vt_test_pool);
+    ck_assert_int_eq(vt_tenant_cache_create(p, 2, &c), APR_SUCCESS);
+    {
+        const char **big = cache_row("big", "1");
+        char *script = apr_palloc(vt_test_pool, VT_TENANT_CACHE_ROW_MAX + 1);
+
+        memset(script, 'x', VT_TENANT_CACHE_ROW_MAX);
+        script[VT_TENANT_CACHE_ROW_MAX] = '\0';
+        big[13] = script;
+        vt_tenant_cache_put(c, "s:big", big);
+        ck_assert(!vt_tenant_cache_get(c, vt_test_pool, "s:big", &t));
+    }
+    apr_pool_destroy(p);
+    /* rows that fit one by one but not all together: the oldest go */
+    apr_pool_create(&p, vt_test_pool);
+    ck_assert_int_eq(vt_tenant_cache_create(p, 1000, &c), APR_SUCCESS);
+    {
+        const char **row = cache_row("r", "1");
+        char *script = apr_palloc(vt_test_pool, 200 * 1024 + 1);
+        int i;
+
+        memset(script, 'x', 200 * 1024);
+        script[200 * 1024] = '\0';
+        row[13] = script;
+        for (i = 0; i < 100; i++)
+            vt_tenant_cache_put(c, apr_psprintf(vt_test_pool, "s:r%d", i), row);
+        vt_tenant_cache_stats(c, &st);
+        ck_assert_int_lt(st.entries, 100);
+        ck_assert_int_ge(st.entries, 70);
+        ck_assert(vt_tenant_cache_get(c, vt_test_pool, "s:r99", &t));
+        ck_assert(!vt_tenant_cache_get(c, vt_test_pool, "s:r0", &t));
+    }
     apr_pool_destroy(p);
     /* capacity 0 and NULL: no cache */
     ck_assert_int_eq(vt_tenant_cache_create(vt_test_pool, 0, &c), APR_SUCCESS);
