@@ -666,6 +666,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--no-peer", action="store_true",
                     help="skip the Node peer's runs (before and after the points)")
+    ap.add_argument("--sync-commit", action="store_true",
+                    help="PostgreSQL (ours and the peer's) with fsync, synchronous_commit "
+                    "and full_page_writes on: a disk flush per commit, as in production")
     ap.add_argument("--no-pg-stats", action="store_true",
                     help="no pg_stat_statements (the per-route PostgreSQL breakdown)")
     a = ap.parse_args()
@@ -697,7 +700,8 @@ def main():
         log("hello module built: %s" % hello_so)
 
         pg = pyvt.PgCluster(base_dir=os.path.join(work, "pg"),
-                            extra_conf="" if a.no_pg_stats else pg_stats.EXTRA_CONF)
+                            extra_conf=("" if a.no_pg_stats else pg_stats.EXTRA_CONF)
+                            + (peer.DURABLE if a.sync_commit else ""))
         pg.start()
         log("PostgreSQL on 127.0.0.1:%d" % pg.port)
         pgp = None
@@ -762,6 +766,7 @@ def main():
         if peer_why:
             log("the Node peer is not run: %s" % peer_why)
         else:
+            peer.durability(a.sync_commit, log)
             peer.run_into(peer_runs, peer_problems, conns, duration, a.threads, log)
         for c in (() if a.mem_only else conns):
             for target in targets:
@@ -884,8 +889,10 @@ def main():
                            "dbd_min_keep_max": dbd, "log_level": "warn", "access_log": True,
                            "keepalive": True,
                            "max_keepalive_requests": a.max_keepalive_requests},
-                "postgresql": "pyvt throwaway cluster: fsync=off, synchronous_commit=off%s"
-                              % ("" if a.no_pg_stats else ", pg_stat_statements"),
+                "postgresql": "pyvt throwaway cluster: %s%s" % (
+                    "fsync=on, synchronous_commit=on, full_page_writes=on (the peer's too)"
+                    if a.sync_commit else "fsync=off, synchronous_commit=off",
+                    "" if a.no_pg_stats else ", pg_stat_statements"),
                 "speech_turns_per_call": TURNS_PER_CALL,
                 "status_callbacks_per_call": len(STATUSES),
             },
@@ -1065,10 +1072,11 @@ def fmt_ms(us):
 def markdown(result):
     m = result["machine"]
     lines = [
-        "Run %s, %s, %d s per point, wrk %d threads; %s (%d cores), %d MiB RAM."
+        "Run %s, %s, %d s per point, wrk %d threads; %s (%d cores), %d MiB RAM; "
+        "PostgreSQL: %s."
         % (result["date"], "quick" if result["config"]["quick"] else "full",
            result["config"]["duration_s"], result["config"]["wrk_threads"], m["cpu_model"],
-           m["nproc"], m["mem_total_mib"]),
+           m["nproc"], m["mem_total_mib"], result["config"]["postgresql"]),
         "",
         "| target | conns | req/s | p50 ms | p99 ms | non-2xx | req/s vs hello | p50 vs hello "
         "| p99 vs hello | CPU µs/req: Apache | PostgreSQL | wrk |",

@@ -9,6 +9,7 @@ it up for 5 s and measures each connection count with wrk; it needs node (20) an
 registry the first time (npm ci into its work directory, /tmp/vt-peer-webhook, kept).
 """
 import os
+import pwd
 import re
 import subprocess
 
@@ -16,6 +17,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # $VT_PEERS: the peers' folder when this checkout is not next to shared/ (a worktree)
 RUN = os.path.join(os.environ.get("VT_PEERS") or os.path.normpath(
     os.path.join(HERE, "..", "..", "shared", "peers")), "webhook-node", "run.sh")
+# run.sh's work directory (its copy of the peer and its PostgreSQL cluster, kept between runs)
+WORK = os.environ.get("WORK") or "/tmp/vt-peer-webhook"
+DURABLE = "fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n"
 # c32 1 1234.5 10.20 80.30 0 0 95% 700 60% 500 30% 2%
 ROW = re.compile(r"^c(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+"
                  r"(\d+)%\s+(\d+)\s+(\d+)%\s+(\d+)\s+(\d+)%\s+(-?\d+)%\s*$", re.M)
@@ -29,6 +33,24 @@ def available():
                       capture_output=True).returncode != 0:
         return "node and npm are needed (Node 20)"
     return None
+
+
+def durability(sync, log):
+    """The peer's cluster with a disk flush per commit (sync) or, as its pg.sh sets it up,
+    without: written to its postgresql.auto.conf, read when run.sh starts it. A cluster
+    that does not exist yet is made by a short first run."""
+    data = os.path.join(WORK, "pg", "data")
+    if sync and not os.path.isdir(data):
+        log("peer: creating its cluster first (a 1 s run)")
+        subprocess.run(["bash", RUN], env=dict(os.environ, CONNS="8", DURATION="1s",
+                                               WARMUP="0"), capture_output=True, timeout=600)
+    conf = os.path.join(data, "postgresql.auto.conf")
+    if os.path.isdir(data):
+        with open(conf, "w") as f:
+            f.write("# written by mod_voxtwilio's bench/peer.py\n" + (DURABLE if sync else ""))
+        if os.getuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(conf, pw.pw_uid, pw.pw_gid)
 
 
 def run(connections, duration_s, threads, log):
