@@ -302,6 +302,7 @@ struct vth_stream {
     int close_code;
     long long close_deadline;
     int outcome_written;
+    int close_started;         /* lws has our close frame: the rest is its handshake */
 };
 
 /* The media server's lws callbacks for Twilio's side; per-session data of this size. */

@@ -82,6 +82,9 @@ static void out_push(vth_stream_t *s, const char *json, size_t len)
  * once the outcome is written and everything queued has gone. */
 static int out_write(vth_stream_t *s)
 {
+    if (s->close_started) {
+        return 0;
+    }
     if (s->out.count > 0) {
         if (vth_outq_write(&s->out, s->wsi) < 0) {
             return -1;
@@ -90,7 +93,12 @@ static int out_write(vth_stream_t *s)
         lws_callback_on_writable(s->wsi);
         return 0;
     }
+    /* Once: lws then sends the close frame and waits for Twilio's. A second -1 (a
+     * writable callback while it waits) would drop the socket with the reply unread, and
+     * the peer could lose our close frame to the reset. */
     if (s->state == VTH_S_CLOSING && s->outcome_written) {
+        s->close_started = 1;
+        lws_rx_flow_control(s->wsi, 1); /* the reply must be read (a refusal paused rx) */
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, NULL, 0);
         return -1;
     }

@@ -380,6 +380,7 @@ def test_helper_verifies_the_signature_itself(stream_apache, stream_tenant):
     """Straight to the helper's socket, past Apache: a forged URL header and signature get
     nothing but a policy close; no signature, not even the upgrade."""
     import asyncio
+    import collections
     import websockets
     t = stream_tenant()
     sock = os.path.join(stream_apache.root, "run", "voxtwilio", "stream.sock")
@@ -401,7 +402,10 @@ def test_helper_verifies_the_signature_itself(stream_apache, stream_tenant):
             return ("refused", type(e).__name__)
 
     forged = [("X-VoxTwilio-Stream-URL", url), ("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")]
-    assert asyncio.run(go(forged)) == ("closed", 1008)
+    # Many times: the close handshake once raced the helper's own second close (about 1 in
+    # 80 refusals lost its close frame to the reset).
+    closes = collections.Counter(asyncio.run(go(forged)) for _ in range(200))
+    assert closes == {("closed", 1008): 200}
     assert asyncio.run(go([("X-VoxTwilio-Stream-URL", url)]))[0] == "refused"
 
 
