@@ -146,14 +146,33 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
     return a;
 }
 
+/* The guard of a callback's writes (status, a turn), the arguments company, version,
+ * CallSid, company: one row while the company still has the version the tenant was read
+ * with (sql/009) and the call is not another company's (a cached row is found by the call's
+ * number, the database's lookup by the call's row). */
+#define VT_CALL_GUARD_SQL                                                                   \
+    "ok AS (SELECT id FROM companies WHERE id = CAST(%s AS bigint) "                       \
+    "AND tenant_version = CAST(%s AS bigint) AND NOT EXISTS (SELECT 1 FROM calls "          \
+    "WHERE call_sid = %s AND company_id <> CAST(%s AS bigint)))"
+#define VT_CALL_GUARD_NARGS 4
+
+static void call_guard_args(const char **a, const char *company_id, const char *version,
+                            const char *sid)
+{
+    a[0] = company_id;
+    a[1] = version;
+    a[2] = sid;
+    a[3] = company_id;
+}
+
 const vt_event_stmt_t vt_event_status_stmt = {
     "voxtwilio_event_status",
-    "WITH ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
-    "sequence_number, params) VALUES (%s, CAST(%s AS bigint), 'status', %s, %s, "
-    "CAST(%s AS integer), CAST(%s AS jsonb)) ON CONFLICT (dedup_key) DO NOTHING "
-    "RETURNING company_id) "
-    "INSERT INTO calls AS c (call_sid, company_id, direction, from_number, to_number, status, "
-    "status_rank, duration_s, answered_at, ended_at) "
+    "WITH " VT_CALL_GUARD_SQL ", "
+    "ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
+    "sequence_number, params) SELECT %s, id, 'status', %s, %s, CAST(%s AS integer), "
+    "CAST(%s AS jsonb) FROM ok ON CONFLICT (dedup_key) DO NOTHING RETURNING company_id), "
+    "ca AS (INSERT INTO calls AS c (call_sid, company_id, direction, from_number, to_number, "
+    "status, status_rank, duration_s, answered_at, ended_at) "
     "SELECT %s, ev.company_id, %s, %s, %s, %s, CAST(%s AS smallint), CAST(%s AS integer), "
     "CASE WHEN CAST(%s AS smallint) = 3 THEN now() END, "
     "CASE WHEN CAST(%s AS smallint) = 4 THEN now() END FROM ev "
@@ -161,8 +180,9 @@ const vt_event_stmt_t vt_event_status_stmt = {
     "status_rank = EXCLUDED.status_rank, duration_s = coalesce(EXCLUDED.duration_s, c.duration_s), "
     "answered_at = coalesce(c.answered_at, EXCLUDED.answered_at), "
     "ended_at = coalesce(c.ended_at, EXCLUDED.ended_at), updated_at = now() "
-    "WHERE c.status_rank < EXCLUDED.status_rank",
-    15
+    "WHERE c.status_rank < EXCLUDED.status_rank) "
+    "SELECT count(*) FROM ok",
+    VT_CALL_GUARD_NARGS + 14
 };
 
 const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *params,
@@ -173,31 +193,34 @@ const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *param
     const char *status = vt_params_get(params, "CallStatus");
     const char *seq = int_or_null(vt_params_get(params, "SequenceNumber"));
     const char *direction = vt_params_get(params, "Direction");
-    const char *rank, **a;
-
-    (void)version; /* not checked by this statement */
+    const char *rank, **a, **e;
 
     if (!vt_sid_valid(sid, "CA") || !status || !*status) {
         *err = "status callback without a valid CallSid and CallStatus";
         return NULL;
     }
+    if (!version) {
+        *err = "the tenant's version is unknown (is the schema migrated?)";
+        return NULL;
+    }
     rank = apr_itoa(p, vt_call_status_rank(status));
     a = apr_pcalloc(p, sizeof(*a) * vt_event_status_stmt.nargs);
-    a[0] = sid;
-    a[1] = company_id;
-    a[2] = dedup_key(p, idempotency_token, "status", sid, seq, status);
-    a[3] = status;
-    a[4] = seq;
-    a[5] = vt_params_to_json(p, params);
-    a[6] = sid;
-    a[7] = direction ? direction : "inbound";
-    a[8] = vt_params_get(params, "From");
-    a[9] = vt_params_get(params, "To");
-    a[10] = status;
-    a[11] = rank;
-    a[12] = int_or_null(vt_params_get(params, "CallDuration"));
-    a[13] = rank;
-    a[14] = rank;
+    call_guard_args(a, company_id, version, sid);
+    e = a + VT_CALL_GUARD_NARGS;
+    e[0] = sid;
+    e[1] = dedup_key(p, idempotency_token, "status", sid, seq, status);
+    e[2] = status;
+    e[3] = seq;
+    e[4] = vt_params_to_json(p, params);
+    e[5] = sid;
+    e[6] = direction ? direction : "inbound";
+    e[7] = vt_params_get(params, "From");
+    e[8] = vt_params_get(params, "To");
+    e[9] = status;
+    e[10] = rank;
+    e[11] = int_or_null(vt_params_get(params, "CallDuration"));
+    e[12] = rank;
+    e[13] = rank;
     return a;
 }
 
@@ -291,16 +314,19 @@ const char **vt_event_speech_args(apr_pool_t *p, const apr_array_header_t *param
 
 const vt_event_stmt_t vt_event_turn_stmt = {
     "voxtwilio_event_turn",
-    "WITH c AS (INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, "
-    "status, status_rank) VALUES (%s, CAST(%s AS bigint), 'inbound', %s, %s, 'in-progress', 3) "
-    "ON CONFLICT (call_sid) DO NOTHING) "
-    "INSERT INTO call_turns (call_sid, seq, role, text, confidence) "
+    "WITH " VT_CALL_GUARD_SQL ", "
+    "c AS (INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, "
+    "status, status_rank) SELECT %s, id, 'inbound', %s, %s, 'in-progress', 3 FROM ok "
+    "ON CONFLICT (call_sid) DO NOTHING), "
+    "t AS (INSERT INTO call_turns (call_sid, seq, role, text, confidence) "
     "SELECT v.call_sid, v.seq, v.role, v.text, v.confidence FROM (VALUES "
     "(%s, CAST(%s AS integer), 'caller', %s, CAST(%s AS real)), "
     "(%s, CAST(%s AS integer), 'assistant', %s, CAST(NULL AS real))) "
-    "AS v (call_sid, seq, role, text, confidence) WHERE v.text IS NOT NULL "
-    "ON CONFLICT (call_sid, seq) DO NOTHING",
-    11
+    "AS v (call_sid, seq, role, text, confidence) "
+    "WHERE v.text IS NOT NULL AND EXISTS (SELECT 1 FROM ok) "
+    "ON CONFLICT (call_sid, seq) DO NOTHING) "
+    "SELECT count(*) FROM ok",
+    VT_CALL_GUARD_NARGS + 10
 };
 
 const vt_event_stmt_t vt_call_history_stmt = {
@@ -345,23 +371,25 @@ const vt_event_stmt_t vt_call_stream_stmt = {
 };
 
 const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,
-                                const char *company_id, int turn, const char *caller_text,
-                                const char *confidence, const char *reply)
+                                const char *company_id, const char *version, int turn,
+                                const char *caller_text, const char *confidence,
+                                const char *reply)
 {
     const char *sid = vt_params_get(params, "CallSid");
     const char **a = apr_pcalloc(p, sizeof(*a) * vt_event_turn_stmt.nargs);
+    const char **e = a + VT_CALL_GUARD_NARGS;
 
-    a[0] = sid;
-    a[1] = company_id;
-    a[2] = vt_params_get(params, "From");
-    a[3] = vt_params_get(params, "To");
-    a[4] = sid;
-    a[5] = apr_itoa(p, 2 * turn);
-    a[6] = caller_text;
-    a[7] = caller_text ? confidence : NULL;
-    a[8] = sid;
-    a[9] = apr_itoa(p, 2 * turn + 1);
-    a[10] = reply;
+    call_guard_args(a, company_id, version, sid);
+    e[0] = sid;
+    e[1] = vt_params_get(params, "From");
+    e[2] = vt_params_get(params, "To");
+    e[3] = sid;
+    e[4] = apr_itoa(p, 2 * turn);
+    e[5] = caller_text;
+    e[6] = caller_text ? confidence : NULL;
+    e[7] = sid;
+    e[8] = apr_itoa(p, 2 * turn + 1);
+    e[9] = reply;
     return a;
 }
 

@@ -62,9 +62,11 @@ extern const vt_event_stmt_t vt_event_inbound_stmt;
 vt_event_args_fn vt_event_inbound_args;
 
 /* INSERT the event (deduplicated) and, only when it was new, upsert the call row
- * monotonically. */
+ * monotonically; only while the company has the version given and the call is not another
+ * company's. Returns "1" written (or already there), "0" nothing written (look the tenant up
+ * again and repeat). */
 extern const vt_event_stmt_t vt_event_status_stmt;
-/* NULL (with *err) when CallSid or CallStatus is missing. */
+/* NULL (with *err) when CallSid, CallStatus or the version is missing. */
 vt_event_args_fn vt_event_status_args;
 
 /* Recording status callback: INSERT the event (deduplicated); when new, store the
@@ -80,11 +82,13 @@ vt_event_args_fn vt_event_speech_args;
 /* One conversation turn: the caller's words (NULL for none: only the assistant's row) at
  * seq 2*turn and the assistant's reply at 2*turn+1, once per (CallSid, seq) so a repeated
  * Gather delivery adds nothing. Creates the call row if it is missing. (Turn 0, the
- * greeting, is written by the inbound statement.) */
+ * greeting, is written by the inbound statement.) Guarded and answered as the status
+ * statement: "0" when the tenant changed since it was read. */
 extern const vt_event_stmt_t vt_event_turn_stmt;
 const char **vt_event_turn_args(apr_pool_t *p, const apr_array_header_t *params,
-                                const char *company_id, int turn, const char *caller_text,
-                                const char *confidence, const char *reply);
+                                const char *company_id, const char *version, int turn,
+                                const char *caller_text, const char *confidence,
+                                const char *reply);
 
 /* Queue an SMS through the helper (job sms_alert {to, body}), once per dedup key. */
 extern const vt_event_stmt_t vt_event_sms_job_stmt;

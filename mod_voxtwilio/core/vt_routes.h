@@ -24,6 +24,8 @@ typedef struct vt_route {
     int needs_call_sid;          /* 400 without a valid CallSid */
     int is_callback;             /* about an existing call: the tenant may also be found by
                                   * the call's row and by From (vt_tenant_resolve) */
+    int tenant_cached;           /* its writes check the tenant's version, so a child's
+                                  * cached row may serve it (vt_tenant_cache.h) */
     /* What a spooled delivery writes when the helper replays it; NULL: never spooled. */
     const vt_event_stmt_t *spool_stmt;
     vt_event_args_fn *spool_args;

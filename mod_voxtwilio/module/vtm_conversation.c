@@ -162,15 +162,25 @@ static int record_inbound(vtm_webhook_t *w, vt_tenant_t **t, int *status)
     return 1;
 }
 
-static void record_turn(vtm_webhook_t *w, const vt_tenant_t *t, int turn, const char *caller,
-                        const char *confidence, const char *reply)
+/* 1: written; 0: the tenant changed since it was read (vt_event_turn_stmt wrote nothing);
+ * -1: the database is unavailable. */
+static int record_turn(vtm_webhook_t *w, const vt_tenant_t *t, int turn, const char *caller,
+                       const char *confidence, const char *reply)
 {
-    const char **args = vt_event_turn_args(w->r->pool, w->params, t->company_id, turn, caller,
-                                           confidence, reply);
+    const char **args = vt_event_turn_args(w->r->pool, w->params, t->company_id, t->version,
+                                           turn, caller, confidence, reply);
+    const char *value = NULL;
 
-    if (vtm_db_event(w->r, &vt_event_turn_stmt, args) != VTM_DB_OK) {
-        log_db_down(w, "turn");
+    if (!t->version) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, w->r,
+                      VTLOGNO(10507) "CallSid %s: turn not recorded: the tenant's version is "
+                      "unknown (is the schema migrated?)", w->call_sid);
+        return 1;
     }
+    if (vtm_db_event_value(w->r, &vt_event_turn_stmt, args, &value) != VTM_DB_OK) {
+        return -1;
+    }
+    return value && strcmp(value, "1") == 0;
 }
 
 /* Stream mode's answer to inbound: the call's audio goes to the helper (vtm_stream.h), which
@@ -263,7 +273,28 @@ static void queue_sms(vtm_webhook_t *w, const vt_tenant_t *t, const char *to, co
     }
 }
 
-/* POST speech — the Gather result: one assistant turn (vt_conv_turn). */
+/* The speech route's answer when its tenant could not be had (voice_preamble's status). */
+static int speech_without_tenant(vtm_webhook_t *w, const vt_conv_state_t *st, int status)
+{
+    request_rec *r = w->r;
+    const char *doc;
+    apr_size_t len;
+
+    if (status != -1) {
+        return status;
+    }
+    /* Keep the caller on the line: the next result may reach a database again. */
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  VTLOGNO(10503) "CallSid %s: database unavailable during a turn; "
+                  "caller asked to repeat, result %s",
+                  w->call_sid, vtm_spool(w) ? "spooled" : "NOT spooled");
+    doc = vt_voice_gather(r->pool, VT_VOICE_RETRY_TEXT, NULL, action_url(r, st->turn, st),
+                          &len);
+    return vtm_send_twiml(r, doc, len);
+}
+
+/* POST speech — the Gather result: one assistant turn (vt_conv_turn), written with a check
+ * that the tenant it was made with is still current; else made again with the new one. */
 int vtm_route_speech(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
@@ -275,36 +306,47 @@ int vtm_route_speech(vtm_webhook_t *w)
     vt_conv_result_t res;
     const char *doc;
     apr_size_t len;
-    int status, heard;
+    int status, heard, attempt, written;
 
     if (!voice_preamble(w, &t, &status)) {
-        if (status == -1) {
-            /* Keep the caller on the line: the next result may reach a database again. */
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          VTLOGNO(10503) "CallSid %s: database unavailable during a turn; "
-                          "caller asked to repeat, result %s",
-                          w->call_sid, vtm_spool(w) ? "spooled" : "NOT spooled");
-            doc = vt_voice_gather(r->pool, VT_VOICE_RETRY_TEXT, NULL,
-                                  action_url(r, st.turn, &st), &len);
-            return vtm_send_twiml(r, doc, len);
-        }
-        return status;
+        return speech_without_tenant(w, &st, status);
     }
-    mb.t = ctx.tenant = t;
-    mb.a = ctx.assistant = assistant_of(r, t);
-    ctx.model = ask_model;
-    ctx.model_baton = &mb;
-    ctx.from = vt_params_get(w->params, "From");
-    ctx.call_sid = w->call_sid;
     in.said = vt_params_get(w->params, "SpeechResult");
     in.confidence = vt_params_get(w->params, "Confidence");
-    vt_conv_turn(r->pool, &ctx, &st, &in, &res);
+    heard = in.said && strspn(in.said, " \t\r\n") != strlen(in.said);
+    for (attempt = 0;; attempt++) {
+        mb.t = ctx.tenant = t;
+        mb.a = ctx.assistant = assistant_of(r, t);
+        ctx.model = ask_model;
+        ctx.model_baton = &mb;
+        ctx.from = vt_params_get(w->params, "From");
+        ctx.call_sid = w->call_sid;
+        vt_conv_turn(r->pool, &ctx, &st, &in, &res);
+        written = record_turn(w, t, st.turn, heard ? in.said : "",
+                              heard ? in.confidence : NULL, res.reply);
+        if (written == -1) {
+            /* A turn the database does not hold is not answered (the tenant came from the
+             * cache): asked again, as when the tenant could not be read. */
+            return speech_without_tenant(w, &st, -1);
+        }
+        if (written == 1) {
+            break;
+        }
+        if (attempt == 2) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          VTLOGNO(10508) "CallSid %s: turn %d not recorded: tenant %s changed "
+                          "three times during it", w->call_sid, st.turn, t->slug);
+            break;
+        }
+        vtm_tenant_stale(w);
+        if (!voice_preamble(w, &t, &status)) {
+            return speech_without_tenant(w, &st, status);
+        }
+    }
     if (res.sms_to) {
         queue_sms(w, t, res.sms_to, res.sms_body, res.sms_dedup_key, "SMS job");
     }
     doc = twiml_of(r, &res, &len);
-    heard = in.said && strspn(in.said, " \t\r\n") != strlen(in.said);
-    record_turn(w, t, st.turn, heard ? in.said : "", heard ? in.confidence : NULL, res.reply);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, VTLOGNO(10504) "CallSid %s: turn %d intent %s",
                   w->call_sid, st.turn, res.intent ? res.intent : "(none)");
     return vtm_send_twiml(r, doc, len);

@@ -55,23 +55,44 @@ void vtm_handler_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* The number of the tenant a callback is about: the called one, or for a call the tenant
+ * placed, the caller ID. */
+static const char *own_number(const apr_array_header_t *params)
+{
+    const char *direction = vt_params_get(params, "Direction");
+
+    return vt_params_get(params, direction && strncmp(direction, "outbound", 8) == 0 ? "From"
+                                                                                     : "To");
+}
+
 /* vt_tenant_lookup_fn through the cache, for the routes whose statement checks the
- * tenant's version (not the callbacks): the slug's or the called number's row. */
+ * tenant's version (vt_route_t.tenant_cached): the slug's or the number's row. A callback's
+ * call is looked for as its own number's row (the statement checks that the call is that
+ * company's); only rows found by slug or number are kept. */
 static int cached_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
                          vt_tenant_t *t)
 {
     vtm_webhook_t *w = baton;
-    int rc;
+    int rc, by_call = st == &vt_tenant_by_call_stmt;
 
-    w->tenant_key = apr_pstrcat(w->r->pool, st == &vt_tenant_by_slug_stmt ? "s:" : "n:", key,
-                                NULL);
-    if (!w->tenant_uncached && vt_tenant_cache_get(tenants, w->r->pool, w->tenant_key, t)) {
+    if (by_call) {
+        key = own_number(w->params);
+    }
+    if (key) {
+        w->tenant_key = apr_pstrcat(w->r->pool, st == &vt_tenant_by_slug_stmt ? "s:" : "n:",
+                                    key, NULL);
+    }
+    if (key && !w->tenant_uncached
+        && vt_tenant_cache_get(tenants, w->r->pool, w->tenant_key, t)) {
         w->tenant_cached = 1;
         vtm_status_count(VTM_STAT_TENANT_CACHE_HITS);
         return 1;
     }
     w->tenant_cached = 0;
     vtm_status_count(VTM_STAT_TENANT_CACHE_MISSES);
+    if (by_call) {
+        return vtm_db_tenant_lookup(w->r, st, vt_params_get(w->params, "CallSid"), t);
+    }
     rc = vtm_db_tenant_lookup(w->r, st, key, t);
     if (rc == 1 && t->version) {
         vt_tenant_cache_put(tenants, w->tenant_key, t->row);
@@ -95,7 +116,7 @@ vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out)
     request_rec *r = w->r;
     vt_tenant_t *t = apr_pcalloc(r->pool, sizeof(*t));
     const char *why = NULL;
-    int cache = tenants && !w->route->is_callback;
+    int cache = tenants && w->route->tenant_cached;
     vt_tenant_rc rc = vt_tenant_resolve(r->pool, cache ? cached_lookup : vtm_db_tenant_lookup,
                                         cache ? (void *)w : (void *)r, w->slug, w->params,
                                         w->route->is_callback, t, &why);
@@ -209,32 +230,57 @@ int vtm_spool(vtm_webhook_t *w)
                            w->body_len) == APR_SUCCESS;
 }
 
-/* Callbacks (status, recording) answer 204 once stored (or spooled); they carry no TwiML. */
-static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
-                          const vt_event_stmt_t *stmt)
+/* Resolves and authenticates a callback: OK, or the status to answer; -1: the database is
+ * down (the request is not authenticated yet). */
+static int callback_tenant(vtm_webhook_t *w, vt_tenant_t **t)
 {
-    request_rec *r = w->r;
-    vt_tenant_t *t = NULL;
     int status;
 
-    switch (vtm_resolve_tenant(w, &t)) {
+    switch (vtm_resolve_tenant(w, t)) {
     case VTM_TENANT_DB_DOWN:
-        /* Not authenticated yet: the helper verifies the signature before it writes. */
-        if (vtm_spool(w)) {
-            r->status = HTTP_NO_CONTENT;
-            return OK;
-        }
-        return HTTP_SERVICE_UNAVAILABLE;
+        return -1;
     case VTM_TENANT_NONE:
         return HTTP_NOT_FOUND;
     case VTM_TENANT_OK:
         break;
     }
-    status = vtm_authenticate(w, t);
-    if (status != OK) {
-        return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
+    status = vtm_authenticate_tenant(w, t);
+    return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
+}
+
+/* Callbacks (status, recording) answer 204 once stored (or spooled); they carry no TwiML.
+ * A statement that checks the tenant's version writes nothing for a row no longer current:
+ * the tenant is then looked up again and the write repeated (as inbound's). */
+static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
+                          const vt_event_stmt_t *stmt)
+{
+    request_rec *r = w->r;
+    vt_tenant_t *t = NULL;
+    vtm_db_rc rc = VTM_DB_UNAVAILABLE;
+    int status, attempt, current = 0;
+
+    for (attempt = 0; attempt < 3 && !current; attempt++) {
+        if (attempt > 0) {
+            vtm_tenant_stale(w);
+        }
+        status = callback_tenant(w, &t);
+        if (status == -1) {
+            /* The helper verifies the signature before it writes. */
+            rc = VTM_DB_UNAVAILABLE;
+            break;
+        }
+        if (status != OK) {
+            return status;
+        }
+        rc = vtm_record_event(w, t, args_fn, stmt, w->route->tenant_cached ? &current : NULL);
+        if (rc != VTM_DB_OK || !w->route->tenant_cached) {
+            break;
+        }
     }
-    switch (vtm_record_event(w, t, args_fn, stmt, NULL)) {
+    if (rc == VTM_DB_OK && w->route->tenant_cached && !current) {
+        rc = VTM_DB_UNAVAILABLE; /* changed three times under this request: replayed later */
+    }
+    switch (rc) {
     case VTM_DB_OK:
         break;
     case VTM_DB_NOT_FOUND:

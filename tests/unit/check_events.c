@@ -42,15 +42,19 @@ START_TEST(test_status_args)
         vt_test_pool,
         params_of("CallSid=" SID "&CallStatus=completed&SequenceNumber=3&CallDuration=42"
                   "&From=%2B14155550100&To=%2B15005550006&Direction=inbound"),
-        "7", NULL, NULL, &err);
+        "7", "12", NULL, &err);
 
     ck_assert_ptr_nonnull(a);
-    ck_assert_str_eq(a[0], SID);
-    ck_assert_str_eq(a[1], "7");
-    ck_assert_str_eq(a[2], "status:" SID ":3:completed");
-    ck_assert_str_eq(a[4], "3");
-    ck_assert_str_eq(a[11], "4");
-    ck_assert_str_eq(a[12], "42");
+    /* the guard: company, version, call, company */
+    ck_assert_str_eq(a[0], "7");
+    ck_assert_str_eq(a[1], "12");
+    ck_assert_str_eq(a[2], SID);
+    ck_assert_str_eq(a[3], "7");
+    ck_assert_str_eq(a[4], SID);
+    ck_assert_str_eq(a[5], "status:" SID ":3:completed");
+    ck_assert_str_eq(a[7], "3");
+    ck_assert_str_eq(a[14], "4");
+    ck_assert_str_eq(a[15], "42");
 }
 END_TEST
 
@@ -59,11 +63,11 @@ START_TEST(test_status_args_prefers_idempotency_token)
     const char *err = NULL;
     const char **a = vt_event_status_args(
         vt_test_pool, params_of("CallSid=" SID "&CallStatus=ringing&SequenceNumber=x"), "7",
-        NULL, "tok-123", &err);
+        "12", "tok-123", &err);
 
-    ck_assert_str_eq(a[2], "tok:tok-123");
-    ck_assert_ptr_null(a[4]);  /* a non-numeric SequenceNumber is not passed to SQL */
-    ck_assert_ptr_null(a[12]); /* no CallDuration */
+    ck_assert_str_eq(a[5], "tok:tok-123");
+    ck_assert_ptr_null(a[7]);  /* a non-numeric SequenceNumber is not passed to SQL */
+    ck_assert_ptr_null(a[15]); /* no CallDuration */
 }
 END_TEST
 
@@ -72,11 +76,16 @@ START_TEST(test_status_args_reject_missing_fields)
     const char *err = NULL;
 
     ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallStatus=ringing"), "7",
-                                            NULL, NULL, &err));
+                                            "12", NULL, &err));
     ck_assert_ptr_nonnull(err);
     err = NULL;
-    ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallSid=" SID), "7", NULL,
+    ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallSid=" SID), "7", "12",
                                             NULL, &err));
+    ck_assert_ptr_nonnull(err);
+    err = NULL;
+    /* without the tenant's version (an unmigrated schema) nothing could be checked */
+    ck_assert_ptr_null(vt_event_status_args(
+        vt_test_pool, params_of("CallSid=" SID "&CallStatus=ringing"), "7", NULL, NULL, &err));
     ck_assert_ptr_nonnull(err);
 }
 END_TEST
