@@ -22,6 +22,7 @@
 #include <mpm_common.h>
 #include <unixd.h>
 
+#include "vt_crypto.h"
 #include "vt_signature.h"
 #include "vtm_helper_proc.h"
 #include "vtm_module.h"
@@ -156,6 +157,32 @@ static const char *level_name(int level)
            : level >= APLOG_NOTICE ? "notice" : level >= APLOG_WARNING ? "warn" : "error";
 }
 
+/* The key file's SHA-256 (its contents wiped from memory after), or "" if unreadable: the
+ * helper then fails to start and says why. */
+static const char *key_file_digest(apr_pool_t *p, const char *path)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n;
+    char *buf;
+    const char *digest = "";
+
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+        return digest;
+    }
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS && fi.size > 0
+        && fi.size < 1024 * 1024) {
+        n = (apr_size_t)fi.size;
+        buf = apr_palloc(p, n);
+        if (apr_file_read_full(f, buf, n, &n) == APR_SUCCESS) {
+            digest = vt_sha256_hex(p, buf, n);
+        }
+        vt_memzero(buf, (apr_size_t)fi.size);
+    }
+    apr_file_close(f);
+    return digest;
+}
+
 /* Logs at warning level (once per generation) why there is nothing to supervise. */
 static helper_spec_t *spec_build(apr_pool_t *pconf, server_rec *s)
 {
@@ -274,8 +301,9 @@ static helper_spec_t *spec_build(apr_pool_t *pconf, server_rec *s)
     *(const char **)apr_array_push(env) = NULL;
     sp->env = (const char **)env->elts;
 
-    /* A restart keeps the running helper only if it would be started the same way. */
-    key = mc->helper_db;
+    /* A restart keeps the running helper only if it would be started the same way, with
+     * the same keys: it reads the key file once, so a rotated one needs a new helper. */
+    key = apr_pstrcat(pconf, mc->helper_db, "\n", key_file_digest(pconf, mc->key_file), NULL);
     for (i = 1; sp->argv[i]; i++) {
         if (strcmp(sp->argv[i - 1], "--parent-pid") != 0) {
             key = apr_pstrcat(pconf, key, "\n", sp->argv[i], NULL);
@@ -554,7 +582,7 @@ int vtm_helper_post_config(apr_pool_t *pconf, server_rec *s)
     }
     chld_waker_install(st);
     if (st->proc && strcmp(st->fingerprint, sp->fingerprint) != 0) {
-        helper_stop(st, s, "its configuration changed");
+        helper_stop(st, s, "its configuration or key file changed");
     }
     if (st->proc) {
         helper_register(st);

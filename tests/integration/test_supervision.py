@@ -10,6 +10,7 @@ business); tenants and jobs are made there with the real admin tool.
 import os
 import pwd
 import re
+import shutil
 import signal
 import stat
 import time
@@ -334,7 +335,8 @@ def test_changed_configuration_replaces_the_helper(supervised, workdir):
     new = wait_helper(ap, 2)
     assert new != pid and not pid_alive(pid)
     assert "--recordings-dir" in helper_cmdline(new)
-    assert re.search(r"VT10404: stopping voxtwilio-helper pid %d \(its configuration changed\)"
+    assert re.search(r"VT10404: stopping voxtwilio-helper pid %d \(its configuration or key "
+                     r"file changed\)"
                      % pid, ap.read_log())
 
 
@@ -401,3 +403,28 @@ def test_helper_directives_are_server_wide(config_apache, helper_bin):
         server_extra='VoxTwilioHelper "%s"\nVoxTwilioHelperDB "postgresql://u@h/db"\n'
                      'VoxTwilioSpoolDir spool\nVoxTwilioRecordingsDir rec' % helper_bin)
     assert rc == 0, out
+
+
+def test_rotated_keys_replace_the_helper(supervised, sdb, stenant, standin, workdir, key_file,
+                                         capture):
+    """The helper reads the key file once: after `keys rotate` a graceful restart starts a
+    new one (the old one could not decrypt the re-encrypted credentials)."""
+    kf = os.path.join(workdir, "sup-rotate-%s.keys" % random_hex(4))
+    shutil.copyfile(key_file, kf)
+    os.chmod(kf, 0o600)
+    t = stenant()
+    ap = supervised(key_file=kf)
+    pid = wait_helper(ap)
+    r = sdb.admin("keys", "rotate", key_file=kf)
+    assert r.rc == 0, r
+    for kid, key in pyvt.read_key_file(kf):
+        capture.add_secret("rotated key %s" % kid, key.hex())
+    ap.graceful()
+    new = wait_helper(ap, 2)
+    assert new != pid
+    wait_until(lambda: not pid_alive(pid), 5, what="the old helper to stop")
+    assert re.search(r"VT10404: stopping voxtwilio-helper pid %d \(its configuration or key "
+                     r"file changed\)" % pid, ap.read_log())
+    body = "after rotation " + random_hex(6)
+    sms_job(sdb, t, body)
+    wait_until(lambda: body in delivered(standin, t), 10, what="a job under the new key")
