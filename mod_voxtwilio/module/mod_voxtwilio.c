@@ -16,6 +16,7 @@
 #include "vt_rest.h"
 #include "vtm_conversation.h"
 #include "vtm_handler.h"
+#include "vtm_db.h"
 #include "vtm_helper_proc.h"
 #include "vtm_llm.h"
 #include "vtm_status.h"
@@ -122,6 +123,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     vtm_llm_child_init(pchild, s);
     vtm_conversation_child_init(pchild, s);
     vtm_handler_child_init(pchild, s);
+    vtm_db_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -1,6 +1,7 @@
 /* vtm_cmds — the directive table and its handlers. Every value is validated here, when
  * the configuration is read, so `apachectl -t` reports mistakes with the directive's name.
  */
+#include <strings.h>
 #include <unistd.h>
 #include <apr_file_info.h>
 #include <apr_lib.h>
@@ -128,6 +129,22 @@ static const char *cmd_tenant_cache(cmd_parms *cmd, void *dc, const char *arg)
 
     if (!err && !(err = int_arg(cmd, arg, 0, VT_TENANT_CACHE_MAX, "tenants", &n))) {
         vtm_srv_conf(cmd->server)->tenant_cache = (int)n;
+    }
+    return err;
+}
+
+/* VoxTwilioGroupCommit N | Off: groups of writes a child commits at once (Off: each write
+ * its own transaction). */
+static const char *cmd_group_commit(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_int64_t n = 0;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err && strcasecmp(arg, "off") != 0) {
+        err = int_arg(cmd, arg, 1, VT_GROUP_COMMIT_LEADERS_MAX, "groups", &n);
+    }
+    if (!err) {
+        vtm_srv_conf(cmd->server)->group_commit = (int)n;
     }
     return err;
 }
@@ -386,6 +403,9 @@ const command_rec vtm_cmds[] = {
     AP_INIT_TAKE1("VoxTwilioTenantCache", cmd_tenant_cache, NULL, RSRC_CONF,
                   "Tenant rows (numbers, slugs) each child keeps, checked by each webhook's "
                   "own statement (default 1024; 0 looks the tenant up at every webhook)"),
+    AP_INIT_TAKE1("VoxTwilioGroupCommit", cmd_group_commit, NULL, RSRC_CONF,
+                  "Off (default), or how many groups of webhook writes each child commits "
+                  "at once: writes arriving together share one transaction"),
     AP_INIT_FLAG("VoxTwilioSignature", cmd_signature, NULL, RSRC_CONF,
                  "Off disables X-Twilio-Signature checks (testing only; default On)"),
     AP_INIT_TAKE1("VoxTwilioHelper", cmd_helper, NULL, RSRC_CONF,

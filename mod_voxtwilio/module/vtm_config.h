@@ -11,6 +11,7 @@
 #include <apr_pools.h>
 #include "vt_assistant_cache.h"
 #include "vt_tenant_cache.h"
+#include "vt_group_commit.h"
 #include "vt_keyring.h"
 
 #define VTM_UNSET_INT (-1)
@@ -32,6 +33,7 @@
     X(apr_int64_t, assistant_timeout_ms, VTM_UNSET_INT, 6000) /* VoxTwilioAssistantTimeout */ \
     X(int, assistant_cache, VTM_UNSET_INT, VT_ASSISTANT_CACHE_DEFAULT) /* VoxTwilioAssistantCache (gl.) */ \
     X(int, tenant_cache, VTM_UNSET_INT, VT_TENANT_CACHE_DEFAULT) /* VoxTwilioTenantCache (gl.) */ \
+    X(int, group_commit, VTM_UNSET_INT, 0)              /* VoxTwilioGroupCommit (global) */  \
     X(const char *, stream_socket, NULL, VTM_DEFAULT_STREAM_SOCKET) /* VoxTwilioStreamSocket (gl.) */ \
     X(int, stream_max, VTM_UNSET_INT, 1000)             /* VoxTwilioStreamMax (global) */     \
     X(int, stream_timeout_s, VTM_UNSET_INT, 10)         /* VoxTwilioStreamTimeout (global) */ \

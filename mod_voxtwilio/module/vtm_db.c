@@ -7,8 +7,10 @@
 #include <mod_dbd.h>
 #include "vtm_module.h"
 #include "vtm_db.h"
+#include "vtm_status.h"
 #include "vt_events.h"
 #include "vt_tenant.h"
+#include "vt_group_commit.h"
 
 APLOG_USE_MODULE(voxtwilio);
 
@@ -142,6 +144,125 @@ static vtm_db_rc exec_stmt(request_rec *r, const vt_event_stmt_t *st, int select
     return rc;
 }
 
+/* ------------------------------------------------------------------ group commit */
+
+/* This child's grouping of writes (VoxTwilioGroupCommit), made in child_init; NULL: off. */
+static vt_group_commit_t *groups;
+
+void vtm_db_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int leaders = vtm_srv_conf(s)->group_commit;
+    apr_status_t rv = vt_group_commit_create(pchild, leaders, VT_GROUP_COMMIT_MAX_ITEMS,
+                                             &groups);
+
+    if (rv != APR_SUCCESS) {
+        /* Every write then commits alone: slower under load, still correct. */
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     VTLOGNO(10104) "could not create the group commit; writes commit alone");
+        groups = NULL;
+    }
+}
+
+/* One webhook's write, as a group carries it. */
+typedef struct write {
+    request_rec *r;
+    const vt_event_stmt_t *st;
+    const char **args;
+    int select;
+    const char *value; /* select: the first column of the first row, in r's pool */
+} write_t;
+
+/* Runs w on dbd (in the group's transaction, or alone): VTM_DB_OK or VTM_DB_UNAVAILABLE. */
+static int run_write(ap_dbd_t *dbd, write_t *w)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int nrows = 0;
+
+    w->value = NULL;
+    if (run_stmt(w->r, dbd, w->st, w->select, w->args, &res, &nrows) != 0) {
+        return VTM_DB_UNAVAILABLE;
+    }
+    if (w->select && apr_dbd_get_row(dbd->driver, w->r->pool, res, &row, 1) == 0) {
+        const char *v = apr_dbd_get_entry(dbd->driver, row, 0);
+        w->value = v ? apr_pstrdup(w->r->pool, v) : NULL;
+    }
+    return VTM_DB_OK;
+}
+
+static void run_alone(ap_dbd_t *dbd, vt_gc_item_t **items, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        items[i]->rc = run_write(dbd, items[i]->data);
+    }
+}
+
+/* vt_gc_run_fn: the group's writes in one transaction on one connection of the leader's;
+ * when it cannot commit, each write again alone (they are idempotent), so one bad write
+ * costs the others nothing and each is answered (or spooled) on its own result. */
+static void run_group(void *baton, vt_gc_item_t **items, int n)
+{
+    request_rec *leader = baton;
+    ap_dbd_t *dbd = dbd_open_fn ? dbd_open_fn(leader->pool, leader->server) : NULL;
+    apr_dbd_transaction_t *tx = NULL;
+    int i, failed;
+
+    if (!dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, leader,
+                      VTLOGNO(10103) "no database connection (check DBDriver/DBDParams and "
+                      "that PostgreSQL is up)");
+        for (i = 0; i < n; i++) {
+            items[i]->rc = VTM_DB_UNAVAILABLE;
+        }
+        return;
+    }
+    if (n == 1) {
+        run_alone(dbd, items, 1); /* no BEGIN/COMMIT of its own: one round trip */
+        dbd_close_fn(leader->server, dbd);
+        return;
+    }
+    failed = apr_dbd_transaction_start(dbd->driver, leader->pool, dbd->handle, &tx) != 0;
+    for (i = 0; i < n && !failed; i++) {
+        failed = run_write(dbd, items[i]->data) != VTM_DB_OK;
+    }
+    if (failed && tx) {
+        apr_dbd_transaction_mode_set(dbd->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    /* apr_dbd answers 0 for a successful ROLLBACK too: only an unfailed group committed. */
+    if (tx && apr_dbd_transaction_end(dbd->driver, leader->pool, tx) != 0) {
+        failed = 1;
+    }
+    if (failed) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, leader,
+                      VTLOGNO(10105) "a group of %d writes did not commit: each again alone", n);
+        run_alone(dbd, items, n);
+    }
+    else {
+        for (i = 0; i < n; i++) {
+            items[i]->rc = VTM_DB_OK;
+        }
+        vtm_status_count(VTM_STAT_GROUP_COMMITS);
+        vtm_status_add(VTM_STAT_GROUPED_WRITES, n);
+    }
+    dbd_close_fn(leader->server, dbd);
+}
+
+/* A webhook's write: through this child's group commit when it is on. */
+static vtm_db_rc write_event(request_rec *r, const vt_event_stmt_t *st, int select,
+                             const char **args, const char **value)
+{
+    write_t w = { r, st, args, select, NULL };
+    vt_gc_item_t it = { .data = &w };
+    vtm_db_rc rc = (vtm_db_rc)vt_group_commit_run(groups, &it, run_group, r);
+
+    if (value) {
+        *value = rc == VTM_DB_OK ? w.value : NULL;
+    }
+    return rc;
+}
+
 int vtm_db_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
                          vt_tenant_t *t)
 {
@@ -164,20 +285,13 @@ int vtm_db_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key
 
 vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args)
 {
-    int nrows = 0;
-
-    return exec_stmt(r, st, 0, args, NULL, &nrows);
+    return write_event(r, st, 0, args, NULL);
 }
 
 vtm_db_rc vtm_db_event_value(request_rec *r, const vt_event_stmt_t *st, const char **args,
                              const char **value)
 {
-    apr_array_header_t *rows = NULL;
-    vtm_db_rc rc = exec_stmt(r, st, 1, args, &rows, NULL);
-
-    *value = rc == VTM_DB_OK && rows->nelts > 0 ? APR_ARRAY_IDX(rows, 0, const char **)[0]
-                                                : NULL;
-    return rc;
+    return write_event(r, st, 1, args, value);
 }
 
 void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long *failed)

@@ -12,6 +12,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include "vt_events.h"
+#include "vt_group_commit.h"
 #include "vt_llm.h"
 #include "vt_tenant.h"
 
@@ -25,6 +26,10 @@ typedef enum {
 /* Config time (from `VoxTwilio On`): registers our statements with mod_dbd for this server.
  * Returns an error message when mod_dbd is not loaded. */
 const char *vtm_db_register_statements(cmd_parms *cmd);
+
+/* This child's group commit (VoxTwilioGroupCommit): webhook writes (vtm_db_event,
+ * vtm_db_event_value) arriving together share a transaction (vt_group_commit.h). */
+void vtm_db_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* vt_tenant_lookup_fn over mod_dbd; baton is the request_rec. */
 int vtm_db_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key,

@@ -55,6 +55,13 @@ void vtm_status_count(vtm_stat_t which)
     }
 }
 
+void vtm_status_add(vtm_stat_t which, int n)
+{
+    if (stats) {
+        apr_atomic_add32(&stats->counters[which], (apr_uint32_t)n);
+    }
+}
+
 void vtm_status_uncount(vtm_stat_t which)
 {
     if (stats) {
@@ -100,7 +107,8 @@ static const char *const names[VTM_STAT_COUNT] = { "Webhooks", "SignatureFailure
                                                    "AssistantCacheMisses", "StreamsLive",
                                                    "Streams", "StreamsRefused",
                                                    "TenantCacheHits", "TenantCacheMisses",
-                                                   "TenantCacheStale" };
+                                                   "TenantCacheStale", "GroupCommits",
+                                                   "GroupedWrites" };
 
 /* The pipeline's reply stages (vt_stage_t order), as mod_status names them. */
 static const char *const stage_keys[VT_STAGE_COUNT] = { "Transcript", "FirstToken", "Answer",

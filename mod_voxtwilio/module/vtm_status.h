@@ -24,9 +24,11 @@ typedef enum {
     VTM_STAT_STREAMS_LIVE,      /* Media Streams tunnelled now (a gauge; old generations too) */
     VTM_STAT_STREAMS,           /* stream upgrades let through to the helper */
     VTM_STAT_STREAMS_REFUSED,   /* stream upgrades refused (signature, tenant, database) */
-    VTM_STAT_TENANT_CACHE_HITS,   /* inbound webhooks whose tenant row was in the child's cache */
+    VTM_STAT_TENANT_CACHE_HITS,   /* webhooks whose tenant row was in the child's cache */
     VTM_STAT_TENANT_CACHE_MISSES, /* ... looked up in the database */
     VTM_STAT_TENANT_CACHE_STALE,  /* ... cached, but changed since: looked up again */
+    VTM_STAT_GROUP_COMMITS,       /* transactions that held the writes of several webhooks */
+    VTM_STAT_GROUPED_WRITES,      /* the writes they held */
     VTM_STAT_COUNT
 } vtm_stat_t;
 
@@ -36,6 +38,7 @@ apr_status_t vtm_status_init(server_rec *s);
 void vtm_status_register_hooks(apr_pool_t *p);
 
 void vtm_status_count(vtm_stat_t which);
+void vtm_status_add(vtm_stat_t which, int n);
 /* For gauges: one less. */
 void vtm_status_uncount(vtm_stat_t which);
 /* Called by the supervisor in the parent whenever the helper (re)starts. */

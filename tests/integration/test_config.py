@@ -145,3 +145,17 @@ def test_bad_tenant_cache(config_apache, where, value):
 def test_good_tenant_cache(config_apache, value):
     rc, out = config_apache.config_test(server_extra="VoxTwilioTenantCache %s" % value)
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("where, value", [("server_extra", "0"), ("server_extra", "On"),
+                                          ("server_extra", "65"), ("vhost_extra", "2")])
+def test_bad_group_commit(config_apache, where, value):
+    """Off or a number of groups from 1 to 64, at server level only (the child's)."""
+    rc, out = config_apache.config_test(**{where: "VoxTwilioGroupCommit %s" % value})
+    bad(config_apache, "VoxTwilioGroupCommit", rc, out)
+
+
+@pytest.mark.parametrize("value", ["Off", "off", "1", "2", "64"])
+def test_good_group_commit(config_apache, value):
+    rc, out = config_apache.config_test(server_extra="VoxTwilioGroupCommit %s" % value)
+    assert rc == 0, out
