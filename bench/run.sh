@@ -11,7 +11,7 @@
 #   bench/run.sh --llm      the gateway's own latency per LLM turn (bench/llm_turn.py):
 #                           time in the module minus time waiting on a local stand-in model
 # Other options go to bench/bench.py (--help). Builds into $VT_BUILD_DIR (default
-# build-bench/) when the module or voxtwilio-admin is missing there.
+# build-bench/), brought up to date at every run.
 # Results: bench/results/latest.json, latest.md and a dated JSON; see docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,13 +27,12 @@ esac
 
 vt_install_packages "${VT_BUILD_PACKAGES[@]}" wrk
 
-if [ ! -f "$BUILD/.libs/mod_voxtwilio.so" ] || [ ! -x "$BUILD/voxtwilio-admin" ]; then
-    vt_section "build ($BUILD)"
-    if [ ! -f "$BUILD/Makefile" ]; then
-        vt_configure "$SRC" "$BUILD"
-    fi
-    make -C "$BUILD" -j"${JOBS:-2}"
+# Always make (incremental): a bench of an old build would measure old code.
+vt_section "build ($BUILD)"
+if [ ! -f "$BUILD/Makefile" ]; then
+    vt_configure "$SRC" "$BUILD"
 fi
+make -C "$BUILD" -j"${JOBS:-2}"
 
 vt_section "benchmark"
 if [ "${1:-}" = "--llm" ]; then

@@ -34,6 +34,15 @@ static vt_form_rc vt_form_decode_rc(apr_pool_t *p, const char *s, apr_size_t len
         buf[o++] = (char)c;
     }
     buf[o] = '\0';
+    /* Twilio sends UTF-8; anything else would only fail later, in the database (a text
+     * column refuses it), after the caller was answered. */
+    for (apr_size_t i = 0; i < o;) {
+        apr_size_t n = (unsigned char)buf[i] < 0x80
+                           ? 1 : vt_utf8_decode((const unsigned char *)buf + i, o - i, NULL);
+        if (n == 0)
+            return VT_FORM_EUTF8;
+        i += n;
+    }
     *out = buf;
     return VT_FORM_OK;
 }
@@ -108,6 +117,8 @@ const char *vt_form_strerror(vt_form_rc rc)
         return "too many parameters";
     case VT_FORM_EEMPTYNAME:
         return "parameter with an empty name";
+    case VT_FORM_EUTF8:
+        return "parameter that is not UTF-8";
     }
     return "unknown form error";
 }

@@ -1,8 +1,9 @@
 /* vt_form — strict application/x-www-form-urlencoded parsing (untrusted input; fuzzed).
  *
  * Pairs keep their order and duplicates. '+' decodes to space, %XY must be two hex
- * digits, a decoded NUL byte is rejected, a pair without '=' is a name with an empty
- * value, empty pairs ("a=1&&b=2") are skipped. Limits: at most max_params pairs.
+ * digits, a decoded NUL byte or invalid UTF-8 (overlong, surrogate, cut short) is
+ * rejected, a pair without '=' is a name with an empty value, empty pairs ("a=1&&b=2") are
+ * skipped. Limits: at most max_params pairs.
  */
 #ifndef VT_FORM_H
 #define VT_FORM_H
@@ -20,7 +21,8 @@ typedef enum {
     VT_FORM_EBADESCAPE, /* '%' not followed by two hex digits */
     VT_FORM_ENUL,       /* decoded NUL byte */
     VT_FORM_ETOOMANY,   /* more than max_params pairs */
-    VT_FORM_EEMPTYNAME  /* "=value" */
+    VT_FORM_EEMPTYNAME, /* "=value" */
+    VT_FORM_EUTF8       /* a decoded name or value that is not UTF-8 */
 } vt_form_rc;
 
 /* Parse body[0..len) into *params (array of vt_param_t, allocated in p). */

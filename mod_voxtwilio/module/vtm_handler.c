@@ -65,39 +65,53 @@ static const char *own_number(const apr_array_header_t *params)
                                                                                      : "To");
 }
 
-/* vt_tenant_lookup_fn through the cache, for the routes whose statement checks the
- * tenant's version (vt_route_t.tenant_cached): the slug's or the number's row. A callback's
- * call is looked for as its own number's row (the statement checks that the call is that
- * company's); only rows found by slug or number are kept. */
-static int cached_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
-                         vt_tenant_t *t)
+/* The slug's or the number's row, from the cache or (then kept) the database. */
+static int cached_row(vtm_webhook_t *w, const vt_event_stmt_t *st, const char *key,
+                      vt_tenant_t *t)
 {
-    vtm_webhook_t *w = baton;
-    int rc, by_call = st == &vt_tenant_by_call_stmt;
+    int rc;
 
-    if (by_call) {
-        key = own_number(w->params);
-    }
-    if (key) {
-        w->tenant_key = apr_pstrcat(w->r->pool, st == &vt_tenant_by_slug_stmt ? "s:" : "n:",
-                                    key, NULL);
-    }
-    if (key && !w->tenant_uncached
-        && vt_tenant_cache_get(tenants, w->r->pool, w->tenant_key, t)) {
+    w->tenant_key = apr_pstrcat(w->r->pool, st == &vt_tenant_by_slug_stmt ? "s:" : "n:", key,
+                                NULL);
+    if (!w->tenant_uncached && vt_tenant_cache_get(tenants, w->r->pool, w->tenant_key, t)) {
         w->tenant_cached = 1;
         vtm_status_count(VTM_STAT_TENANT_CACHE_HITS);
         return 1;
     }
     w->tenant_cached = 0;
     vtm_status_count(VTM_STAT_TENANT_CACHE_MISSES);
-    if (by_call) {
-        return vtm_db_tenant_lookup(w->r, st, vt_params_get(w->params, "CallSid"), t);
-    }
     rc = vtm_db_tenant_lookup(w->r, st, key, t);
     if (rc == 1 && t->version) {
         vt_tenant_cache_put(tenants, w->tenant_key, t->row);
     }
     return rc;
+}
+
+/* vt_tenant_lookup_fn through the cache, for the routes whose statement checks the
+ * tenant's version (vt_route_t.tenant_cached). A callback's call is first looked for as
+ * the row of its own number, which the cache holds (a hint: the statement checks that the
+ * call is that company's, and a row that refuses is checked again); once such a hint
+ * failed, or when the number is no tenant's, by the call's row in the database. */
+static int cached_lookup(void *baton, const vt_event_stmt_t *st, const char *key,
+                         vt_tenant_t *t)
+{
+    vtm_webhook_t *w = baton;
+    const char *own;
+    int rc;
+
+    if (st != &vt_tenant_by_call_stmt) {
+        return cached_row(w, st, key, t);
+    }
+    own = own_number(w->params);
+    if (!w->tenant_uncached && own && vt_e164_valid(own)) {
+        rc = cached_row(w, &vt_tenant_by_number_stmt, own, t);
+        if (rc != 0) {
+            w->tenant_cached = 1; /* from the database too: only a hint for this call */
+            return rc;
+        }
+    }
+    w->tenant_cached = 0;
+    return vtm_db_tenant_lookup(w->r, st, key, t);
 }
 
 void vtm_tenant_stale(vtm_webhook_t *w)

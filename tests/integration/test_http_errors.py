@@ -88,6 +88,8 @@ def test_max_body_directive(tenant, apache_factory, client_for):
     "To=%2B1555&a=%4",
     "a=%00b",
     "=value",
+    "CallerName=%FF",         # not UTF-8: the database would refuse it after the answer
+    "CallerName=Jos%C3",
 ])
 def test_malformed_form_is_400(client, body):
     r = client.request("POST", INBOUND, data=body.encode(),
@@ -96,10 +98,11 @@ def test_malformed_form_is_400(client, body):
     checks.status(r, 400)
 
 
-def test_malformed_form_of_a_known_tenant_is_400(client, tenant, pg):
+@pytest.mark.parametrize("bad", ["Bad=%zz", "CallerName=%C0%AF"])
+def test_malformed_form_of_a_known_tenant_is_400(client, tenant, pg, bad):
     t = tenant()
     p = t.params()
-    body = encode_form(p) + "&Bad=%zz"
+    body = encode_form(p) + "&" + bad
     r = client.post_signed(INBOUND, p, t.token, body=body)
     checks.status(r, 400)
     assert count_calls(pg, param(p, "CallSid")) == 0

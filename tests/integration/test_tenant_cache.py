@@ -202,3 +202,21 @@ def test_a_callback_is_written_to_its_calls_company(tenant, client, pg):
     assert pg.psql("SELECT DISTINCT company_id FROM call_events WHERE call_sid = '%s' "
                    "AND kind = 'status'" % sid) == [(str(b.company_id),)]
     assert events(pg, sid) == AFTER
+
+
+def test_callbacks_alone_fill_the_cache(tenant, client, apache_factory, client_for, pg):
+    """A gateway that saw none of the calls' inbound webhooks (another host took them)
+    finds the tenant by the call's number and keeps it: one miss per child at most."""
+    t = tenant()
+    calls = [t.params() for _ in range(PRIME)]
+    for p in calls:
+        checks.greeting(client.post_signed(INBOUND, p, t.token), t)
+    other = client_for(apache_factory())
+    h0, m0, _ = counts(other)
+    for seq, p in enumerate(calls):
+        r = other.post_signed(STATUS, status_params(t, p, "in-progress", seq), t.token)
+        assert r.status_code == 204, r.text
+    h, m, _ = counts(other)
+    assert m - m0 <= 2 and h - h0 >= PRIME - 2, (h - h0, m - m0)
+    for p in calls:
+        assert events(pg, param(p, "CallSid")) == 1

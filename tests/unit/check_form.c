@@ -89,6 +89,21 @@ START_TEST(test_nul)
 }
 END_TEST
 
+START_TEST(test_not_utf8)
+{
+    apr_array_header_t *a;
+    ck_assert_int_eq(parse("a=%FF", &a), VT_FORM_EUTF8);
+    ck_assert_int_eq(parse("a=x%C3", &a), VT_FORM_EUTF8);        /* cut short */
+    ck_assert_int_eq(parse("a=%C0%AF", &a), VT_FORM_EUTF8);      /* overlong '/' */
+    ck_assert_int_eq(parse("a=%ED%A0%80", &a), VT_FORM_EUTF8);   /* a surrogate */
+    ck_assert_int_eq(parse("%FF=1", &a), VT_FORM_EUTF8);
+    ck_assert_int_eq(parse_exact("a=\xff", 3, 10, &a), VT_FORM_EUTF8);
+    /* UTF-8 is kept as it is */
+    ck_assert_int_eq(parse("a=Caf%C3%A9+%F0%9F%93%9E", &a), VT_FORM_OK);
+    ck_assert_str_eq(vt_params_get(a, "a"), "Caf\xc3\xa9 \xf0\x9f\x93\x9e");
+}
+END_TEST
+
 START_TEST(test_empty_name)
 {
     apr_array_header_t *a;
@@ -194,12 +209,13 @@ END_TEST
 START_TEST(test_utf8_values)
 {
     apr_array_header_t *a;
-    ck_assert_int_eq(parse("Body=h%C3%A9llo+w%C3%B6rld+%F0%9F%91%8B&Raw=\xc3\xa9\xff", &a),
+    ck_assert_int_eq(parse("Body=h%C3%A9llo+w%C3%B6rld+%F0%9F%91%8B&Raw=\xc3\xa9", &a),
                      VT_FORM_OK);
     assert_pair(a, 0, "Body", "h\xc3\xa9llo w\xc3\xb6rld \xf0\x9f\x91\x8b");
-    assert_pair(a, 1, "Raw", "\xc3\xa9\xff"); /* bytes pass through unvalidated */
-    ck_assert_int_eq(parse("T=%01%7F%FF%0D%0A", &a), VT_FORM_OK);
-    assert_pair(a, 0, "T", "\x01\x7f\xff\r\n");
+    assert_pair(a, 1, "Raw", "\xc3\xa9"); /* raw UTF-8 bytes pass through */
+    ck_assert_int_eq(parse("T=%01%7F%0D%0A", &a), VT_FORM_OK); /* control bytes are UTF-8 */
+    assert_pair(a, 0, "T", "\x01\x7f\r\n");
+    ck_assert_int_eq(parse("Raw=\xc3\xa9\xff", &a), VT_FORM_EUTF8);
 }
 END_TEST
 
@@ -273,7 +289,7 @@ START_TEST(test_roundtrip)
     vt_params_add(a, "Digits", "1234");
     vt_params_add(a, "Empty", "");
     vt_params_add(a, "Utf8", "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89");
-    vt_params_add(a, "Ctl", "\x01\t\r\n\x7f\xff");
+    vt_params_add(a, "Ctl", "\x01\t\r\n\x7f");
     vt_params_add(a, "sip", "sip:alice@example.com:5060;transport=tls");
     char *enc = vt_form_encode(vt_test_pool, a);
     apr_array_header_t *b;
@@ -295,6 +311,7 @@ Suite *vt_suite_form(void)
     tcase_add_test(tc, test_plus_and_escapes);
     tcase_add_test(tc, test_bad_escapes);
     tcase_add_test(tc, test_nul);
+    tcase_add_test(tc, test_not_utf8);
     tcase_add_test(tc, test_empty_name);
     tcase_add_test(tc, test_no_equals_and_empty_values);
     tcase_add_test(tc, test_empty_bodies);
