@@ -116,6 +116,31 @@ def calls_of(pg, sids):
     return out
 
 
+def start_workers(n, todo, gws, capture, fn, label=str):
+    """n threads that take items off todo until it is empty and run fn(item, clients), each
+    thread with a client per gateway; returns (threads, errors: one line per failed item)."""
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        clients = [LBClient(g, capture) for g in gws]
+        while True:
+            with lock:
+                if not todo:
+                    return
+                item = todo.pop()
+            try:
+                fn(item, clients)
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    errors.append("%s: %r" % (label(item), e))
+
+    ths = [threading.Thread(target=worker) for _ in range(n)]
+    for th in ths:
+        th.start()
+    return ths, errors
+
+
 def done_lines(gws, kind):
     """{job id: [host, ...]} from the helpers' 'job N (kind, ...): done in' lines."""
     seen = {}
@@ -215,7 +240,6 @@ def test_jobs_from_both_gateways_run_exactly_once(tenant, gateways, admin, pg, s
     t = tenant(extra_company=["--escalation-phone", "+14155550199",
                               "--notification-phone", notify])
     import_script(admin, t.slug, SCRIPT)
-    errors = []
     sids = {}
     lock = threading.Lock()
     todo = list(range(20))
@@ -247,22 +271,8 @@ def test_jobs_from_both_gateways_run_exactly_once(tenant, gateways, admin, pg, s
         with lock:
             sids[sid] = param(p, "From")
 
-    def worker():
-        clients = [LBClient(a, capture), LBClient(b, capture)]
-        while True:
-            with lock:
-                if not todo:
-                    return
-                i = todo.pop()
-            try:
-                one_call(i, clients)
-            except Exception as e:  # noqa: BLE001
-                with lock:
-                    errors.append("call %d: %r" % (i, e))
-
-    ths = [threading.Thread(target=worker) for _ in range(4)]
-    for th in ths:
-        th.start()
+    ths, errors = start_workers(4, todo, (a, b), capture, one_call,
+                                lambda i: "call %d" % i)
     for th in ths:
         th.join(60)
     assert not errors, errors
@@ -493,7 +503,6 @@ def test_host_stopped_mid_load_loses_nothing(tenant, gateways, admin, pg, captur
     down = set()
     stats = {"A": 0, "B": 0, "retried": 0}
     answered = []          # (host, route, CallSid)
-    errors = []
     todo = [t.params() for _ in range(100)]
     stop_now = threading.Event()
 
@@ -526,30 +535,17 @@ def test_host_stopped_mid_load_loses_nothing(tenant, gateways, admin, pg, captur
             return r
         raise AssertionError("%s failed on both gateways" % path)
 
-    def worker():
-        clients = [LBClient(a, capture), LBClient(b, capture)]
-        while True:
-            with lock:
-                if not todo:
-                    return
-                p = todo.pop()
-            try:
-                checks.greeting(send(clients, INBOUND, p, 200), t)
-                send(clients, STATUS, status_params(t, p, "in-progress", 1), 204)
-                r = send(clients, "/voice/speech?t=1&ni=0&nm=0",
-                         speech(p, "when are you open"), 200)
-                assert checks.twiml_response(r).spoken() == [HOURS]
-                send(clients, STATUS, status_params(t, p, "completed", 2, CallDuration="15"),
-                     204)
-            except Exception as e:  # noqa: BLE001
-                with lock:
-                    errors.append("%s: %r" % (param(p, "CallSid"), e))
+    def one_call(p, clients):
+        checks.greeting(send(clients, INBOUND, p, 200), t)
+        send(clients, STATUS, status_params(t, p, "in-progress", 1), 204)
+        r = send(clients, "/voice/speech?t=1&ni=0&nm=0", speech(p, "when are you open"), 200)
+        assert checks.twiml_response(r).spoken() == [HOURS]
+        send(clients, STATUS, status_params(t, p, "completed", 2, CallDuration="15"), 204)
 
     sids = [param(p, "CallSid") for p in todo]
     t0 = time.monotonic()
-    ths = [threading.Thread(target=worker) for _ in range(8)]
-    for th in ths:
-        th.start()
+    ths, errors = start_workers(8, todo, (a, b), capture, one_call,
+                                lambda p: param(p, "CallSid"))
     assert stop_now.wait(30), "the load did not get going"
     a_before = stats["A"]
     a.stop()
