@@ -106,18 +106,28 @@ static int run_stmt(request_rec *r, ap_dbd_t *dbd, const vt_event_stmt_t *st, in
     return rv;
 }
 
-/* Open a pooled connection, run one statement, give the connection back. */
-static vtm_db_rc exec_stmt(request_rec *r, const vt_event_stmt_t *st, int select,
-                           const char **args, apr_array_header_t **rows, int *nrows)
+/* A pooled connection (logged when there is none); dbd_close_fn gives it back. */
+static ap_dbd_t *open_db(request_rec *r)
 {
     ap_dbd_t *dbd = dbd_open_fn ? dbd_open_fn(r->pool, r->server) : NULL;
-    apr_dbd_results_t *res = NULL;
-    vtm_db_rc rc = VTM_DB_OK;
 
     if (!dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       VTLOGNO(10103) "no database connection (check DBDriver/DBDParams and "
                       "that PostgreSQL is up)");
+    }
+    return dbd;
+}
+
+/* Open a pooled connection, run one statement, give the connection back. */
+static vtm_db_rc exec_stmt(request_rec *r, const vt_event_stmt_t *st, int select,
+                           const char **args, apr_array_header_t **rows, int *nrows)
+{
+    ap_dbd_t *dbd = open_db(r);
+    apr_dbd_results_t *res = NULL;
+    vtm_db_rc rc = VTM_DB_OK;
+
+    if (!dbd) {
         return VTM_DB_UNAVAILABLE;
     }
     if (run_stmt(r, dbd, st, select, args, &res, nrows) != 0) {
@@ -205,14 +215,11 @@ static void run_alone(ap_dbd_t *dbd, vt_gc_item_t **items, int n)
 static void run_group(void *baton, vt_gc_item_t **items, int n)
 {
     request_rec *leader = baton;
-    ap_dbd_t *dbd = dbd_open_fn ? dbd_open_fn(leader->pool, leader->server) : NULL;
+    ap_dbd_t *dbd = open_db(leader);
     apr_dbd_transaction_t *tx = NULL;
     int i, failed;
 
     if (!dbd) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, leader,
-                      VTLOGNO(10103) "no database connection (check DBDriver/DBDParams and "
-                      "that PostgreSQL is up)");
         for (i = 0; i < n; i++) {
             items[i]->rc = VTM_DB_UNAVAILABLE;
         }
