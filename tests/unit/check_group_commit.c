@@ -81,7 +81,9 @@ static void *APR_THREAD_FUNC write_many(apr_thread_t *th, void *data)
             w->wrong++;
         }
     }
-    apr_thread_exit(th, APR_SUCCESS);
+    /* Returns rather than apr_thread_exit(): pthread_exit's unwinding leaves ASan's
+     * stack poisoning behind (stack-buffer-underflow in sigaltstack at thread exit). */
+    (void)th;
     return NULL;
 }
 
