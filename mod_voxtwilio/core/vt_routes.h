@@ -15,6 +15,8 @@ typedef enum {
     VT_ROUTE_STATUS_CALLBACK,
     VT_ROUTE_RECORDING,
     VT_ROUTE_STREAM_END,
+    VT_ROUTE_SMS,
+    VT_ROUTE_WHATSAPP,
     VT_ROUTE_COUNT
 } vt_route_id_t;
 
@@ -22,6 +24,7 @@ typedef struct vt_route {
     vt_route_id_t id;
     const char *name;            /* the last path segment: {Location}/[slug/]name */
     int needs_call_sid;          /* 400 without a valid CallSid */
+    int is_message;              /* about a message: 400 without a valid MessageSid */
     int is_callback;             /* about an existing call: the tenant may also be found by
                                   * the call's row and by From (vt_tenant_resolve) */
     int tenant_cached;           /* its writes check the tenant's version, so a child's

@@ -165,8 +165,10 @@ vt_tenant_rc vt_tenant_resolve(apr_pool_t *p, vt_tenant_lookup_fn *lookup, void 
                                const char *slug, const apr_array_header_t *params,
                                int is_callback, vt_tenant_t *t, const char **why)
 {
-    const char *to = vt_params_get(params, "To");
-    const char *from = vt_params_get(params, "From");
+    const char *to_addr = vt_params_get(params, "To"), *channel;
+    /* The number of a message's address too ("whatsapp:+E164"); NULL: not a number. */
+    const char *to = vt_message_address(to_addr, &channel);
+    const char *from = vt_message_address(vt_params_get(params, "From"), &channel);
     const char *call_sid = vt_params_get(params, "CallSid");
     const char *account_sid = vt_params_get(params, "AccountSid");
     int rc = 0;
@@ -179,10 +181,10 @@ vt_tenant_rc vt_tenant_resolve(apr_pool_t *p, vt_tenant_lookup_fn *lookup, void 
         if (is_callback && vt_sid_valid(call_sid, "CA")) {
             rc = lookup(baton, &vt_tenant_by_call_stmt, call_sid, t);
         }
-        if (rc == 0 && to && vt_e164_valid(to)) {
+        if (rc == 0 && to) {
             rc = lookup(baton, &vt_tenant_by_number_stmt, to, t);
         }
-        if (rc == 0 && is_callback && from && vt_e164_valid(from)) {
+        if (rc == 0 && is_callback && from) {
             rc = lookup(baton, &vt_tenant_by_number_stmt, from, t);
         }
     }
@@ -191,7 +193,7 @@ vt_tenant_rc vt_tenant_resolve(apr_pool_t *p, vt_tenant_lookup_fn *lookup, void 
     }
     if (rc == 0 || !t->enabled || !t->has_integration || !t->integration_enabled) {
         *why = apr_psprintf(p, "no enabled tenant for %s %s", slug ? "slug" : "number",
-                            slug ? slug : to ? to : "(none)");
+                            slug ? slug : to_addr ? to_addr : "(none)");
         return VT_TENANT_REFUSED;
     }
     if (!account_sid || !t->account_sid || strcmp(account_sid, t->account_sid) != 0) {

@@ -104,6 +104,20 @@ int vt_e164_valid(const char *s)
     return s[n] == '\0' && digits >= 2 && digits <= 15;
 }
 
+const char *vt_message_address(const char *addr, const char **channel)
+{
+    static const char wa[] = "whatsapp:";
+
+    if (addr && strncmp(addr, wa, sizeof(wa) - 1) == 0) {
+        *channel = "whatsapp";
+        addr += sizeof(wa) - 1;
+    }
+    else {
+        *channel = "sms";
+    }
+    return vt_e164_valid(addr) ? addr : NULL;
+}
+
 int vt_sid_valid(const char *s, const char *prefix)
 {
     if (s == NULL)

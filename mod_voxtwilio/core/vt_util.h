@@ -20,6 +20,10 @@ int vt_const_time_eq(const void *a, apr_size_t alen, const void *b, apr_size_t b
 
 /* Strict E.164: '+', first digit 1-9, 2..15 digits in all, nothing else. */
 int vt_e164_valid(const char *s);
+/* A messaging address as Twilio sends From/To: "+E164" (*channel "sms") or
+ * "whatsapp:+E164" (*channel "whatsapp"). Its E.164 number, or NULL for anything else (a
+ * prefix of another channel, a short code). */
+const char *vt_message_address(const char *addr, const char **channel);
 /* Twilio SID: two-letter prefix followed by 32 hex digits (34 chars). */
 int vt_sid_valid(const char *s, const char *prefix);
 /* Tenant slug: [a-z0-9][a-z0-9-]{0,62}. */

@@ -31,6 +31,7 @@
 #include "vt_keyring.h"
 #include "vt_log.h"
 #include "vt_signature.h"
+#include "vt_messages.h"
 #include "vt_routes.h"
 #include "vt_spool_record.h"
 #include "vt_tenant.h"
@@ -66,7 +67,7 @@ typedef struct sp_item {
     const char *body;
     apr_size_t body_len;
     apr_array_header_t *params;
-    const char *call_sid;
+    const char *subject; /* "CallSid CA…", "MessageSid SM…": for the log */
     const char *why;  /* SP_REJECT / SP_RETRY: for the log */
     const char *note; /* SP_DONE: for the log */
 } sp_item_t;
@@ -126,7 +127,6 @@ static sp_rc sp_load(apr_pool_t *p, const char *path, sp_item_t *it)
     else {
         it->params = apr_array_make(p, 1, sizeof(vt_param_t)); /* JSON (bodySHA256) */
     }
-    it->call_sid = vt_params_get(it->params, "CallSid");
     return SP_DONE;
 }
 
@@ -230,9 +230,22 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
         it->why = apr_psprintf(p, "route '%s' is not replayed", it->route);
         return SP_REJECT;
     }
-    if (!vt_sid_valid(it->call_sid, "CA")) {
-        it->why = "missing or malformed CallSid";
-        return SP_REJECT;
+    /* The checks the module made before it spooled (vtm_handler). */
+    if (route->is_message) {
+        const char *sid = vt_message_sid(it->params);
+        if (!sid) {
+            it->why = "missing or malformed MessageSid";
+            return SP_REJECT;
+        }
+        it->subject = apr_pstrcat(p, "MessageSid ", sid, NULL);
+    }
+    else {
+        const char *sid = vt_params_get(it->params, "CallSid");
+        if (!vt_sid_valid(sid, "CA")) {
+            it->why = "missing or malformed CallSid";
+            return SP_REJECT;
+        }
+        it->subject = apr_pstrcat(p, "CallSid ", sid, NULL);
     }
     rc = sp_resolve(sp, p, conn, it, route->is_callback, &t);
     if (rc != SP_DONE)
@@ -284,7 +297,7 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
     }
     /* Whether it was new is not visible here (the event's INSERT is a CTE); the dedup
      * keys are what make a second replay change nothing. */
-    it->note = apr_psprintf(p, "%s, CallSid %s, tenant %s", it->route, it->call_sid, t.slug);
+    it->note = apr_psprintf(p, "%s, %s, tenant %s", it->route, it->subject, t.slug);
     PQclear(res);
     return SP_DONE;
 }

@@ -12,6 +12,8 @@
 #include "vt_events.h"
 #include "vt_form.h"
 #include "vt_keyring.h"
+#include "vt_messages.h"
+#include "vt_twiml.h"
 #include "vt_util.h"
 #include "vt_voice.h"
 #include "vtm_db.h"
@@ -146,8 +148,8 @@ vtm_tenant_rc vtm_resolve_tenant(vtm_webhook_t *w, vt_tenant_t **out)
         vtm_status_count(VTM_STAT_DB_UNAVAILABLE);
         return VTM_TENANT_DB_DOWN;
     case VT_TENANT_REFUSED:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VTLOGNO(10301) "CallSid %s: %s",
-                      w->call_sid, ap_escape_logitem(r->pool, why));
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, VTLOGNO(10301) "%s: %s",
+                      w->subject, ap_escape_logitem(r->pool, why));
         return VTM_TENANT_NONE;
     case VT_TENANT_FOUND:
         break;
@@ -170,9 +172,9 @@ static int authenticate(vtm_webhook_t *w, const vt_tenant_t *t, int count)
         || vt_secret_decrypt(r->pool, w->conf->keyring, t->company_id, t->key_id,
                              t->token_blob_hex, &token, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      VTLOGNO(10303) "CallSid %s: cannot decrypt the auth token of tenant %s: "
+                      VTLOGNO(10303) "%s: cannot decrypt the auth token of tenant %s: "
                       "%s (is key %s in VoxTwilioKeyFile?)",
-                      w->call_sid, t->slug, w->conf->keyring ? err : "no key file", t->key_id);
+                      w->subject, t->slug, w->conf->keyring ? err : "no key file", t->key_id);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (vtm_request_verify(w, token) != OK) {
@@ -225,8 +227,8 @@ vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args
     vtm_db_rc rc;
 
     if (!args) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, w->r, VTLOGNO(10308) "CallSid %s: %s: %s",
-                      w->call_sid, w->route->name, err);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, w->r, VTLOGNO(10308) "%s: %s: %s",
+                      w->subject, w->route->name, err);
         return VTM_DB_NOT_FOUND;
     }
     if (!checked) {
@@ -262,11 +264,12 @@ static int callback_tenant(vtm_webhook_t *w, vt_tenant_t **t)
     return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
 }
 
-/* Callbacks (status, recording) answer 204 once stored (or spooled); they carry no TwiML.
- * A statement that checks the tenant's version writes nothing for a row no longer current:
- * the tenant is then looked up again and the write repeated (as inbound's). */
-static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
-                          const vt_event_stmt_t *stmt)
+/* Stores a webhook that is answered without a conversation (a callback, a message): OK
+ * once stored or spooled, else the status to answer. A statement that checks the tenant's
+ * version writes nothing for a row no longer current: the tenant is then looked up again
+ * and the write repeated (as inbound's). */
+static int store_webhook(vtm_webhook_t *w, vt_event_args_fn *args_fn,
+                         const vt_event_stmt_t *stmt)
 {
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
@@ -302,14 +305,40 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
     case VTM_DB_UNAVAILABLE:
         if (!vtm_spool(w)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          VTLOGNO(10307) "CallSid %s: %s not stored (database unavailable)",
-                          w->call_sid, w->route->name);
+                          VTLOGNO(10307) "%s: %s not stored (database unavailable)",
+                          w->subject, w->route->name);
             return HTTP_SERVICE_UNAVAILABLE;
         }
         break;
     }
-    r->status = HTTP_NO_CONTENT;
     return OK;
+}
+
+/* Callbacks (status, recording) answer 204 once stored (or spooled); they carry no TwiML. */
+static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
+                          const vt_event_stmt_t *stmt)
+{
+    int status = store_webhook(w, args_fn, stmt);
+
+    if (status == OK) {
+        w->r->status = HTTP_NO_CONTENT;
+    }
+    return status;
+}
+
+/* POST sms, POST whatsapp — an inbound message: stored once under its customer (or
+ * spooled), answered with Messaging TwiML; an empty <Response> sends no reply. */
+static int route_message(vtm_webhook_t *w)
+{
+    int status = store_webhook(w, w->route->spool_args, w->route->spool_stmt);
+    apr_size_t len;
+    const char *doc;
+
+    if (status != OK) {
+        return status;
+    }
+    doc = vt_twiml_finish(vt_twiml_create(w->r->pool), &len);
+    return vtm_send_twiml(w->r, doc, len);
 }
 
 /* POST status-callback — call progress: stored once, the call row only moves forward. */
@@ -332,6 +361,8 @@ static int (*const handlers[VT_ROUTE_COUNT])(vtm_webhook_t *w) = {
     [VT_ROUTE_STATUS_CALLBACK] = route_status_callback,
     [VT_ROUTE_RECORDING] = route_recording,
     [VT_ROUTE_STREAM_END] = vtm_route_stream_end,
+    [VT_ROUTE_SMS] = route_message,
+    [VT_ROUTE_WHATSAPP] = route_message,
 };
 
 /* The path of the <Location> that set our handler, or NULL for a regex section. Core's
@@ -413,6 +444,20 @@ int vtm_handler(request_rec *r)
     }
     if (w.call_sid) {
         apr_table_setn(r->notes, "VT-CallSid", w.call_sid); /* LogFormat %{VT-CallSid}n */
+        w.subject = apr_pstrcat(r->pool, "CallSid ", w.call_sid, NULL);
+    }
+    if (rt->is_message) {
+        const char *sid = vt_message_sid(w.params);
+        if (!sid) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          VTLOGNO(10310) "%s: missing or malformed MessageSid", route);
+            return HTTP_BAD_REQUEST;
+        }
+        apr_table_setn(r->notes, "VT-MessageSid", sid);
+        w.subject = apr_pstrcat(r->pool, "MessageSid ", sid, NULL);
+    }
+    if (!w.subject) {
+        w.subject = "(no CallSid)";
     }
     vtm_status_count(VTM_STAT_WEBHOOKS);
     return handlers[rt->id](&w);

@@ -20,6 +20,7 @@ typedef struct vtm_webhook {
     apr_size_t body_len;
     apr_array_header_t *params;  /* vt_param_t, decoded form (empty for JSON bodies) */
     const char *call_sid;        /* validated CallSid, or NULL */
+    const char *subject;         /* what log lines name: "CallSid CA…", "MessageSid SM…" */
     /* The tenant cache (vtm_handler.c): the entry's key, whether the tenant came from it,
      * and whether it must not (it was stale: looked up again). */
     const char *tenant_key;

@@ -169,6 +169,10 @@ class Tenant:
         return pyvt.voice_params(account_sid or self.account_sid, from_, to or self.number,
                                  call_sid=call_sid, **kw)
 
+    def message(self, body, from_="+14155550100", to=None, **kw):
+        """An inbound SMS (whatsapp=True: WhatsApp) to this tenant's number."""
+        return pyvt.message_params(self.account_sid, from_, to or self.number, body, **kw)
+
     def __repr__(self):
         return "<Tenant %s id=%s %s>" % (self.slug, self.company_id, self.numbers)
 

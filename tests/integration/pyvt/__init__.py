@@ -5,7 +5,8 @@ from .util import Paths, Capture, free_port, wait_until, make_key_file, read_key
 from .pg import PgCluster, PgError
 from .admin import Admin, AdminResult
 from .apache import Apache, ApacheError, scan_log_text
-from .twilio import (TwilioSigner, WebhookClient, voice_params, new_call_sid, new_account_sid,
+from .twilio import (TwilioSigner, WebhookClient, voice_params, message_params,
+                     new_message_sid, new_call_sid, new_account_sid,
                      new_auth_token, new_number, param, replace_param, encode_form)
 from .standin import TwilioAPIStandIn
 from .openai_standin import OpenAIStandIn

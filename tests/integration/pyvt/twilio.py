@@ -132,6 +132,33 @@ def voice_params(account_sid, from_, to, call_sid=None, call_status="ringing",
     return p
 
 
+def new_message_sid(media=False):
+    return ("MM" if media else "SM") + random_hex(32)
+
+
+def message_params(account_sid, from_, to, body, message_sid=None, media=(), whatsapp=False,
+                   extra=None):
+    """An inbound SMS/MMS (or WhatsApp, with whatsapp:+E164 addresses) webhook's parameters,
+    as Twilio sends them; media: (url, content_type) pairs."""
+    addr = (lambda n: "whatsapp:" + n) if whatsapp else (lambda n: n)
+    sid = message_sid or new_message_sid(bool(media))
+    p = [("ToCountry", "US"), ("ToState", "CA"), ("SmsMessageSid", sid),
+         ("NumMedia", str(len(media))), ("ToCity", "SAN FRANCISCO"), ("FromZip", "94612"),
+         ("SmsSid", sid), ("FromState", "CA"), ("SmsStatus", "received"),
+         ("FromCity", "OAKLAND"), ("Body", body), ("FromCountry", "US"), ("To", addr(to)),
+         ("MessagingServiceSid", "MG" + "0" * 32), ("ToZip", "94105"),
+         ("NumSegments", "1"), ("MessageSid", sid), ("AccountSid", account_sid),
+         ("From", addr(from_)), ("ApiVersion", "2010-04-01")]
+    for i, (url, ctype) in enumerate(media):
+        p += [("MediaContentType%d" % i, ctype), ("MediaUrl%d" % i, url)]
+    if whatsapp:
+        p += [("ProfileName", "Ana"), ("WaId", from_.lstrip("+")), ("MessageType",
+                                                                      "image" if media else "text")]
+    if extra:
+        p.extend(_pairs(extra))
+    return p
+
+
 def param(params, name):
     for k, v in _pairs(params):
         if k == name:

@@ -1,0 +1,125 @@
+/* vt_messages — inbound messages as rows; see vt_messages.h. */
+#include <stdio.h>
+#include <string.h>
+#include <json-c/json.h>
+#include <apr_strings.h>
+#include "vt_form.h"
+#include "vt_messages.h"
+#include "vt_util.h"
+
+const char *vt_message_sid(const apr_array_header_t *params)
+{
+    const char *sid = vt_params_get(params, "MessageSid");
+
+    return vt_sid_valid(sid, "SM") || vt_sid_valid(sid, "MM") ? sid : NULL;
+}
+
+/* A count of 0..max, else -1; absent is 0. */
+static int small_count(const char *v, int max)
+{
+    int n = 0;
+
+    if (!v || !*v) {
+        return 0;
+    }
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || (n = n * 10 + (*v - '0')) > max) {
+            return -1;
+        }
+    }
+    return n;
+}
+
+const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *params,
+                                  const char **err)
+{
+    int n = small_count(vt_params_get(params, "NumMedia"), VT_MESSAGE_MEDIA_MAX), i;
+    json_object *arr;
+    const char *out;
+
+    if (n < 0) {
+        *err = "NumMedia is not a count of 0 to " APR_STRINGIFY(VT_MESSAGE_MEDIA_MAX);
+        return NULL;
+    }
+    arr = json_object_new_array();
+    for (i = 0; i < n; i++) {
+        char name[32];
+        const char *url, *type;
+        json_object *m;
+
+        snprintf(name, sizeof(name), "MediaUrl%d", i);
+        url = vt_params_get(params, name);
+        snprintf(name, sizeof(name), "MediaContentType%d", i);
+        type = vt_params_get(params, name);
+        if (!url || strncmp(url, "https://", 8) != 0) {
+            *err = apr_psprintf(p, "MediaUrl%d is missing or not an https URL", i);
+            json_object_put(arr);
+            return NULL;
+        }
+        m = json_object_new_object();
+        json_object_object_add(m, "url", json_object_new_string(url));
+        json_object_object_add(m, "content_type", type ? json_object_new_string(type) : NULL);
+        json_object_array_add(arr, m);
+    }
+    out = apr_pstrdup(p, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    return out;
+}
+
+const vt_event_stmt_t vt_message_inbound_stmt = {
+    "voxtwilio_message_inbound",
+    "WITH ok AS (SELECT id FROM companies WHERE id = CAST(%s AS bigint) "
+    "AND tenant_version = CAST(%s AS bigint)), "
+    /* DO UPDATE, not DO NOTHING: the customer's id either way, in this statement. */
+    "cu AS (INSERT INTO customers (company_id, phone) SELECT id, %s FROM ok "
+    "ON CONFLICT (company_id, phone) DO UPDATE SET updated_at = now() "
+    "RETURNING id, company_id), "
+    "ms AS (INSERT INTO messages (company_id, customer_id, message_sid, direction, channel, "
+    "from_number, to_number, body, status, media, num_segments, params) "
+    "SELECT company_id, id, %s, 'inbound', %s, %s, %s, %s, %s, CAST(%s AS jsonb), "
+    "CAST(%s AS integer), CAST(%s AS jsonb) FROM cu ON CONFLICT (message_sid) DO NOTHING) "
+    "SELECT count(*) FROM ok",
+    12
+};
+
+const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
+                                     const char *company_id, const char *version,
+                                     const char *idempotency_token, const char **err)
+{
+    const char *sid = vt_message_sid(params), *channel = NULL, *to_channel = NULL;
+    const char *from = vt_message_address(vt_params_get(params, "From"), &channel);
+    const char *to = vt_message_address(vt_params_get(params, "To"), &to_channel);
+    const char *body = vt_params_get(params, "Body"), *status = vt_params_get(params, "SmsStatus");
+    const char *media, *segments = vt_params_get(params, "NumSegments"), **a;
+
+    (void)idempotency_token; /* the MessageSid is the message's identity */
+    if (!sid) {
+        *err = "message without a valid MessageSid";
+        return NULL;
+    }
+    if (!from || !to || strcmp(channel, to_channel) != 0) {
+        *err = "From and To are not two numbers of one channel (+E164, whatsapp:+E164)";
+        return NULL;
+    }
+    if (!version) {
+        *err = "the tenant's version is unknown (is the schema migrated?)";
+        return NULL;
+    }
+    if (!(media = vt_message_media_json(p, params, err))) {
+        return NULL;
+    }
+    a = apr_pcalloc(p, sizeof(*a) * vt_message_inbound_stmt.nargs);
+    a[0] = company_id;
+    a[1] = version;
+    a[2] = from;
+    a[3] = sid;
+    a[4] = channel;
+    a[5] = from;
+    a[6] = to;
+    a[7] = body ? body : "";
+    a[8] = status && *status ? status : "received";
+    a[9] = media;
+    a[10] = small_count(segments, 1000000) >= 0 && segments && *segments ? segments : NULL;
+    a[11] = vt_params_to_json(p, params);
+    return a;
+}

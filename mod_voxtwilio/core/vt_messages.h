@@ -1,0 +1,31 @@
+/* vt_messages — how an inbound SMS or WhatsApp webhook becomes rows, for the module (live)
+ * and the helper (replaying a spooled one), as vt_events does for calls.
+ *
+ * A message is stored once per MessageSid however often Twilio delivers it, under the
+ * customer who sent it (one per tenant and phone, created by the first message; WhatsApp's
+ * `whatsapp:+E164` is kept as +E164 with the channel on the message). Its media stay at
+ * Twilio's URLs, listed with their content types. The statement writes only while the
+ * company still has the tenant version the caller read (as every cached route's).
+ */
+#ifndef VT_MESSAGES_H
+#define VT_MESSAGES_H
+
+#include "vt_events.h"
+
+#define VT_MESSAGE_MEDIA_MAX 10 /* Twilio's NumMedia limit */
+
+/* The MessageSid of a webhook (SM… or MM…), or NULL. */
+const char *vt_message_sid(const apr_array_header_t *params);
+
+/* The media of a webhook (NumMedia, MediaUrl{N}, MediaContentType{N}) as a JSON array of
+ * {"url", "content_type"}, or NULL with *err (NumMedia not 0..10, a URL missing or not
+ * https). */
+const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *params,
+                                  const char **err);
+
+/* sms and whatsapp: the message, its customer. Returns one row, 1 while the tenant's
+ * version is current (else 0: nothing written). */
+extern const vt_event_stmt_t vt_message_inbound_stmt;
+vt_event_args_fn vt_message_inbound_args;
+
+#endif
