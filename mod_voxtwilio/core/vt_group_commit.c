@@ -37,12 +37,33 @@ apr_status_t vt_group_commit_create(apr_pool_t *parent, int leaders, int max_ite
     return rv;
 }
 
-/* The group a new leader takes: the oldest waiting writes. Under the lock. */
-static int take_group(vt_group_commit_t *gc, vt_gc_item_t **items)
+/* Unlinks item from the waiting writes. Under the lock. */
+static void unlink_item(vt_group_commit_t *gc, vt_gc_item_t *item)
 {
-    int n = 0;
+    vt_gc_item_t **at = &gc->head, *prev = NULL;
 
+    while (*at != item) {
+        prev = *at;
+        at = &(*at)->next;
+    }
+    *at = item->next;
+    if (gc->tail == item) {
+        gc->tail = prev;
+    }
+}
+
+/* The group a new leader takes: its own write first, then the oldest waiting ones. Its own
+ * write in its own group: no other thread works on this caller's write (and its request's
+ * pool, which is not thread-safe) while this thread leads. Under the lock. */
+static int take_group(vt_group_commit_t *gc, vt_gc_item_t *own, vt_gc_item_t **items)
+{
+    int n = 1;
+
+    unlink_item(gc, own);
+    own->taken = 1;
+    items[0] = own;
     while (gc->head && n < gc->max_items) {
+        gc->head->taken = 1;
         items[n++] = gc->head;
         gc->head = gc->head->next;
     }
@@ -58,7 +79,7 @@ int vt_group_commit_run(vt_group_commit_t *gc, vt_gc_item_t *item, vt_gc_run_fn 
     vt_gc_item_t *items[VT_GROUP_COMMIT_ITEMS_LIMIT];
     int i, n;
 
-    item->done = 0;
+    item->done = item->taken = 0;
     item->next = NULL;
     if (!gc) {
         items[0] = item;
@@ -74,13 +95,13 @@ int vt_group_commit_run(vt_group_commit_t *gc, vt_gc_item_t *item, vt_gc_run_fn 
     }
     gc->tail = item;
     while (!item->done) {
-        if (gc->running >= gc->leaders || !gc->head) {
-            /* All groups busy, or this write is in one: until a group ends. */
+        if (item->taken || gc->running >= gc->leaders) {
+            /* This write is in another thread's group (which may be using this caller's
+             * request: never lead then), or all groups are busy: until a group ends. */
             apr_thread_cond_wait(gc->changed, gc->lock);
             continue;
         }
-        /* Lead the oldest waiting writes (this one, or writes before it). */
-        n = take_group(gc, items);
+        n = take_group(gc, item, items);
         gc->running++;
         gc->stats.groups++;
         gc->stats.items += (apr_uint64_t)n;

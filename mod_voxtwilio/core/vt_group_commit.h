@@ -13,9 +13,10 @@
  * writes that queued behind a group go in the next one. run_group(baton, items, n) runs
  * the n writes in one transaction and sets each item's rc (0: written and committed), or,
  * when the group cannot commit, each write alone; every item is answered only after the
- * commit that holds it. Items belong to their callers; the callers wait while another
- * thread runs their write, so whatever run_group needs of them (a request's pool) is
- * theirs alone meanwhile. Thread-safe; NULL (or leaders 0): every write runs alone at once.
+ * commit that holds it. Items belong to their callers. A leader's group always holds its
+ * own write (first), then the oldest waiting ones; a caller whose write is in another's
+ * group only waits. So whatever run_group needs of an item (its request's pool, which is not
+ * thread-safe) is used by one thread at a time. Thread-safe; NULL (or leaders 0): every write runs alone at once.
  */
 #ifndef VT_GROUP_COMMIT_H
 #define VT_GROUP_COMMIT_H
@@ -33,7 +34,7 @@ typedef struct vt_gc_item {
     void *data;                /* the caller's write */
     int rc;                    /* set by run_group */
     /* private */
-    int done;
+    int done, taken;
     struct vt_gc_item *next;
 } vt_gc_item_t;
 

@@ -11,21 +11,59 @@ typedef struct fake_db {
     volatile apr_uint32_t inside;    /* groups running now */
     volatile apr_uint32_t most_inside;
     volatile apr_uint32_t groups;
+    volatile apr_uint32_t shared;    /* a caller's request worked on by two threads at once */
 } fake_db_t;
 
+/* A caller: its request (as the module's, not thread-safe) and its writes. */
+typedef struct writer {
+    fake_db_t *db;
+    volatile apr_uint32_t in_use; /* threads working on this caller's request now */
+    int id, wrong;
+} writer_t;
+
+typedef struct write {
+    int v;
+    writer_t *owner;
+} write_t;
+
+static void use(writer_t *w, int on)
+{
+    if (on && apr_atomic_inc32(&w->in_use) != 0) {
+        apr_atomic_inc32(&w->db->shared);
+    }
+    if (!on) {
+        apr_atomic_dec32(&w->in_use);
+    }
+}
+
+/* baton: the leader (whose request a group's transaction uses); each item's caller's
+ * request is used for its write (as vtm_db.c's run_write does). */
 static void run_group(void *baton, vt_gc_item_t **items, int n)
 {
-    fake_db_t *db = baton;
+    writer_t *leader = baton;
+    fake_db_t *db = leader->db;
     apr_uint32_t now = apr_atomic_inc32(&db->inside) + 1, seen;
     int i;
 
     while ((seen = apr_atomic_read32(&db->most_inside)) < now
            && apr_atomic_cas32(&db->most_inside, now, seen) != seen) {
     }
+    use(leader, 1);
+    for (i = 0; i < n; i++) {
+        write_t *w = items[i]->data;
+        if (w->owner != leader) {
+            use(w->owner, 1);
+        }
+    }
     usleep(2000);
     for (i = 0; i < n; i++) {
-        items[i]->rc = *(int *)items[i]->data;
+        write_t *w = items[i]->data;
+        items[i]->rc = w->v;
+        if (w->owner != leader) {
+            use(w->owner, 0);
+        }
     }
+    use(leader, 0);
     apr_atomic_inc32(&db->groups);
     apr_atomic_dec32(&db->inside);
 }
@@ -35,11 +73,12 @@ START_TEST(test_a_lone_write_runs_at_once_in_a_group_of_one)
     vt_group_commit_t *gc = NULL;
     vt_group_commit_stats_t st;
     fake_db_t db = { 0 };
-    int v = 7;
-    vt_gc_item_t it = { .data = &v };
+    writer_t me = { .db = &db };
+    write_t w = { 7, &me };
+    vt_gc_item_t it = { .data = &w };
 
     ck_assert_int_eq(vt_group_commit_create(vt_test_pool, 2, 32, &gc), APR_SUCCESS);
-    ck_assert_int_eq(vt_group_commit_run(gc, &it, run_group, &db), 7);
+    ck_assert_int_eq(vt_group_commit_run(gc, &it, run_group, &me), 7);
     vt_group_commit_stats(gc, &st);
     ck_assert_int_eq((int)st.groups, 1);
     ck_assert_int_eq(st.largest, 1);
@@ -50,12 +89,13 @@ START_TEST(test_off_runs_each_write_alone)
 {
     vt_group_commit_t *gc = (void *)1;
     fake_db_t db = { 0 };
-    int v = 3;
-    vt_gc_item_t it = { .data = &v };
+    writer_t me = { .db = &db };
+    write_t w = { 3, &me };
+    vt_gc_item_t it = { .data = &w };
 
     ck_assert_int_eq(vt_group_commit_create(vt_test_pool, 0, 32, &gc), APR_SUCCESS);
     ck_assert_ptr_null(gc);
-    ck_assert_int_eq(vt_group_commit_run(NULL, &it, run_group, &db), 3);
+    ck_assert_int_eq(vt_group_commit_run(NULL, &it, run_group, &me), 3);
     ck_assert_int_eq((int)db.groups, 1);
 }
 END_TEST
@@ -63,11 +103,7 @@ END_TEST
 #define WRITERS 24
 #define ROUNDS 20
 
-typedef struct writer {
-    vt_group_commit_t *gc;
-    fake_db_t *db;
-    int id, wrong;
-} writer_t;
+static vt_group_commit_t *shared_gc;
 
 static void *APR_THREAD_FUNC write_many(apr_thread_t *th, void *data)
 {
@@ -75,9 +111,9 @@ static void *APR_THREAD_FUNC write_many(apr_thread_t *th, void *data)
     int i;
 
     for (i = 0; i < ROUNDS; i++) {
-        int v = w->id * 1000 + i;
-        vt_gc_item_t it = { .data = &v };
-        if (vt_group_commit_run(w->gc, &it, run_group, w->db) != v) {
+        write_t one = { w->id * 1000 + i, w };
+        vt_gc_item_t it = { .data = &one };
+        if (vt_group_commit_run(shared_gc, &it, run_group, w) != one.v) {
             w->wrong++;
         }
     }
@@ -98,8 +134,9 @@ START_TEST(test_writes_together_share_groups_each_answered_with_its_own)
     int i;
 
     ck_assert_int_eq(vt_group_commit_create(vt_test_pool, 2, 8, &gc), APR_SUCCESS);
+    shared_gc = gc;
     for (i = 0; i < WRITERS; i++) {
-        w[i] = (writer_t){ gc, &db, i + 1, 0 };
+        w[i] = (writer_t){ .db = &db, .id = i + 1 };
         ck_assert_int_eq(apr_thread_create(&th[i], NULL, write_many, &w[i], vt_test_pool),
                          APR_SUCCESS);
     }
@@ -115,6 +152,9 @@ START_TEST(test_writes_together_share_groups_each_answered_with_its_own)
     ck_assert_int_ge(st.largest, 2);
     ck_assert_int_le((int)db.most_inside, 2);
     ck_assert_int_eq((int)db.groups, (int)st.groups);
+    /* No caller's request was worked on by two threads at once (a caller whose write is in
+     * another's group must not lead a group of its own meanwhile). */
+    ck_assert_int_eq((int)db.shared, 0);
 }
 END_TEST
 
