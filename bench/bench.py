@@ -9,7 +9,8 @@ share of each point (bench/pg_stats.py); the Node/Express peer before and after 
 (bench/peer.py), each route given as ratios to it. Then it measures the Apache children's
 memory before and after a fixed-size mixed run.
 
-Results: bench/results/<UTC date>.json, bench/results/latest.json and latest.md.
+Results: bench/results/<UTC date>.json, bench/results/latest.json and latest.md. With
+--soak MINUTES, only the soak (bench/soak.py), into soak-<UTC date>.json and soak-latest.*.
 """
 import argparse
 import datetime
@@ -24,7 +25,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -39,6 +39,7 @@ from pyvt import TwilioSigner  # noqa: E402
 
 import peer  # noqa: E402
 import pg_stats  # noqa: E402
+import soak  # noqa: E402
 
 ROUTES = ("inbound", "speech", "status-callback")
 TARGETS = ("hello",) + ROUTES
@@ -487,15 +488,18 @@ class CpuMeter:
 
 # ---------------------------------------------------------------- wrk
 def run_wrk(url, reqfile, connections, threads, duration=None, limit=0, timeout_s=10,
-            meter=None):
-    """Runs wrk with bench/replay.lua. limit > 0: stops after about limit responses."""
+            meter=None, pause_ms=0):
+    """Runs wrk with bench/replay.lua. limit > 0: stops after about limit responses.
+    pause_ms > 0: each connection waits that long between a response and its next request."""
     marker = None
     if limit:
         marker = tempfile.mktemp(prefix="wrk-done-", dir=os.path.dirname(reqfile))
     cmd = ["wrk", "-t%d" % threads, "-c%d" % connections, "--latency",
            "--timeout", "%ds" % timeout_s, "-s", os.path.join(HERE, "replay.lua")]
     cmd += ["-d%ds" % (duration if duration else 3600)]
-    cmd += [url, "--", reqfile, str(threads), str(limit)] + ([marker] if marker else [])
+    cmd += [url, "--", reqfile, str(threads), str(limit), marker or ""]
+    if pause_ms:
+        cmd.append(str(int(pause_ms)))
     snap0 = meter.snapshot() if meter else None
     outf = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT)
@@ -669,6 +673,14 @@ def main():
     ap.add_argument("--sync-commit", action="store_true",
                     help="PostgreSQL (ours and the peer's) with fsync, synchronous_commit "
                     "and full_page_writes on: a disk flush per commit, as in production")
+    ap.add_argument("--soak", type=float, metavar="MINUTES",
+                    help="only the soak (bench/soak.py): the three routes mixed for MINUTES "
+                    "at half the measured maximum; results in soak-latest.*")
+    ap.add_argument("--soak-rate", type=float, help="the soak's req/s (default: half the "
+                    "mixed maximum measured at its start)")
+    ap.add_argument("--soak-connections", type=int, default=32)
+    ap.add_argument("--soak-segment-s", type=int, default=60,
+                    help="seconds per soak segment (a p99 and the children's RSS each)")
     ap.add_argument("--no-pg-stats", action="store_true",
                     help="no pg_stat_statements (the per-route PostgreSQL breakdown)")
     a = ap.parse_args()
@@ -754,7 +766,8 @@ def main():
         points = []
         cal_s = 2 if a.quick else 3
         targets = ["hello"] + [t for t in a.targets.split(",") if t in ROUTES]
-        for target in (() if a.mem_only else targets):
+        only_points = a.mem_only or a.soak
+        for target in (() if only_points else targets):
             f = os.path.join(reqdir, "cal-%s.txt" % target)
             write_requests(f, signer, pg, target, "cal" + target[:2], 4000)
             res = run_wrk(url, f, min(conns), a.threads, duration=cal_s)
@@ -762,13 +775,13 @@ def main():
             log("calibration %-16s %8.0f req/s" % (target, res["rps"]))
 
         peer_runs, peer_problems = [], []
-        peer_why = "--no-peer" if a.no_peer or a.mem_only else peer.available()
+        peer_why = "--no-peer" if a.no_peer or only_points else peer.available()
         if peer_why:
             log("the Node peer is not run: %s" % peer_why)
         else:
             peer.durability(a.sync_commit, log)
             peer.run_into(peer_runs, peer_problems, conns, duration, a.threads, log)
-        for c in (() if a.mem_only else conns):
+        for c in (() if only_points else conns):
             for target in targets:
                 n = int(estimate[target] * duration * 2) + 2000
                 if target == "hello":
@@ -813,13 +826,16 @@ def main():
                 "p99": round(p["latency_us"]["p99"] / max(1, h["latency_us"]["p99"]), 2),
             }
 
+        soaked = soak.run(sys.modules[__name__], a, httpd, signer, pg, reqdir, log) \
+            if a.soak else None
+
         # Memory: an Apache of its own (fewer threads, so that the warm-up reaches every
         # thread: see docs/performance.md), a warm-up, then a fixed-size mixed run.
         log_text = httpd.read_log()
         bad_log = pyvt.scan_log_text(log_text)
         httpd.stop()
         memory = control = None
-        if not a.no_mem:
+        if not a.no_mem and not a.soak:
             mem_httpd = pyvt.Apache(paths, pg.conninfo, key_file,
                                     root=os.path.join(work, "httpd-mem"),
                                     log_level="warn", module_log_level=None,
@@ -866,6 +882,8 @@ def main():
                                                                       mr["errors"]))
             if mr["wraps"]:
                 problems.append("%s: the request files wrapped %d times" % (name, mr["wraps"]))
+        if soaked:
+            problems += soak.problems(soaked)
         if bad_log:
             problems.append("%d error-log lines, first: %s" % (len(bad_log), bad_log[0]))
 
@@ -901,12 +919,13 @@ def main():
                      "not_run": peer_why},
             "points": [{k: v for k, v in p.items() if k != "wrk_output"} for p in points],
             "memory": memory,
+            "soak": soaked,
             "memory_control_tcache_off": control,
             "loadavg_before": [round(x, 2) for x in load_before],
             "machine_busy_before_run": round(background, 3),
             "error_log_lines": len([l for l in log_text.splitlines() if l.strip()]),
         }
-        write_results(a.results, result)
+        write_results(a.results, result, "soak-" if soaked else "")
         for p in problems:
             log("PROBLEM: " + p)
         log("done in %.0f s" % elapsed)
@@ -1092,8 +1111,13 @@ def markdown(result):
             "1" if p["target"] == "hello" else "%.1f×" % r["p50"],
             "1" if p["target"] == "hello" else "%.1f×" % r["p99"],
             cpu.get("apache", 0), cpu.get("pg", 0), cpu.get("wrk", 0)))
-    lines += peer.markdown(result.get("peer", {}).get("ratios", []))
-    lines += pg_stats.markdown(result["points"])
+    if result["points"]:
+        lines += peer.markdown(result.get("peer", {}).get("ratios", []))
+        lines += pg_stats.markdown(result["points"])
+    else:
+        lines = lines[:2]   # a soak or memory-only run: no throughput table
+    if result.get("soak"):
+        lines += soak.markdown(result["soak"])
     if result["memory"]:
         lines += memory_markdown(result)
     lines.append("")
@@ -1131,19 +1155,20 @@ def memory_markdown(result):
     return lines
 
 
-def write_results(d, result):
+def write_results(d, result, prefix=""):
+    """prefix "soak-": a soak's results, kept apart from the throughput run's latest.*"""
     os.makedirs(d, exist_ok=True)
     stamp = result["date"].replace(":", "").replace("-", "")
     text = json.dumps(result, indent=2) + "\n"
-    for name in ("%s.json" % stamp, "latest.json"):
+    for name in ("%s%s.json" % (prefix, stamp), "%slatest.json" % prefix):
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
     md = markdown(result)
-    with open(os.path.join(d, "latest.md"), "w") as f:
+    with open(os.path.join(d, "%slatest.md" % prefix), "w") as f:
         f.write(md)
     print()
     print(md)
-    log("results: %s" % os.path.join(d, "latest.json"))
+    log("results: %s" % os.path.join(d, "%slatest.json" % prefix))
 
 
 if __name__ == "__main__":

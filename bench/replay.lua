@@ -1,6 +1,6 @@
 -- bench/replay.lua — wrk script that replays pre-signed Twilio webhooks.
 --
---   wrk -t2 -c32 -d15s --latency -s bench/replay.lua http://127.0.0.1:PORT -- FILE THREADS [LIMIT MARKER]
+--   wrk -t2 -c32 -d15s --latency -s bench/replay.lua http://127.0.0.1:PORT -- FILE THREADS [LIMIT MARKER [DELAY_MS]]
 --
 -- FILE has one request per line, four tab-separated fields (bench/bench.py writes it):
 --   path-with-query  X-Twilio-Signature  I-Twilio-Idempotency-Token  form-body
@@ -10,6 +10,9 @@
 -- LIMIT > 0: each thread stops after LIMIT/THREADS responses (a fixed-size run) and then
 -- creates the file MARKER.<thread> so the caller can end wrk (whose main thread otherwise
 -- sleeps for the whole -d duration) with SIGINT.
+-- DELAY_MS > 0: each connection waits that long after a response before its next request
+-- (a paced load: about CONNECTIONS * 1000 / (DELAY_MS + latency) requests a second, for
+-- the soak, bench/soak.py).
 -- done() prints one line "VTBENCH_JSON {...}" with the counts and latency percentiles.
 
 local threads = {}
@@ -24,6 +27,11 @@ function init(args)
    local nthreads = tonumber(args[2] or "1")
    local limit = tonumber(args[3] or "0")
    marker = args[4] or ""
+   local pause = tonumber(args[5] or "0")
+   if pause > 0 then
+      -- wrk looks for delay() after init(): defined here, it paces every connection
+      delay = function() return pause end
+   end
    reqs = {}
    local i = 0
    for line in io.lines(file) do

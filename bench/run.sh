@@ -8,6 +8,9 @@
 #                           memory before/after 100,000 mixed webhooks, and a control memory
 #                           run with glibc's tcache off (about 9 minutes on 2 cores)
 #   bench/run.sh --quick    5 s per point (about 4 minutes; the memory runs are the same)
+#   bench/run.sh --soak 30  the three routes mixed for 30 minutes at half the measured
+#                           maximum: req/s, p99 and the children's RSS per minute
+#                           (bench/soak.py; results in bench/results/soak-latest.*)
 #   bench/run.sh --llm      the gateway's own latency per LLM turn (bench/llm_turn.py):
 #                           time in the module minus time waiting on a local stand-in model
 # Other options go to bench/bench.py (--help). Builds into $VT_BUILD_DIR (default
@@ -22,7 +25,7 @@ PY=/usr/bin/python3
 BUILD=${VT_BUILD_DIR:-$SRC/build-bench}
 
 case "${1:-}" in
-    -h|--help) sed -n '2,12p' "$0"; exec "$PY" "$SRC/bench/bench.py" --help ;;
+    -h|--help) sed -n '2,18p' "$0"; exec "$PY" "$SRC/bench/bench.py" --help ;;
 esac
 
 vt_install_packages "${VT_BUILD_PACKAGES[@]}" wrk
