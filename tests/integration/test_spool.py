@@ -181,7 +181,7 @@ def test_unusable_or_tampered_files_are_rejected(tenant, spool_apache, pg):
         "foreign AccountSid": write_spool(ap.spool, "status-callback", url, foreign, t.token),
         "unknown number": write_spool(ap.spool, "inbound", ap.base_url() + "/voice/inbound",
                                       t.params(to="+15550000001"), t.token),
-        "unknown route": write_spool(ap.spool, "sms", url, good, t.token),
+        "unknown route": write_spool(ap.spool, "escalate", url, good, t.token),
         "not JSON": write_spool(ap.spool, "status-callback", url, good, t.token,
                                 raw="{not json"),
         "bad base64": write_spool(ap.spool, "status-callback", url, good, t.token,
@@ -194,7 +194,7 @@ def test_unusable_or_tampered_files_are_rejected(tenant, spool_apache, pg):
     assert events(pg, sid) == 0 and call_state(pg, sid) == []
     log = ap.read_log()
     for why in ("signature does not match", "no signature", "AccountSid does not belong",
-                "no enabled tenant for number +15550000001", "route 'sms' is not replayed",
+                "no enabled tenant for number +15550000001", "route 'escalate' is not replayed",
                 "not a JSON object", "body is not base64"):
         assert why in log, why
     assert len(re.findall(r"\[voxtwilio-helper:warn\].*rejected and moved to rejected/", log)) \
