@@ -93,8 +93,7 @@ const vt_event_stmt_t vt_event_inbound_stmt = {
     "voxtwilio_event_inbound",
     /* The tenant as the caller read it (a child's cache, or its own lookup): every write
      * below happens only while the company still has that version. */
-    "WITH ok AS (SELECT id, greeting FROM companies WHERE id = CAST(%s AS bigint) "
-    "AND tenant_version = CAST(%s AS bigint)), "
+    "WITH " VT_TENANT_GUARD_SQL("id, greeting", "") ", "
     "ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
     "params) SELECT %s, id, 'inbound', %s, %s, CAST(%s AS jsonb) FROM ok "
     "ON CONFLICT (dedup_key) DO NOTHING), "
@@ -126,7 +125,7 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
         status = "ringing";
     }
     if (!version) {
-        *err = "the tenant's version is unknown (is the schema migrated?)";
+        *err = VT_TENANT_VERSION_UNKNOWN;
         return NULL;
     }
     a = apr_pcalloc(p, sizeof(*a) * vt_event_inbound_stmt.nargs);
@@ -151,9 +150,8 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
  * with (sql/009) and the call is not another company's (a cached row is found by the call's
  * number, the database's lookup by the call's row). */
 #define VT_CALL_GUARD_SQL                                                                   \
-    "ok AS (SELECT id FROM companies WHERE id = CAST(%s AS bigint) "                       \
-    "AND tenant_version = CAST(%s AS bigint) AND NOT EXISTS (SELECT 1 FROM calls "          \
-    "WHERE call_sid = %s AND company_id <> CAST(%s AS bigint)))"
+    VT_TENANT_GUARD_SQL("id", " AND NOT EXISTS (SELECT 1 FROM calls WHERE call_sid = %s "   \
+                        "AND company_id <> CAST(%s AS bigint))")
 #define VT_CALL_GUARD_NARGS 4
 
 static void call_guard_args(const char **a, const char *company_id, const char *version,
@@ -200,7 +198,7 @@ const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *param
         return NULL;
     }
     if (!version) {
-        *err = "the tenant's version is unknown (is the schema migrated?)";
+        *err = VT_TENANT_VERSION_UNKNOWN;
         return NULL;
     }
     rank = apr_itoa(p, vt_call_status_rank(status));

@@ -27,6 +27,15 @@ typedef const char **vt_event_args_fn(apr_pool_t *p, const apr_array_header_t *p
                                       const char *company_id, const char *version,
                                       const char *idempotency_token, const char **err);
 
+/* The CTE `ok` every cached route's statement starts with: the company's row (COLUMNS)
+ * while it still has the tenant version the caller read (sql/009), and EXTRA holds; its
+ * first two arguments are the company's id and that version. */
+#define VT_TENANT_GUARD_SQL(columns, extra)                                                 \
+    "ok AS (SELECT " columns " FROM companies WHERE id = CAST(%s AS bigint) "              \
+    "AND tenant_version = CAST(%s AS bigint)" extra ")"
+/* The error of an argument builder called without that version. */
+#define VT_TENANT_VERSION_UNKNOWN "the tenant's version is unknown (is the schema migrated?)"
+
 typedef struct vt_event_stmt {
     const char *label; /* a SQL identifier: mod_dbd prepares it under this name */
     const char *sql;

@@ -68,8 +68,7 @@ const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *param
 
 const vt_event_stmt_t vt_message_inbound_stmt = {
     "voxtwilio_message_inbound",
-    "WITH ok AS (SELECT id FROM companies WHERE id = CAST(%s AS bigint) "
-    "AND tenant_version = CAST(%s AS bigint)), "
+    "WITH " VT_TENANT_GUARD_SQL("id", "") ", "
     /* DO UPDATE, not DO NOTHING: the customer's id either way, in this statement. */
     "cu AS (INSERT INTO customers (company_id, phone) SELECT id, %s FROM ok "
     "ON CONFLICT (company_id, phone) DO UPDATE SET updated_at = now() "
@@ -102,7 +101,7 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
         return NULL;
     }
     if (!version) {
-        *err = "the tenant's version is unknown (is the schema migrated?)";
+        *err = VT_TENANT_VERSION_UNKNOWN;
         return NULL;
     }
     if (!(media = vt_message_media_json(p, params, err))) {

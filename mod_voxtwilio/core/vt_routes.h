@@ -29,9 +29,10 @@ typedef struct vt_route {
                                   * the call's row and by From (vt_tenant_resolve) */
     int tenant_cached;           /* its writes check the tenant's version, so a child's
                                   * cached row may serve it (vt_tenant_cache.h) */
-    /* What a spooled delivery writes when the helper replays it; NULL: never spooled. */
-    const vt_event_stmt_t *spool_stmt;
-    vt_event_args_fn *spool_args;
+    /* The event a delivery writes: what the helper replays when the module spooled it,
+     * and what the message routes also write live. NULL: never spooled. */
+    const vt_event_stmt_t *event_stmt;
+    vt_event_args_fn *event_args;
 } vt_route_t;
 
 /* Indexed by vt_route_id_t. */

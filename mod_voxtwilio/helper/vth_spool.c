@@ -226,7 +226,7 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
     if (rc != SP_DONE || !it->route)
         return rc;
     route = vt_route_find(it->route);
-    if (!route || !route->spool_stmt) {
+    if (!route || !route->event_stmt) {
         it->why = apr_psprintf(p, "route '%s' is not replayed", it->route);
         return SP_REJECT;
     }
@@ -269,14 +269,14 @@ static sp_rc sp_replay(vth_spool_t *sp, apr_pool_t *p, PGconn *conn, const char 
                                : "signature does not match");
         return SP_REJECT;
     }
-    args = route->spool_args(p, it->params, t.company_id, t.version, it->idempotency_token,
+    args = route->event_args(p, it->params, t.company_id, t.version, it->idempotency_token,
                              &err);
     if (!args) {
         it->why = apr_psprintf(p, "tenant %s: %s", t.slug, err);
         return SP_REJECT;
     }
     res = vth_pq(conn, p, VTH_PQ_EITHER, "writing the event",
-                 vt_sql_to_libpq(p, route->spool_stmt->sql), route->spool_stmt->nargs, args,
+                 vt_sql_to_libpq(p, route->event_stmt->sql), route->event_stmt->nargs, args,
                  &err);
     if (!res && PQstatus(conn) == CONNECTION_BAD)
         return sp_db_failed(sp, conn, err, &it->why);

@@ -330,7 +330,7 @@ static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
  * spooled), answered with Messaging TwiML; an empty <Response> sends no reply. */
 static int route_message(vtm_webhook_t *w)
 {
-    int status = store_webhook(w, w->route->spool_args, w->route->spool_stmt);
+    int status = store_webhook(w, w->route->event_args, w->route->event_stmt);
     apr_size_t len;
     const char *doc;
 

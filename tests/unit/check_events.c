@@ -6,14 +6,6 @@
 
 #define SID "CA0123456789abcdef0123456789abcdef"
 
-static apr_array_header_t *params_of(const char *body)
-{
-    apr_array_header_t *params = NULL;
-
-    ck_assert_int_eq(vt_form_parse(vt_test_pool, body, strlen(body), 64, &params), VT_FORM_OK);
-    return params;
-}
-
 START_TEST(test_status_ranks_are_monotonic)
 {
     ck_assert_int_lt(vt_call_status_rank("queued"), vt_call_status_rank("ringing"));
@@ -29,7 +21,7 @@ END_TEST
 
 START_TEST(test_params_to_json_keeps_repeats)
 {
-    const char *j = vt_params_to_json(vt_test_pool, params_of("a=1&b=x+y&a=2&c=%22q%22"));
+    const char *j = vt_params_to_json(vt_test_pool, vt_test_params("a=1&b=x+y&a=2&c=%22q%22"));
 
     ck_assert_str_eq(j, "{\"a\":[\"1\",\"2\"],\"b\":\"x y\",\"c\":\"\\\"q\\\"\"}");
 }
@@ -40,7 +32,7 @@ START_TEST(test_status_args)
     const char *err = NULL;
     const char **a = vt_event_status_args(
         vt_test_pool,
-        params_of("CallSid=" SID "&CallStatus=completed&SequenceNumber=3&CallDuration=42"
+        vt_test_params("CallSid=" SID "&CallStatus=completed&SequenceNumber=3&CallDuration=42"
                   "&From=%2B14155550100&To=%2B15005550006&Direction=inbound"),
         "7", "12", NULL, &err);
 
@@ -62,7 +54,7 @@ START_TEST(test_status_args_prefers_idempotency_token)
 {
     const char *err = NULL;
     const char **a = vt_event_status_args(
-        vt_test_pool, params_of("CallSid=" SID "&CallStatus=ringing&SequenceNumber=x"), "7",
+        vt_test_pool, vt_test_params("CallSid=" SID "&CallStatus=ringing&SequenceNumber=x"), "7",
         "12", "tok-123", &err);
 
     ck_assert_str_eq(a[5], "tok:tok-123");
@@ -75,17 +67,17 @@ START_TEST(test_status_args_reject_missing_fields)
 {
     const char *err = NULL;
 
-    ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallStatus=ringing"), "7",
+    ck_assert_ptr_null(vt_event_status_args(vt_test_pool, vt_test_params("CallStatus=ringing"), "7",
                                             "12", NULL, &err));
     ck_assert_ptr_nonnull(err);
     err = NULL;
-    ck_assert_ptr_null(vt_event_status_args(vt_test_pool, params_of("CallSid=" SID), "7", "12",
+    ck_assert_ptr_null(vt_event_status_args(vt_test_pool, vt_test_params("CallSid=" SID), "7", "12",
                                             NULL, &err));
     ck_assert_ptr_nonnull(err);
     err = NULL;
     /* without the tenant's version (an unmigrated schema) nothing could be checked */
     ck_assert_ptr_null(vt_event_status_args(
-        vt_test_pool, params_of("CallSid=" SID "&CallStatus=ringing"), "7", NULL, NULL, &err));
+        vt_test_pool, vt_test_params("CallSid=" SID "&CallStatus=ringing"), "7", NULL, NULL, &err));
     ck_assert_ptr_nonnull(err);
 }
 END_TEST
@@ -95,7 +87,7 @@ START_TEST(test_recording_args)
     const char *err = NULL;
     const char **a = vt_event_recording_args(
         vt_test_pool,
-        params_of("CallSid=" SID "&RecordingSid=RE0123456789abcdef0123456789abcdef"
+        vt_test_params("CallSid=" SID "&RecordingSid=RE0123456789abcdef0123456789abcdef"
                   "&RecordingUrl=https%3A%2F%2Fapi.twilio.com%2Fx&RecordingStatus=completed"
                   "&RecordingDuration=12"),
         "7", NULL, NULL, &err);
@@ -105,7 +97,7 @@ START_TEST(test_recording_args)
     ck_assert_str_eq(a[12], "recording_download:RE0123456789abcdef0123456789abcdef");
     ck_assert_ptr_nonnull(strstr(a[11], "\"url\":\"https:\\/\\/api.twilio.com\\/x\""));
     ck_assert_ptr_null(vt_event_recording_args(
-        vt_test_pool, params_of("CallSid=" SID "&RecordingSid=RE1&RecordingUrl=https%3A%2F%2Fx"),
+        vt_test_pool, vt_test_params("CallSid=" SID "&RecordingSid=RE1&RecordingUrl=https%3A%2F%2Fx"),
         "7", NULL, NULL, &err));
 }
 END_TEST
@@ -115,7 +107,7 @@ START_TEST(test_inbound_args_carry_the_tenant_version)
 {
     const char *err = NULL;
     const char **a = vt_event_inbound_args(
-        vt_test_pool, params_of("CallSid=" SID "&From=%2B14155550100&To=%2B15005550006"), "7",
+        vt_test_pool, vt_test_params("CallSid=" SID "&From=%2B14155550100&To=%2B15005550006"), "7",
         "42", NULL, &err);
 
     ck_assert_ptr_nonnull(a);
@@ -125,7 +117,7 @@ START_TEST(test_inbound_args_carry_the_tenant_version)
     ck_assert_str_eq(a[4], "ringing");
     ck_assert_str_eq(a[10], "+15005550006");
     ck_assert_str_eq(a[12], "2");
-    ck_assert_ptr_null(vt_event_inbound_args(vt_test_pool, params_of("CallSid=" SID), "7",
+    ck_assert_ptr_null(vt_event_inbound_args(vt_test_pool, vt_test_params("CallSid=" SID), "7",
                                              NULL, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err, "version"));
 }

@@ -1,13 +1,23 @@
 /* Runs every unit-test suite. `CK_FORK=no` for debugging under gdb/valgrind. */
 #include <stdlib.h>
 #include <apr_general.h>
+#include <string.h>
 #include "vt_suites.h"
+#include "vt_form.h"
 
 apr_pool_t *vt_test_pool;
 
 void vt_test_pool_setup(void)
 {
     apr_pool_create(&vt_test_pool, NULL);
+}
+
+apr_array_header_t *vt_test_params(const char *body)
+{
+    apr_array_header_t *params = NULL;
+
+    ck_assert_int_eq(vt_form_parse(vt_test_pool, body, strlen(body), 64, &params), VT_FORM_OK);
+    return params;
 }
 
 void vt_test_pool_teardown(void)

@@ -8,14 +8,6 @@
 #define SM "SM0123456789abcdef0123456789abcdef"
 #define BASE "MessageSid=" SM "&AccountSid=AC0123456789abcdef0123456789abcdef"
 
-static apr_array_header_t *params_of(const char *body)
-{
-    apr_array_header_t *params = NULL;
-
-    ck_assert_int_eq(vt_form_parse(vt_test_pool, body, strlen(body), 64, &params), VT_FORM_OK);
-    return params;
-}
-
 START_TEST(test_addresses_and_their_channels)
 {
     const char *ch = NULL;
@@ -35,7 +27,7 @@ START_TEST(test_an_sms_becomes_its_arguments)
 {
     const char *err = NULL;
     const char **a = vt_message_inbound_args(
-        vt_test_pool, params_of(BASE "&From=%2B14155550100&To=%2B15005550006&Body=Hi+%26+bye"
+        vt_test_pool, vt_test_params(BASE "&From=%2B14155550100&To=%2B15005550006&Body=Hi+%26+bye"
                                      "&NumSegments=2&NumMedia=0"),
         "7", "12", "token-is-not-the-identity", &err);
 
@@ -57,7 +49,7 @@ START_TEST(test_whatsapp_media_are_listed)
     const char *err = NULL;
     const char **a = vt_message_inbound_args(
         vt_test_pool,
-        params_of(BASE "&From=whatsapp%3A%2B14155550100&To=whatsapp%3A%2B15005550006"
+        vt_test_params(BASE "&From=whatsapp%3A%2B14155550100&To=whatsapp%3A%2B15005550006"
                        "&NumMedia=2&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2Fa"
                        "&MediaContentType0=image%2Fjpeg&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2Fb"),
         "7", "12", NULL, &err);
@@ -87,7 +79,7 @@ START_TEST(test_unusable_messages_are_refused_with_a_reason)
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *err = NULL;
-        ck_assert_msg(!vt_message_inbound_args(vt_test_pool, params_of(bad[i]), "7", "12",
+        ck_assert_msg(!vt_message_inbound_args(vt_test_pool, vt_test_params(bad[i]), "7", "12",
                                                NULL, &err), "accepted: %s", bad[i]);
         ck_assert_ptr_nonnull(err);
     }

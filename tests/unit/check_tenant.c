@@ -35,14 +35,6 @@ static int fake_lookup(void *baton, const vt_event_stmt_t *st, const char *key, 
     return 1;
 }
 
-static apr_array_header_t *params(const char *body)
-{
-    apr_array_header_t *p = NULL;
-
-    ck_assert_int_eq(vt_form_parse(vt_test_pool, body, strlen(body), 32, &p), VT_FORM_OK);
-    return p;
-}
-
 #define VOICE(account) \
     "AccountSid=" account "&CallSid=" CALL_SID "&From=%2B14155550100&To=%2B15005550006"
 
@@ -53,7 +45,7 @@ START_TEST(test_inbound_by_called_number)
     const char *why = NULL;
 
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
-                                       params(VOICE(ACME_SID)), 0, &t, &why),
+                                       vt_test_params(VOICE(ACME_SID)), 0, &t, &why),
                      VT_TENANT_FOUND);
     ck_assert_str_eq(db.trail, "number;"); /* no call-row or From lookup for inbound */
     ck_assert_str_eq(t.slug, "acme");
@@ -68,7 +60,7 @@ START_TEST(test_callback_order_call_then_to_then_from)
     const char *why = NULL;
 
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
-                                       params(VOICE(ACME_SID)), 1, &t, &why),
+                                       vt_test_params(VOICE(ACME_SID)), 1, &t, &why),
                      VT_TENANT_FOUND);
     ck_assert_str_eq(db.trail, "call;number;number;");
 }
@@ -81,7 +73,7 @@ START_TEST(test_slug_wins)
     const char *why = NULL;
 
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, "acme",
-                                       params(VOICE(ACME_SID)), 1, &t, &why),
+                                       vt_test_params(VOICE(ACME_SID)), 1, &t, &why),
                      VT_TENANT_FOUND);
     ck_assert_str_eq(db.trail, "slug;");
 }
@@ -94,17 +86,17 @@ START_TEST(test_refusals)
     const char *why = NULL;
 
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
-                                       params(VOICE(OTHER_SID)), 0, &t, &why),
+                                       vt_test_params(VOICE(OTHER_SID)), 0, &t, &why),
                      VT_TENANT_REFUSED);
     ck_assert_str_eq(why, "AccountSid does not belong to tenant acme");
     db.enabled = 0;
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
-                                       params(VOICE(ACME_SID)), 0, &t, &why),
+                                       vt_test_params(VOICE(ACME_SID)), 0, &t, &why),
                      VT_TENANT_REFUSED);
     ck_assert_str_eq(why, "no enabled tenant for number +15005550006");
     db.known_key = "nothing";
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
-                                       params("AccountSid=" ACME_SID "&To=client%3Aalice"), 0,
+                                       vt_test_params("AccountSid=" ACME_SID "&To=client%3Aalice"), 0,
                                        &t, &why),
                      VT_TENANT_REFUSED);
     ck_assert_str_eq(db.trail, "number;number;"); /* a non-E.164 To is never looked up */
@@ -118,7 +110,7 @@ START_TEST(test_database_failure)
     const char *why = NULL;
 
     ck_assert_int_eq(vt_tenant_resolve(vt_test_pool, fake_lookup, &db, NULL,
-                                       params(VOICE(ACME_SID)), 1, &t, &why),
+                                       vt_test_params(VOICE(ACME_SID)), 1, &t, &why),
                      VT_TENANT_DB_FAILED);
     ck_assert_str_eq(db.trail, "call;"); /* stops at the first failure */
 }

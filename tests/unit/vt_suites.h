@@ -39,4 +39,8 @@ extern apr_pool_t *vt_test_pool;
 void vt_test_pool_setup(void);
 void vt_test_pool_teardown(void);
 
+/* A webhook body as parameters (from vt_test_pool), asserting it parses. */
+#include <apr_tables.h>
+apr_array_header_t *vt_test_params(const char *body);
+
 #endif
