@@ -16,6 +16,7 @@
 #include "vta_assistant.h"
 #include "vta_calls.h"
 #include "vta_jobs.h"
+#include "vta_rules.h"
 #include "vt_log.h"
 
 #ifndef PACKAGE_VERSION
@@ -45,10 +46,10 @@ static void usage(FILE *out)
 "      add a new active key to the key file and re-encrypt every stored auth token\n"
 "  company add SLUG --name NAME [--greeting TEXT] [--voice V] [--language L]\n"
 "              [--escalation-phone E164] [--notification-phone E164]\n"
-"              [--recording on|off]\n"
+"              [--recording on|off] [--time-zone IANA-NAME]\n"
 "  company set SLUG [--name NAME] [--greeting TEXT] [--voice V] [--language L]\n"
 "              [--escalation-phone E164|''] [--notification-phone E164|'']\n"
-"              [--recording on|off]\n"
+"              [--recording on|off] [--time-zone IANA-NAME]\n"
 "  company list\n"
 "  company enable SLUG\n"
 "  company disable SLUG\n"
@@ -89,6 +90,15 @@ static void usage(FILE *out)
 "      has an offset) or an age such as 30m, 1h, 2d\n"
 "  calls show CALLSID\n"
 "      one call: its row, status history, transcript, escalation and recording\n"
+"  rules import SLUG FILE.json|-\n"
+"      check a rules document whole (docs/rules.md) and replace the tenant's rules\n"
+"  rules export SLUG\n"
+"  rules runs SLUG [--limit N]\n"
+"      the log of rule runs, newest first (default limit 50)\n"
+"  consent list SLUG [--phone +E164]\n"
+"  consent record SLUG --phone +E164 --channel sms|whatsapp|voice --granted|--refused\n"
+"                 [--note TEXT]\n"
+"      the consent ledger; voice is consent to be called (campaigns need it)\n"
 "\n"
 "Exit status: 0 success, 1 error, 2 usage error.\n",
         out);
@@ -176,6 +186,10 @@ int main(int argc, char **argv)
         rc = vta_cmd_jobs(&ctx, argc, argv);
     else if (strcmp(verb, "calls") == 0)
         rc = vta_cmd_calls(&ctx, argc, argv);
+    else if (strcmp(verb, "rules") == 0)
+        rc = vta_cmd_rules(&ctx, argc, argv);
+    else if (strcmp(verb, "consent") == 0)
+        rc = vta_cmd_consent(&ctx, argc, argv);
     else if (strcmp(verb, "help") == 0) {
         usage(stdout);
         rc = VTA_OK;

@@ -82,6 +82,10 @@ int vta_company_id(vta_ctx_t *c, const char *slug, const char **id);
 /* Validate a slug given on the command line (prints the error). */
 int vta_check_slug(const char *slug);
 
+/* The whole of a file ("-": standard input) into p, NUL-terminated, at most max bytes.
+ * Returns NULL after printing "FILE: cannot ...". */
+const char *vta_read_file(apr_pool_t *p, const char *path, long max, apr_size_t *len);
+
 /* ---- output (vta_db.c) */
 typedef struct vta_table vta_table_t;
 vta_table_t *vta_table_make(apr_pool_t *p, int ncols, ...); /* the header names */

@@ -19,53 +19,9 @@
 /* OpenAI keys are ~160 characters; room for longer tokens of self-hosted gateways. */
 #define VTA_API_KEY_MAX 1024
 #define VTA_PROMPT_MAX 8000 /* characters of a system prompt */
-
 /* Far above any valid script (200 intents x 50 phrases x 1000 characters is ~40 MB only in
  * theory); a bound so that a wrong FILE (a disk image...) fails fast. */
 #define VTA_SCRIPT_FILE_MAX (16L * 1024 * 1024)
-
-/* Reads the whole file into p. Returns NULL after printing "FILE: ..." on error. */
-static const char *read_file(apr_pool_t *p, const char *path, apr_size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    apr_size_t cap = 64 * 1024, n = 0;
-    const char *problem = NULL;
-    char *buf, *out = NULL;
-
-    if (!f) {
-        vta_err("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf = malloc(cap);
-    while (buf && !problem) {
-        char *bigger;
-
-        n += fread(buf + n, 1, cap - n, f);
-        if (ferror(f))
-            problem = strerror(errno);
-        else if (n < cap)
-            break;
-        else if (cap >= (apr_size_t)VTA_SCRIPT_FILE_MAX)
-            problem = "larger than 16 MiB, not a script document";
-        else if (!(bigger = realloc(buf, cap * 2)))
-            problem = "out of memory";
-        else {
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    if (!buf)
-        problem = "out of memory";
-    if (!problem) {
-        out = apr_pstrmemdup(p, buf, n);
-        *len = n;
-    }
-    free(buf);
-    fclose(f);
-    if (problem)
-        vta_err("%s: cannot read: %s", path, problem);
-    return out;
-}
 
 static int assistant_import(vta_ctx_t *c, int argc, char **argv)
 {
@@ -81,7 +37,7 @@ static int assistant_import(vta_ctx_t *c, int argc, char **argv)
     file = argv[2];
     if (vta_check_slug(slug) != VTA_OK)
         return VTA_FAIL;
-    if (!(json = read_file(c->pool, file, &len)))
+    if (!(json = vta_read_file(c->pool, file, VTA_SCRIPT_FILE_MAX, &len)))
         return VTA_FAIL;
     if (vt_script_parse(c->pool, json, len, &script, &err) != APR_SUCCESS)
         return vta_err("%s: %s", file, err);
@@ -341,7 +297,7 @@ static int assistant_set(vta_ctx_t *c, int argc, char **argv)
         || check_number("--max-tokens", o.max_tokens, 16, 4096, 1) != VTA_OK)
         return VTA_FAIL;
     u.prompt = o.prompt;
-    if (o.prompt_file && !(u.prompt = read_file(c->pool, o.prompt_file, &len)))
+    if (o.prompt_file && !(u.prompt = vta_read_file(c->pool, o.prompt_file, VTA_SCRIPT_FILE_MAX, &len)))
         return VTA_FAIL;
     if (u.prompt && vt_utf8_chars(u.prompt) > VTA_PROMPT_MAX)
         return vta_err("the system prompt must be at most %d characters", VTA_PROMPT_MAX);

@@ -9,6 +9,7 @@
 
 typedef struct company_opts {
     const char *name, *greeting, *voice, *language, *escalation, *notification, *recording;
+    const char *time_zone;
 } company_opts_t;
 
 
@@ -35,7 +36,8 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
             || (m = vta_opt(argc, argv, &i, "--language", &o->language)) != 0
             || (m = vta_opt(argc, argv, &i, "--escalation-phone", &o->escalation)) != 0
             || (m = vta_opt(argc, argv, &i, "--notification-phone", &o->notification)) != 0
-            || (m = vta_opt(argc, argv, &i, "--recording", &o->recording)) != 0) {
+            || (m = vta_opt(argc, argv, &i, "--recording", &o->recording)) != 0
+            || (m = vta_opt(argc, argv, &i, "--time-zone", &o->time_zone)) != 0) {
             if (m < 0)
                 return VTA_USAGE;
         }
@@ -78,14 +80,38 @@ static int check_opts(const company_opts_t *o, int allow_clear)
     return VTA_OK;
 }
 
+/* 1 when PostgreSQL knows the time zone (its tzdata is what reads it), else 0 after saying
+ * so (or -1 on a database error). */
+static int time_zone_known(vta_ctx_t *c, const char *tz)
+{
+    PGresult *res = vta_q(c, "SELECT 1 FROM pg_timezone_names WHERE name = $1", 1, &tz);
+    int known;
+
+    if (!vta_res_ok(res)) {
+        vta_db_fail(c, res, "cannot check the time zone");
+        return -1;
+    }
+    known = PQntuples(res) > 0;
+    PQclear(res);
+    if (!known)
+        vta_err("--time-zone '%s' is not a time zone the database knows (an IANA name such "
+                "as Europe/Paris or America/New_York)", tz);
+    return known;
+}
+
 /* Applies the given settings (NULL: unchanged; "" phone: cleared). Returns the number of
  * rows updated, or -1 after reporting an error. */
 static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
 {
     const char *rec = o->recording ? (strcmp(o->recording, "on") == 0 ? "t" : "f") : NULL;
-    const char *params[8] = { slug, o->name, o->greeting, o->voice, o->language,
-                              o->escalation, o->notification, rec };
-    PGresult *res = vta_q(
+    const char *params[9] = { slug, o->name, o->greeting, o->voice, o->language,
+                              o->escalation, o->notification, rec, o->time_zone };
+    PGresult *res;
+    int n;
+
+    if (o->time_zone && time_zone_known(c, o->time_zone) != 1)
+        return -1;
+    res = vta_q(
         c,
         "UPDATE companies SET"
         " name = coalesce($2, name),"
@@ -97,10 +123,10 @@ static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
         " notification_phone = CASE WHEN $7::text IS NULL THEN notification_phone"
         "                           ELSE nullif($7::text, '') END,"
         " recording = coalesce($8::boolean, recording),"
+        " time_zone = coalesce($9, time_zone),"
         " updated_at = now()"
         " WHERE slug = $1",
-        8, params);
-    int n;
+        9, params);
 
     if (!vta_res_ok(res)) {
         vta_db_fail(c, res, "cannot update the company");
@@ -158,7 +184,7 @@ static int company_set(vta_ctx_t *c, int argc, char **argv)
     if ((rc = parse_opts(argc, argv, "set", &slug, &o)) != VTA_OK)
         return rc;
     if (!o.name && !o.greeting && !o.voice && !o.language && !o.escalation && !o.notification
-        && !o.recording)
+        && !o.recording && !o.time_zone)
         return vta_usage_err("company set needs at least one option to change");
     if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 1) != VTA_OK)
         return VTA_FAIL;

@@ -1,5 +1,6 @@
 /* vta_db — voxtwilio-admin: messages, option parsing, libpq helpers, table output and
  * the `migrate` verb. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,4 +421,47 @@ int vta_cmd_migrate(vta_ctx_t *c, int argc, char **argv)
 fail:
     vta_rollback(c);
     return VTA_FAIL;
+}
+
+const char *vta_read_file(apr_pool_t *p, const char *path, long max, apr_size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    apr_size_t cap = 64 * 1024 < max ? 64 * 1024 : (apr_size_t)max, n = 0;
+    const char *problem = NULL;
+    char *buf, *out = NULL;
+
+    if (!f) {
+        vta_err("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(cap);
+    while (buf && !problem) {
+        char *bigger;
+
+        n += fread(buf + n, 1, cap - n, f);
+        if (ferror(f))
+            problem = strerror(errno);
+        else if (n < cap)
+            break;
+        else if (cap >= (apr_size_t)max)
+            problem = apr_psprintf(p, "larger than %ld bytes", max);
+        else if (!(bigger = realloc(buf, cap * 2)))
+            problem = "out of memory";
+        else {
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    if (!buf)
+        problem = "out of memory";
+    if (!problem) {
+        out = apr_pstrmemdup(p, buf, n);
+        *len = n;
+    }
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    if (problem)
+        vta_err("%s: cannot read: %s", path, problem);
+    return out;
 }

@@ -178,9 +178,15 @@ const vt_event_stmt_t vt_event_status_stmt = {
     "status_rank = EXCLUDED.status_rank, duration_s = coalesce(EXCLUDED.duration_s, c.duration_s), "
     "answered_at = coalesce(c.answered_at, EXCLUDED.answered_at), "
     "ended_at = coalesce(c.ended_at, EXCLUDED.ended_at), updated_at = now() "
-    "WHERE c.status_rank < EXCLUDED.status_rank) "
+    "WHERE c.status_rank < EXCLUDED.status_rank), "
+    /* A call that ended, of a tenant with rules: the helper runs its call triggers (once:
+     * the first final status queues it). */
+    "rj AS (INSERT INTO jobs (kind, company_id, call_sid, dedup_key) "
+    "SELECT 'call_rules', ev.company_id, %s, %s FROM ev WHERE CAST(%s AS smallint) = 4 "
+    "AND EXISTS (SELECT 1 FROM rule_sets r WHERE r.company_id = ev.company_id) "
+    "ON CONFLICT (dedup_key) DO NOTHING) "
     "SELECT count(*) FROM ok",
-    VT_CALL_GUARD_NARGS + 14
+    VT_CALL_GUARD_NARGS + 17
 };
 
 const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *params,
@@ -219,6 +225,9 @@ const char **vt_event_status_args(apr_pool_t *p, const apr_array_header_t *param
     e[11] = int_or_null(vt_params_get(params, "CallDuration"));
     e[12] = rank;
     e[13] = rank;
+    e[14] = sid;
+    e[15] = apr_pstrcat(p, "call_rules:", sid, NULL);
+    e[16] = rank;
     return a;
 }
 

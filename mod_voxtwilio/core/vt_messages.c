@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include "vt_form.h"
 #include "vt_messages.h"
+#include "vt_rules.h"
 #include "vt_util.h"
 
 const char *vt_message_sid(const apr_array_header_t *params)
@@ -68,17 +69,31 @@ const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *param
 
 const vt_event_stmt_t vt_message_inbound_stmt = {
     "voxtwilio_message_inbound",
-    "WITH " VT_TENANT_GUARD_SQL("id", "") ", "
+    "WITH " VT_TENANT_GUARD_SQL("id, time_zone", "") ", "
     /* DO UPDATE, not DO NOTHING: the customer's id either way, in this statement. */
-    "cu AS (INSERT INTO customers (company_id, phone) SELECT id, %s FROM ok "
+    "cu AS (INSERT INTO customers (company_id, phone, first_seen_sid) SELECT id, %s, %s FROM ok "
     "ON CONFLICT (company_id, phone) DO UPDATE SET updated_at = now() "
-    "RETURNING id, company_id), "
+    "RETURNING id, company_id, first_seen_sid), "
     "ms AS (INSERT INTO messages (company_id, customer_id, message_sid, direction, channel, "
     "from_number, to_number, body, status, media, num_segments, params) "
     "SELECT company_id, id, %s, 'inbound', %s, %s, %s, %s, %s, CAST(%s AS jsonb), "
-    "CAST(%s AS integer), CAST(%s AS jsonb) FROM cu ON CONFLICT (message_sid) DO NOTHING) "
-    "SELECT count(*) FROM ok",
-    12
+    "CAST(%s AS integer), CAST(%s AS jsonb) FROM cu ON CONFLICT (message_sid) DO NOTHING), "
+    /* A STOP or START: one ledger entry however often it is delivered. */
+    "co AS (INSERT INTO consent_events (company_id, phone, channel, granted, method, "
+    "source_sid) SELECT company_id, %s, %s, CAST(%s AS boolean), %s, %s FROM cu "
+    "WHERE CAST(%s AS boolean) IS NOT NULL "
+    "ON CONFLICT (source_sid) WHERE source_sid IS NOT NULL DO NOTHING) "
+    /* What the tenant's rules need, read in the same round trip (the ledger as it was
+     * before this message). */
+    "SELECT (SELECT count(*) FROM ok), "
+    "(SELECT first_seen_sid IS DISTINCT FROM CAST(%s AS text) FROM cu), "
+    "(SELECT e.granted FROM consent_events e JOIN ok ON e.company_id = ok.id "
+    "WHERE e.phone = %s AND e.channel = %s ORDER BY e.id DESC LIMIT 1), "
+    "(SELECT CAST(extract(isodow FROM now() AT TIME ZONE time_zone) AS integer) FROM ok), "
+    "(SELECT CAST(extract(hour FROM now() AT TIME ZONE time_zone) * 60 "
+    "+ extract(minute FROM now() AT TIME ZONE time_zone) AS integer) FROM ok), "
+    "(SELECT r.document FROM rule_sets r JOIN ok ON r.company_id = ok.id)",
+    22
 };
 
 const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
@@ -90,6 +105,8 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
     const char *to = vt_message_address(vt_params_get(params, "To"), &to_channel);
     const char *body = vt_params_get(params, "Body"), *status = vt_params_get(params, "SmsStatus");
     const char *media, *segments = vt_params_get(params, "NumSegments"), **a;
+    const char *word = NULL, *granted;
+    vt_consent_keyword_t keyword;
 
     (void)idempotency_token; /* the MessageSid is the message's identity */
     if (!sid) {
@@ -107,18 +124,31 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
     if (!(media = vt_message_media_json(p, params, err))) {
         return NULL;
     }
+    keyword = vt_consent_keyword(body, &word);
+    granted = keyword == VT_CONSENT_KEYWORD_NONE ? NULL
+              : keyword == VT_CONSENT_KEYWORD_OPT_IN ? "true" : "false";
     a = apr_pcalloc(p, sizeof(*a) * vt_message_inbound_stmt.nargs);
     a[0] = company_id;
     a[1] = version;
-    a[2] = from;
+    a[2] = from; /* cu */
     a[3] = sid;
-    a[4] = channel;
-    a[5] = from;
-    a[6] = to;
-    a[7] = body ? body : "";
-    a[8] = status && *status ? status : "received";
-    a[9] = media;
-    a[10] = small_count(segments, 1000000) >= 0 && segments && *segments ? segments : NULL;
-    a[11] = vt_params_to_json(p, params);
+    a[4] = sid; /* ms */
+    a[5] = channel;
+    a[6] = from;
+    a[7] = to;
+    a[8] = body ? body : "";
+    a[9] = status && *status ? status : "received";
+    a[10] = media;
+    a[11] = small_count(segments, 1000000) >= 0 && segments && *segments ? segments : NULL;
+    a[12] = vt_params_to_json(p, params);
+    a[13] = from; /* co */
+    a[14] = channel;
+    a[15] = granted;
+    a[16] = granted ? apr_pstrcat(p, "keyword ", word, NULL) : NULL;
+    a[17] = sid;
+    a[18] = granted;
+    a[19] = sid; /* the answer */
+    a[20] = from;
+    a[21] = channel;
     return a;
 }

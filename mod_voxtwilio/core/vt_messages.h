@@ -23,8 +23,18 @@ const char *vt_message_sid(const apr_array_header_t *params);
 const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *params,
                                   const char **err);
 
-/* sms and whatsapp: the message, its customer. Returns one row, 1 while the tenant's
- * version is current (else 0: nothing written). */
+/* sms and whatsapp: the message, its customer, and a STOP or START in the consent ledger.
+ * Returns one row: VT_MESSAGE_COL_CURRENT is 1 while the tenant's version is current (else
+ * 0: nothing written), then what the tenant's rules need. */
+enum {
+    VT_MESSAGE_COL_CURRENT = 0,
+    VT_MESSAGE_COL_KNOWN,     /* "t": the customer was seen before this message */
+    VT_MESSAGE_COL_CONSENT,   /* the ledger's last word for this channel: "t", "f" or NULL */
+    VT_MESSAGE_COL_WEEKDAY,   /* now in the tenant's time zone: 1 Monday .. 7 Sunday */
+    VT_MESSAGE_COL_MINUTE,    /* .. and the minute of that day */
+    VT_MESSAGE_COL_RULES,     /* the tenant's rules document, or NULL */
+    VT_MESSAGE_NCOLS
+};
 extern const vt_event_stmt_t vt_message_inbound_stmt;
 vt_event_args_fn vt_message_inbound_args;
 

@@ -164,4 +164,9 @@ void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGcon
 void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs,
                            PGconn *conn, vth_job_t *job, vth_outcome_t *out);
 
+/* ---- call_rules (vth_rules.c): the call triggers of a call that ended (missed_call,
+ * call_completed, call_escalated) and the tenant's rules they set off. */
+void vth_job_call_rules(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t *job,
+                        vth_outcome_t *out);
+
 #endif

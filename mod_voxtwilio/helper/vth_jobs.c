@@ -1,7 +1,11 @@
 /* vth_jobs — voxtwilio-helper: what each job kind does.
  *
  *   sms_alert           {"to": "+E164", "body": "..."}: Messages.json from the tenant's
- *                       first integration number (ORDER BY number)
+ *                       first integration number (ORDER BY number), to its own staff
+ *   message_send        {"to": "+E164", "from": "+E164" (optional), "channel": "sms" |
+ *                       "whatsapp", "body": "..."}: to a customer, unless the consent
+ *                       ledger's last word for (to, channel) is a refusal (the job then
+ *                       fails saying so); recorded in messages as outbound
  *   recording_download  {"recording_sid": "RE...", "url": "https://api.twilio.com/..."}:
  *                       <recordings-dir>/<slug>/<RecordingSid>.wav; then, for a call of a
  *                       tenant with a speech-to-text endpoint, queues recording_transcribe
@@ -19,6 +23,8 @@
  *                       come, or goes ahead on the turns at its bound (sql/006).
  *   call_analysis       {} (call_sid set): the call's summary, sentiment and to-dos
  *                       (vth_analysis.c)
+ *   call_rules          {} (call_sid set): the tenant's rules on a call that ended
+ *                       (vth_rules.c)
  *
  * The tenant's auth token and speech-to-text key are decrypted into the job's pool (wiped
  * when the job ends) and only ever handed to vt_rest and vt_stt (which puts the key in the
@@ -165,14 +171,93 @@ static const char *result_json(apr_pool_t *p, json_object *o)
     return s;
 }
 
-static void job_sms_alert(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
-                          vth_job_t *job, json_object *payload, vth_outcome_t *out)
+/* The message Twilio accepted, in the tenant's messages (its status callbacks move it on).
+ * A failure here loses only the row, never the send: logged by the caller's note. */
+static void record_outbound(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
+                            const char *sid, const char *channel, const char *from,
+                            const char *to, const char *body)
 {
-    const char *to = payload_str(payload, "to"), *body = payload_str(payload, "body");
+    const char *params[6] = { job->company_id, sid, channel, from, to, body }, *err = NULL;
+    PGresult *res = vth_pq(conn, p, VTH_PQ_COMMAND, "recording the outbound message",
+                           "INSERT INTO messages (company_id, customer_id, message_sid,"
+                           " direction, channel, from_number, to_number, body, status)"
+                           " SELECT $1::bigint, (SELECT id FROM customers WHERE company_id ="
+                           " $1::bigint AND phone = $5), $2, 'outbound', $3, $4, $5, $6,"
+                           " 'queued' WHERE $2 ~ '^(SM|MM)[0-9a-fA-F]{32}$'"
+                           " ON CONFLICT (message_sid) DO NOTHING", 6, params, &err);
+
+    if (res)
+        PQclear(res);
+    else
+        vt_log(VT_LOG_WARN, "job %s: message %s sent but not recorded: %s", job->id, sid, err);
+}
+
+/* The consent ledger's refusal of (job's company, to, channel): NULL when the customer has
+ * not opted out; 0 (with *out) when the ledger cannot be read. */
+static int consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, const char *to,
+                           const char *channel, const char **refusal, vth_outcome_t *out)
+{
+    const char *params[3] = { job->company_id, to, channel }, *err = NULL;
+    PGresult *res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the consent ledger",
+                           "SELECT granted, method, to_char(created_at AT TIME ZONE 'UTC',"
+                           " 'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM consent_events"
+                           " WHERE company_id = $1::bigint AND phone = $2 AND channel = $3"
+                           " ORDER BY id DESC LIMIT 1", 3, params, &err);
+
+    *refusal = NULL;
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
+        return 0;
+    }
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+        *refusal = apr_psprintf(p, "%s opted out of %s (%s, %s): not sent", to, channel,
+                                PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return 1;
+}
+
+/* Sends body from `from` (NULL: the integration's first number) to `to` on channel (sms or
+ * whatsapp: both addresses then take Twilio's "whatsapp:" prefix); the outbound message is
+ * recorded under the job's company. */
+static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
+                         vth_job_t *job, const char *to, const char *from,
+                         const char *channel, const char *body, vth_outcome_t *out)
+{
+    const char *prefix = strcmp(channel, "whatsapp") == 0 ? "whatsapp:" : "";
     vth_integration_t in;
     vt_rest_result_t r;
     json_object *o;
     apr_status_t rv;
+
+    if (!load_integration(p, cfg, conn, job, &in, out))
+        return;
+    if (!from)
+        from = in.from;
+    if (!from || !vt_e164_valid(from)) {
+        outcome(out, VTH_JOB_FAIL, "the integration has no E.164 number to send from");
+        return;
+    }
+    rv = vt_rest_message_send(p, cfg->api_base, in.account_sid, in.auth_token,
+                              apr_pstrcat(p, prefix, to, NULL),
+                              apr_pstrcat(p, prefix, from, NULL), body, VTH_REST_TIMEOUT_MS,
+                              &r);
+    if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
+        rest_failure(p, &r, out);
+        return;
+    }
+    record_outbound(p, conn, job, r.message, channel, from, to, body);
+    o = json_object_new_object();
+    json_object_object_add(o, "message_sid", json_object_new_string(r.message));
+    out->status = VTH_JOB_DONE;
+    out->result = result_json(p, o);
+    out->note = apr_psprintf(p, "message %s to %s", r.message, to);
+}
+
+/* sms_alert: to the tenant's own staff (escalation, notify), who are not customers. */
+static void job_sms_alert(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
+                          vth_job_t *job, json_object *payload, vth_outcome_t *out)
+{
+    const char *to = payload_str(payload, "to"), *body = payload_str(payload, "body");
 
     if (!to || !vt_e164_valid(to)) {
         outcome(out, VTH_JOB_FAIL, "\"to\" is not an E.164 number");
@@ -182,23 +267,43 @@ static void job_sms_alert(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
         outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
         return;
     }
-    if (!load_integration(p, cfg, conn, job, &in, out))
-        return;
-    if (!in.from || !vt_e164_valid(in.from)) {
-        outcome(out, VTH_JOB_FAIL, "the integration has no E.164 number to send from");
+    send_message(p, cfg, conn, job, to, NULL, "sms", body, out);
+}
+
+/* message_send: to a customer, never one who opted out of the channel (the ledger is read
+ * when the message goes, not when it was queued: a reminder may be days later). */
+static void job_message_send(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
+                             vth_job_t *job, json_object *payload, vth_outcome_t *out)
+{
+    const char *to = payload_str(payload, "to"), *body = payload_str(payload, "body");
+    const char *from = payload_str(payload, "from"), *channel = payload_str(payload, "channel");
+    const char *refusal = NULL;
+
+    if (!channel)
+        channel = "sms";
+    if (!to || !vt_e164_valid(to) || (from && !vt_e164_valid(from))) {
+        outcome(out, VTH_JOB_FAIL, "\"to\" or \"from\" is not an E.164 number");
         return;
     }
-    rv = vt_rest_message_send(p, cfg->api_base, in.account_sid, in.auth_token, to, in.from,
-                              body, VTH_REST_TIMEOUT_MS, &r);
-    if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-        rest_failure(p, &r, out);
+    if (strcmp(channel, "sms") != 0 && strcmp(channel, "whatsapp") != 0) {
+        outcome(out, VTH_JOB_FAIL, "\"channel\" is neither sms nor whatsapp");
         return;
     }
-    o = json_object_new_object();
-    json_object_object_add(o, "message_sid", json_object_new_string(r.message));
-    out->status = VTH_JOB_DONE;
-    out->result = result_json(p, o);
-    out->note = apr_psprintf(p, "message %s to %s", r.message, to);
+    if (!body || !*body) {
+        outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
+        return;
+    }
+    if (!job->company_id) {
+        outcome(out, VTH_JOB_FAIL, "the job has no company");
+        return;
+    }
+    if (!consent_refusal(p, conn, job, to, channel, &refusal, out))
+        return;
+    if (refusal) {
+        outcome(out, VTH_JOB_FAIL, refusal);
+        return;
+    }
+    send_message(p, cfg, conn, job, to, from, channel, body, out);
 }
 
 /* The WAV media URL of recording rsid (Twilio's RecordingUrl has no extension; ".wav" is
@@ -768,12 +873,16 @@ void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGcon
         outcome(out, VTH_JOB_FAIL, "the payload is not a JSON object");
     else if (strcmp(job->kind, "sms_alert") == 0)
         job_sms_alert(p, cfg, conn, job, payload, out);
+    else if (strcmp(job->kind, "message_send") == 0)
+        job_message_send(p, cfg, conn, job, payload, out);
     else if (strcmp(job->kind, "recording_download") == 0 && cfg->recordings_dir)
         job_recording_download(p, cfg, conn, job, payload, out);
     else if (strcmp(job->kind, "recording_transcribe") == 0 && cfg->recordings_dir)
         job_recording_transcribe(p, cfg, jobs, conn, job, payload, out);
     else if (strcmp(job->kind, "call_analysis") == 0)
         vth_job_call_analysis(p, cfg, jobs, conn, job, out);
+    else if (strcmp(job->kind, "call_rules") == 0)
+        vth_job_call_rules(p, cfg, conn, job, out);
     else
         outcome(out, VTH_JOB_FAIL, "unknown job kind");
     json_object_put(payload);

@@ -10,7 +10,9 @@
 #include "vtm_status.h"
 #include "vt_events.h"
 #include "vt_tenant.h"
+#include "vt_automation.h"
 #include "vt_group_commit.h"
+#include "vt_messages.h"
 
 APLOG_USE_MODULE(voxtwilio);
 
@@ -30,7 +32,8 @@ static const vt_event_stmt_t *const stmts[] = {
     &vt_tenant_by_number_stmt, &vt_tenant_by_slug_stmt, &vt_tenant_by_call_stmt, &status_counts,
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
     &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
-    &vt_call_history_stmt, &vt_call_stream_stmt,
+    &vt_call_history_stmt, &vt_call_stream_stmt, &vt_message_inbound_stmt,
+    &vt_automation_stmt,
 };
 #define STMT_COUNT ((int)(sizeof(stmts) / sizeof(stmts[0])))
 
@@ -179,7 +182,8 @@ typedef struct write {
     const vt_event_stmt_t *st;
     const char **args;
     int select;
-    const char *value; /* select: the first column of the first row, in r's pool */
+    const char **row; /* select: the first row's columns (NULL: none), in r's pool */
+    int ncols;
 } write_t;
 
 /* Runs w on dbd (in the group's transaction, or alone): VTM_DB_OK or VTM_DB_UNAVAILABLE. */
@@ -189,13 +193,20 @@ static int run_write(ap_dbd_t *dbd, write_t *w)
     apr_dbd_row_t *row = NULL;
     int nrows = 0;
 
-    w->value = NULL;
+    w->row = NULL;
+    w->ncols = 0;
     if (run_stmt(w->r, dbd, w->st, w->select, w->args, &res, &nrows) != 0) {
         return VTM_DB_UNAVAILABLE;
     }
     if (w->select && apr_dbd_get_row(dbd->driver, w->r->pool, res, &row, 1) == 0) {
-        const char *v = apr_dbd_get_entry(dbd->driver, row, 0);
-        w->value = v ? apr_pstrdup(w->r->pool, v) : NULL;
+        int c, n = apr_dbd_num_cols(dbd->driver, res);
+
+        w->row = apr_pcalloc(w->r->pool, sizeof(*w->row) * (n + 1));
+        for (c = 0; c < n; c++) {
+            const char *v = apr_dbd_get_entry(dbd->driver, row, c);
+            w->row[c] = v ? apr_pstrdup(w->r->pool, v) : NULL;
+        }
+        w->ncols = n;
     }
     return VTM_DB_OK;
 }
@@ -258,14 +269,15 @@ static void run_group(void *baton, vt_gc_item_t **items, int n)
 
 /* A webhook's write: through this child's group commit when it is on. */
 static vtm_db_rc write_event(request_rec *r, const vt_event_stmt_t *st, int select,
-                             const char **args, const char **value)
+                             const char **args, const char ***row, int *ncols)
 {
-    write_t w = { r, st, args, select, NULL };
+    write_t w = { r, st, args, select, NULL, 0 };
     vt_gc_item_t it = { .data = &w };
     vtm_db_rc rc = (vtm_db_rc)vt_group_commit_run(groups, &it, run_group, r);
 
-    if (value) {
-        *value = rc == VTM_DB_OK ? w.value : NULL;
+    if (row) {
+        *row = rc == VTM_DB_OK ? w.row : NULL;
+        *ncols = rc == VTM_DB_OK ? w.ncols : 0;
     }
     return rc;
 }
@@ -292,13 +304,24 @@ int vtm_db_tenant_lookup(void *baton, const vt_event_stmt_t *st, const char *key
 
 vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **args)
 {
-    return write_event(r, st, 0, args, NULL);
+    return write_event(r, st, 0, args, NULL, NULL);
 }
 
 vtm_db_rc vtm_db_event_value(request_rec *r, const vt_event_stmt_t *st, const char **args,
                              const char **value)
 {
-    return write_event(r, st, 1, args, value);
+    const char **row = NULL;
+    int ncols = 0;
+    vtm_db_rc rc = write_event(r, st, 1, args, &row, &ncols);
+
+    *value = row && ncols > 0 ? row[0] : NULL;
+    return rc;
+}
+
+vtm_db_rc vtm_db_event_row(request_rec *r, const vt_event_stmt_t *st, const char **args,
+                           const char ***row, int *ncols)
+{
+    return write_event(r, st, 1, args, row, ncols);
 }
 
 void vtm_db_status_counts(request_rec *r, long *in_progress, long *backlog, long *failed)

@@ -45,6 +45,9 @@ vtm_db_rc vtm_db_event(request_rec *r, const vt_event_stmt_t *st, const char **a
  * first row (NULL when none). */
 vtm_db_rc vtm_db_event_value(request_rec *r, const vt_event_stmt_t *st, const char **args,
                              const char **value);
+/* ... or its whole first row: *row NULL when it returned none. */
+vtm_db_rc vtm_db_event_row(request_rec *r, const vt_event_stmt_t *st, const char **args,
+                           const char ***row, int *ncols);
 
 /* The call's recent turns (vt_call_history_stmt), oldest first, allocated in r->pool. The
  * pooled connection is given back before this returns. */

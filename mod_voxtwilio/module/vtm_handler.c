@@ -217,25 +217,39 @@ int vtm_authenticate_tenant(vtm_webhook_t *w, vt_tenant_t **t)
 
 /* Builds the event's arguments and writes it. VTM_DB_NOT_FOUND: the parameters were
  * unusable (logged). */
-vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
-                           const vt_event_stmt_t *stmt, int *checked)
+vtm_db_rc vtm_record_event_row(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
+                               const vt_event_stmt_t *stmt, const char ***row, int *ncols)
 {
-    const char *err = NULL, *value = NULL;
+    const char *err = NULL;
     const char **args = args_fn(w->r->pool, w->params, t->company_id, t->version,
                                 apr_table_get(w->r->headers_in, "I-Twilio-Idempotency-Token"),
                                 &err);
-    vtm_db_rc rc;
 
+    if (row) {
+        *row = NULL;
+        *ncols = 0;
+    }
     if (!args) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, w->r, VTLOGNO(10308) "%s: %s: %s",
                       w->subject, w->route->name, err);
         return VTM_DB_NOT_FOUND;
     }
+    return row ? vtm_db_event_row(w->r, stmt, args, row, ncols)
+               : vtm_db_event(w->r, stmt, args);
+}
+
+vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
+                           const vt_event_stmt_t *stmt, int *checked)
+{
+    const char **row = NULL;
+    int ncols = 0;
+    vtm_db_rc rc;
+
     if (!checked) {
-        return vtm_db_event(w->r, stmt, args);
+        return vtm_record_event_row(w, t, args_fn, stmt, NULL, NULL);
     }
-    rc = vtm_db_event_value(w->r, stmt, args, &value);
-    *checked = value && strcmp(value, "1") == 0;
+    rc = vtm_record_event_row(w, t, args_fn, stmt, &row, &ncols);
+    *checked = row && ncols > 0 && row[0] && strcmp(row[0], "1") == 0;
     return rc;
 }
 
@@ -264,18 +278,20 @@ static int callback_tenant(vtm_webhook_t *w, vt_tenant_t **t)
     return status == HTTP_INTERNAL_SERVER_ERROR ? HTTP_SERVICE_UNAVAILABLE : status;
 }
 
-/* Stores a webhook that is answered without a conversation (a callback, a message): OK
- * once stored or spooled, else the status to answer. A statement that checks the tenant's
- * version writes nothing for a row no longer current: the tenant is then looked up again
- * and the write repeated (as inbound's). */
-static int store_webhook(vtm_webhook_t *w, vt_event_args_fn *args_fn,
-                         const vt_event_stmt_t *stmt)
+int vtm_store_webhook(vtm_webhook_t *w, vt_event_args_fn *args_fn,
+                      const vt_event_stmt_t *stmt, const vt_tenant_t **tenant,
+                      const char ***row)
 {
     request_rec *r = w->r;
     vt_tenant_t *t = NULL;
     vtm_db_rc rc = VTM_DB_UNAVAILABLE;
-    int status, attempt, current = 0;
+    const char **cols = NULL;
+    int status, attempt, current = 0, ncols = 0;
 
+    if (tenant) {
+        *tenant = NULL;
+        *row = NULL;
+    }
     for (attempt = 0; attempt < 3 && !current; attempt++) {
         if (attempt > 0) {
             vtm_tenant_stale(w);
@@ -289,16 +305,25 @@ static int store_webhook(vtm_webhook_t *w, vt_event_args_fn *args_fn,
         if (status != OK) {
             return status;
         }
-        rc = vtm_record_event(w, t, args_fn, stmt, w->route->tenant_cached ? &current : NULL);
-        if (rc != VTM_DB_OK || !w->route->tenant_cached) {
+        if (!w->route->tenant_cached) {
+            rc = vtm_record_event_row(w, t, args_fn, stmt, NULL, NULL);
             break;
         }
+        rc = vtm_record_event_row(w, t, args_fn, stmt, &cols, &ncols);
+        if (rc != VTM_DB_OK) {
+            break;
+        }
+        current = cols && ncols > 0 && cols[0] && strcmp(cols[0], "1") == 0;
     }
     if (rc == VTM_DB_OK && w->route->tenant_cached && !current) {
         rc = VTM_DB_UNAVAILABLE; /* changed three times under this request: replayed later */
     }
     switch (rc) {
     case VTM_DB_OK:
+        if (tenant) {
+            *tenant = t;
+            *row = cols;
+        }
         break;
     case VTM_DB_NOT_FOUND:
         return HTTP_BAD_REQUEST;
@@ -318,27 +343,12 @@ static int store_webhook(vtm_webhook_t *w, vt_event_args_fn *args_fn,
 static int route_callback(vtm_webhook_t *w, vt_event_args_fn *args_fn,
                           const vt_event_stmt_t *stmt)
 {
-    int status = store_webhook(w, args_fn, stmt);
+    int status = vtm_store_webhook(w, args_fn, stmt, NULL, NULL);
 
     if (status == OK) {
         w->r->status = HTTP_NO_CONTENT;
     }
     return status;
-}
-
-/* POST sms, POST whatsapp — an inbound message: stored once under its customer (or
- * spooled), answered with Messaging TwiML; an empty <Response> sends no reply. */
-static int route_message(vtm_webhook_t *w)
-{
-    int status = store_webhook(w, w->route->event_args, w->route->event_stmt);
-    apr_size_t len;
-    const char *doc;
-
-    if (status != OK) {
-        return status;
-    }
-    doc = vt_twiml_finish(vt_twiml_create(w->r->pool), &len);
-    return vtm_send_twiml(w->r, doc, len);
 }
 
 /* POST status-callback — call progress: stored once, the call row only moves forward. */
@@ -361,8 +371,8 @@ static int (*const handlers[VT_ROUTE_COUNT])(vtm_webhook_t *w) = {
     [VT_ROUTE_STATUS_CALLBACK] = route_status_callback,
     [VT_ROUTE_RECORDING] = route_recording,
     [VT_ROUTE_STREAM_END] = vtm_route_stream_end,
-    [VT_ROUTE_SMS] = route_message,
-    [VT_ROUTE_WHATSAPP] = route_message,
+    [VT_ROUTE_SMS] = vtm_route_message,
+    [VT_ROUTE_WHATSAPP] = vtm_route_message,
 };
 
 /* The path of the <Location> that set our handler, or NULL for a regex section. Core's

@@ -37,6 +37,20 @@ int vtm_authenticate_tenant(vtm_webhook_t *w, vt_tenant_t **t);
  * *checked is 1 when it is "1" (written: the tenant's version matched), else 0. */
 vtm_db_rc vtm_record_event(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
                            const vt_event_stmt_t *stmt, int *checked);
+/* The same, returning the statement's first row (*row NULL when none). */
+vtm_db_rc vtm_record_event_row(vtm_webhook_t *w, const vt_tenant_t *t, vt_event_args_fn *args_fn,
+                               const vt_event_stmt_t *stmt, const char ***row, int *ncols);
+/* Stores a webhook that is answered without a conversation (a callback, a message): OK
+ * once stored or spooled, else the status to answer. A statement that checks the tenant's
+ * version writes nothing for a row no longer current: the tenant is then looked up again
+ * and the write repeated (as inbound's). With tenant (not NULL): once stored (not
+ * spooled), the tenant and the statement's first row (a tenant-cached route's); both NULL
+ * when spooled. */
+int vtm_store_webhook(vtm_webhook_t *w, vt_event_args_fn *args_fn,
+                      const vt_event_stmt_t *stmt, const vt_tenant_t **tenant,
+                      const char ***row);
+/* POST sms, POST whatsapp (vtm_messages.c). */
+int vtm_route_message(vtm_webhook_t *w);
 /* Writes the webhook to the outage spool; 1 when it is safely on disk. */
 int vtm_spool(vtm_webhook_t *w);
 int vtm_send_apology(request_rec *r);

@@ -1,7 +1,8 @@
 /* libFuzzer target for inbound message webhooks (vt_messages): any form body through the
  * argument builder of sms/whatsapp. What it accepts must be what the statement can store:
  * a MessageSid, two E.164 numbers of a known channel, media as a JSON array of at most
- * 10 {url, content_type} with https URLs, the parameters as a JSON object. */
+ * 10 {url, content_type} with https URLs, the parameters as a JSON object, a consent
+ * entry only for a STOP/START keyword. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
         else {
-            if (!vt_message_sid(params) || strcmp(a[3], vt_message_sid(params)) != 0
-                || !vt_e164_valid(a[2]) || !vt_e164_valid(a[6])
-                || (strcmp(a[4], "sms") != 0 && strcmp(a[4], "whatsapp") != 0) || !a[7]
-                || !a[8])
+            if (!vt_message_sid(params) || strcmp(a[4], vt_message_sid(params)) != 0
+                || !vt_e164_valid(a[2]) || !vt_e164_valid(a[7])
+                || (strcmp(a[5], "sms") != 0 && strcmp(a[5], "whatsapp") != 0) || !a[8]
+                || !a[9])
                 abort();
-            check_media(a[9]);
-            json_object_put(parsed(a[11], json_type_object));
+            check_media(a[10]);
+            json_object_put(parsed(a[12], json_type_object));
+            /* a consent entry only for a keyword, of the message's own channel */
+            if ((a[15] != NULL) != (a[16] != NULL) || (a[15] && strcmp(a[15], "true") != 0
+                                                       && strcmp(a[15], "false") != 0)
+                || strcmp(a[14], a[5]) != 0)
+                abort();
         }
     }
     apr_pool_destroy(p);

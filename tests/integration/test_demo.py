@@ -72,6 +72,11 @@ def test_demo_start_twice_then_stop(paths, workdir, capture):
         # the assistant's channel (right) carries the greeting, the menu and the replies
         assistant = frames[1::2]
         assert sum(1 for x in assistant if abs(x) > 1000) > 8000 * 3, len(assistant)
+        # an SMS answered by one of the tenant's rules, in the answer's Messaging TwiML
+        sms = out[out.index("== An SMS to"):]
+        for want in ("imported 4 rules for acme", '<Message>Acme Dental is open Mon-Thu',
+                     "opening-hours", "done"):
+            assert want in sms, (want, sms)
 
         rc, out = demo(paths, state, "start", "--build", paths.builddir)
         capture.add_text("demo start again", out)

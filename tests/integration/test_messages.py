@@ -114,6 +114,7 @@ def test_messages_during_an_outage_land_once(tenant, spool_apache, client_for, p
     assert_no_reply(c.post_signed(SMS, t.message("before"), t.token))  # the tenant cached
     msgs = [t.message("during %d" % i) for i in range(5)]
     msgs.append(t.message("", whatsapp=True, media=MEDIA[:1]))
+    msgs.append(t.message("STOP", from_="+14155550177"))  # the ledger's, even when replayed
     pg.stop()
     try:
         for p in msgs + msgs[:2]:  # two of them delivered twice
@@ -127,5 +128,8 @@ def test_messages_during_an_outage_land_once(tenant, spool_apache, client_for, p
     wait_drained(ap.spool)
     assert pg.scalar("SELECT count(*) FROM messages WHERE company_id = %d"
                      % t.company_id) == str(len(msgs) + 1)
-    assert message_row(pg, sids[-1])[0][1] == "whatsapp"
+    assert message_row(pg, sids[-2])[0][1] == "whatsapp"
+    assert pg.psql("SELECT phone, channel, granted, method, source_sid FROM consent_events "
+                   "WHERE company_id = %d" % t.company_id) == [
+        ("+14155550177", "sms", "f", "keyword STOP", sids[-1])]
     assert rejected(ap.spool) == []

@@ -57,6 +57,7 @@ int main(void)
     srunner_add_suite(sr, vt_suite_sphinx());
     srunner_add_suite(sr, vt_suite_group_commit());
     srunner_add_suite(sr, vt_suite_messages());
+    srunner_add_suite(sr, vt_suite_rules());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

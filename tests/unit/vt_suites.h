@@ -33,6 +33,7 @@ Suite *vt_suite_tts(void);
 Suite *vt_suite_sphinx(void);
 Suite *vt_suite_group_commit(void);
 Suite *vt_suite_messages(void);
+Suite *vt_suite_rules(void);
 
 /* A fresh pool per test (created in a checked fixture by each suite that needs one). */
 extern apr_pool_t *vt_test_pool;

@@ -243,6 +243,7 @@ class Demo:
                        GREETING)
         ok = self.ai_call(admin, must, ap, pg, sid) and ok
         ok = self.stream_call(admin, must, ap, pg, sid) and ok
+        ok = self.sms(must, ap) and ok
 
         say()
         say("The gateway is running: POST %s (tenant %s, number %s)." % (url, SLUG, NUMBER))
@@ -254,6 +255,27 @@ class Demo:
             say("demo: the simulated call did not go through")
             return 1
         return 0
+
+    def sms(self, must, ap):
+        """An inbound SMS, signed as Twilio signs it, answered by one of the tenant's rules."""
+        say("== An SMS to %s, answered by one of the tenant's rules" % NUMBER)
+        rules = os.path.join(self.paths.srcdir, "docs", "examples", "rules-dental.json")
+        say("   $ voxtwilio-admin rules import %s %s" % (SLUG, rel(rules)))
+        say("   " + must("rules", "import", SLUG, rules).out.strip())
+        with open(self.token_file) as f:
+            token = f.read().strip()
+        body = "Hi, what are your opening hours?"
+        params = pyvt.message_params(self.state["account_sid"], CALLER, NUMBER, body)
+        say('   %s texts "%s"' % (CALLER, body))
+        r = pyvt.WebhookClient(ap.base_url()).post_signed("/voice/sms", params, token)
+        say("   the gateway answers (Messaging TwiML, Twilio sends the <Message>):")
+        for line in r.text.strip().splitlines():
+            say("     " + line)
+        ok = r.status_code == 200 and "<Message>" in r.text
+        say("   $ voxtwilio-admin rules runs %s --limit 1" % SLUG)
+        for line in must("rules", "runs", SLUG, "--limit", "1").out.splitlines():
+            say("     " + line)
+        return ok
 
     def call(self, admin, ap, sid, caller, number, script_name, script_text, greeting,
              sim_args=()):
