@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <apr_date.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -75,7 +76,7 @@ static size_t body_append(body_buf_t *b, const char *ptr, size_t n)
 }
 
 /* What a request is for: decides how a 2xx answer is read. */
-typedef enum { REST_ACCOUNT, REST_MESSAGE, REST_DOWNLOAD } rest_kind_t;
+typedef enum { REST_ACCOUNT, REST_MESSAGE, REST_MESSAGE_LIST, REST_DOWNLOAD } rest_kind_t;
 
 typedef struct rest_call {
     rest_kind_t kind;
@@ -86,6 +87,8 @@ typedef struct rest_call {
     long timeout_ms;
     int fd;                  /* REST_DOWNLOAD: where a 2xx body goes */
     apr_off_t max_bytes;
+    const char *body;        /* REST_MESSAGE_LIST: the text to find */
+    apr_time_t since;        /* .. created at or after this */
 } rest_call_t;
 
 /* Write-callback state: a 2xx body of a download goes to fd, anything else to memory
@@ -137,12 +140,42 @@ static const char *json_str(apr_pool_t *p, json_object *o, const char *key)
     return apr_pstrdup(p, json_object_get_string(v));
 }
 
+/* The sid of the newest message of a Messages list page with that body, created at or
+ * after since, or NULL. */
+static const char *find_message(apr_pool_t *p, json_object *page, const char *body,
+                                apr_time_t since)
+{
+    json_object *list, *m;
+    size_t i, n;
+
+    if (!json_object_object_get_ex(page, "messages", &list)
+        || !json_object_is_type(list, json_type_array))
+        return NULL;
+    n = json_object_array_length(list);
+    for (i = 0; i < n; i++) {
+        const char *text, *created, *sid;
+
+        m = json_object_array_get_idx(list, i);
+        if (!json_object_is_type(m, json_type_object))
+            continue;
+        text = json_str(p, m, "body");
+        created = json_str(p, m, "date_created");
+        sid = json_str(p, m, "sid");
+        /* Twilio's dates are RFC 2822 ("Mon, 07 Dec 2026 20:40:12 +0000"). */
+        if (sid && text && strcmp(text, body) == 0 && created
+            && apr_date_parse_rfc(created) >= since)
+            return sid;
+    }
+    return NULL;
+}
+
 /* Fills res from the body: Twilio's error document on non-2xx; on 2xx the account summary
  * (REST_ACCOUNT) or the message SID (REST_MESSAGE). Returns 0 when a 2xx answer lacks what
  * the call needs. */
-static int parse_body(apr_pool_t *p, rest_kind_t kind, vt_rest_result_t *res)
+static int parse_body(apr_pool_t *p, const rest_call_t *rc, vt_rest_result_t *res)
 {
     int ok = res->http_status >= 200 && res->http_status < 300;
+    rest_kind_t kind = rc->kind;
     json_object *o;
 
     if (ok && kind == REST_DOWNLOAD)
@@ -155,6 +188,11 @@ static int parse_body(apr_pool_t *p, rest_kind_t kind, vt_rest_result_t *res)
             res->message = "no Twilio error document in the answer";
         json_object_put(o);
         return !ok || kind == REST_ACCOUNT;
+    }
+    if (ok && kind == REST_MESSAGE_LIST) {
+        res->message = find_message(p, o, rc->body, rc->since);
+        json_object_put(o);
+        return 1;
     }
     if (ok && kind == REST_ACCOUNT) {
         const char *name = json_str(p, o, "friendly_name");
@@ -341,7 +379,7 @@ static apr_status_t rest_perform(apr_pool_t *p, const rest_call_t *rc, vt_rest_r
         return APR_EGENERAL;
     }
     res->retryable = status == 429 || status >= 500;
-    return parse_body(p, rc->kind, res) ? APR_SUCCESS : APR_EGENERAL;
+    return parse_body(p, rc, res) ? APR_SUCCESS : APR_EGENERAL;
 }
 
 apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const char *account_sid,
@@ -389,6 +427,34 @@ apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const cha
     rc.auth_token = auth_token;
     rc.timeout_ms = timeout_ms;
     rc.fd = -1;
+    return rest_perform(p, &rc, res);
+}
+
+apr_status_t vt_rest_message_find(apr_pool_t *p, const char *api_base, const char *account_sid,
+                                  const char *auth_token, const char *to, const char *from,
+                                  const char *body, apr_time_t since, long timeout_ms,
+                                  vt_rest_result_t *res)
+{
+    apr_array_header_t *query;
+    rest_call_t rc;
+    const char *base = rest_prepare(p, api_base, account_sid, auth_token, res);
+
+    if (!base)
+        return APR_EINVAL;
+    query = apr_array_make(p, 3, sizeof(vt_param_t));
+    vt_params_add(query, "To", to);
+    vt_params_add(query, "From", from);
+    vt_params_add(query, "PageSize", "50");
+    memset(&rc, 0, sizeof rc);
+    rc.kind = REST_MESSAGE_LIST;
+    rc.url = apr_pstrcat(p, base, "/2010-04-01/Accounts/", account_sid, "/Messages.json?",
+                         vt_form_encode(p, query), NULL);
+    rc.account_sid = account_sid;
+    rc.auth_token = auth_token;
+    rc.timeout_ms = timeout_ms;
+    rc.fd = -1;
+    rc.body = body;
+    rc.since = since;
     return rest_perform(p, &rc, res);
 }
 

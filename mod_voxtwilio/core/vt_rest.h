@@ -8,6 +8,7 @@
 #define VT_REST_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
 
 typedef struct vt_rest_result {
     long http_status;       /* 0 when no HTTP answer was received */
@@ -36,6 +37,16 @@ apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const ch
 apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const char *account_sid,
                                   const char *auth_token, const char *to, const char *from,
                                   const char *body, long timeout_ms, vt_rest_result_t *res);
+
+/* GET {api_base}/2010-04-01/Accounts/{account_sid}/Messages.json?To=&From= (the newest 50):
+ * whether Twilio already has a message of that body from `from` to `to` created at or after
+ * since. On 2xx res->message is its sid, or NULL when there is none. Otherwise as
+ * vt_rest_account_fetch. How a send that may have happened (the sender died, or the answer
+ * was lost) is checked before it is tried again. */
+apr_status_t vt_rest_message_find(apr_pool_t *p, const char *api_base, const char *account_sid,
+                                  const char *auth_token, const char *to, const char *from,
+                                  const char *body, apr_time_t since, long timeout_ms,
+                                  vt_rest_result_t *res);
 
 /* GET url with basic auth into dest_path: written to "<dest_path>.tmp" (mode 0640), fsynced
  * and renamed over dest_path only when a 2xx answer arrived in full. url must be http(s) and

@@ -216,18 +216,72 @@ static int consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, co
     return 1;
 }
 
+/* The job's mark that its message may have gone: set (committed) before the POST, so a
+ * later attempt, after the helper died or the answer was lost, asks Twilio first. */
+#define VTH_SEND_STARTED "send_started_us"
+
+static int mark_send_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
+                             vth_outcome_t *out)
+{
+    const char *params[2] = { job->id, apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_now()) };
+    const char *err = NULL;
+    PGresult *res = vth_pq(conn, p, VTH_PQ_COMMAND, "marking the send",
+                           "UPDATE jobs SET payload = payload || jsonb_build_object('"
+                           VTH_SEND_STARTED "', $2::bigint) WHERE id = $1::bigint",
+                           2, params, &err);
+
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err); /* nothing sent: safe to try again */
+        return 0;
+    }
+    PQclear(res);
+    return 1;
+}
+
+/* An earlier attempt may have sent it: 1 when Twilio has it (*sid set), 0 when not, -1
+ * when that cannot be told now (*out set: retry; never send blind). */
+static int already_sent(apr_pool_t *p, const vth_config_t *cfg, const vth_integration_t *in,
+                        json_object *payload, const char *to, const char *from,
+                        const char *body, const char **sid, vth_outcome_t *out)
+{
+    json_object *v;
+    vt_rest_result_t r;
+    apr_status_t rv;
+
+    *sid = NULL;
+    if (!json_object_object_get_ex(payload, VTH_SEND_STARTED, &v))
+        return 0;
+    /* A minute of slack for a clock that differs from Twilio's. */
+    rv = vt_rest_message_find(p, cfg->api_base, in->account_sid, in->auth_token, to, from,
+                              body, (apr_time_t)json_object_get_int64(v)
+                                        - apr_time_from_sec(60), VTH_REST_TIMEOUT_MS, &r);
+    if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
+        rest_failure(p, &r, out);
+        out->status = VTH_JOB_RETRY;
+        out->error = apr_pstrcat(p, "cannot tell whether an earlier attempt sent it: ",
+                                 out->error, NULL);
+        return -1;
+    }
+    *sid = r.message;
+    return r.message != NULL;
+}
+
 /* Sends body from `from` (NULL: the integration's first number) to `to` on channel (sms or
- * whatsapp: both addresses then take Twilio's "whatsapp:" prefix); the outbound message is
- * recorded under the job's company. */
+ * whatsapp: both addresses then take Twilio's "whatsapp:" prefix), at most once however the
+ * helper is interrupted: an attempt after one that may have sent it asks Twilio first. The
+ * outbound message is recorded under the job's company. */
 static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
-                         vth_job_t *job, const char *to, const char *from,
-                         const char *channel, const char *body, vth_outcome_t *out)
+                         vth_job_t *job, json_object *payload, const char *to,
+                         const char *from, const char *channel, const char *body,
+                         vth_outcome_t *out)
 {
     const char *prefix = strcmp(channel, "whatsapp") == 0 ? "whatsapp:" : "";
+    const char *sid = NULL, *to_addr, *from_addr;
     vth_integration_t in;
     vt_rest_result_t r;
     json_object *o;
     apr_status_t rv;
+    int sent;
 
     if (!load_integration(p, cfg, conn, job, &in, out))
         return;
@@ -237,20 +291,29 @@ static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
         outcome(out, VTH_JOB_FAIL, "the integration has no E.164 number to send from");
         return;
     }
-    rv = vt_rest_message_send(p, cfg->api_base, in.account_sid, in.auth_token,
-                              apr_pstrcat(p, prefix, to, NULL),
-                              apr_pstrcat(p, prefix, from, NULL), body, VTH_REST_TIMEOUT_MS,
-                              &r);
-    if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-        rest_failure(p, &r, out);
+    to_addr = apr_pstrcat(p, prefix, to, NULL);
+    from_addr = apr_pstrcat(p, prefix, from, NULL);
+    if ((sent = already_sent(p, cfg, &in, payload, to_addr, from_addr, body, &sid, out)) < 0)
         return;
+    if (!sent) {
+        if (!mark_send_started(p, conn, job, out))
+            return;
+        rv = vt_rest_message_send(p, cfg->api_base, in.account_sid, in.auth_token, to_addr,
+                                  from_addr, body, VTH_REST_TIMEOUT_MS, &r);
+        if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
+            rest_failure(p, &r, out);
+            return;
+        }
+        sid = r.message;
     }
-    record_outbound(p, conn, job, r.message, channel, from, to, body);
+    record_outbound(p, conn, job, sid, channel, from, to, body);
     o = json_object_new_object();
-    json_object_object_add(o, "message_sid", json_object_new_string(r.message));
+    json_object_object_add(o, "message_sid", json_object_new_string(sid));
     out->status = VTH_JOB_DONE;
     out->result = result_json(p, o);
-    out->note = apr_psprintf(p, "message %s to %s", r.message, to);
+    out->note = sent ? apr_psprintf(p, "message %s to %s was sent by an earlier attempt: "
+                                       "not sent again", sid, to)
+                     : apr_psprintf(p, "message %s to %s", sid, to);
 }
 
 /* sms_alert: to the tenant's own staff (escalation, notify), who are not customers. */
@@ -267,7 +330,7 @@ static void job_sms_alert(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
         outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
         return;
     }
-    send_message(p, cfg, conn, job, to, NULL, "sms", body, out);
+    send_message(p, cfg, conn, job, payload, to, NULL, "sms", body, out);
 }
 
 /* message_send: to a customer, never one who opted out of the channel (the ledger is read
@@ -303,7 +366,7 @@ static void job_message_send(apr_pool_t *p, const vth_config_t *cfg, PGconn *con
         outcome(out, VTH_JOB_FAIL, refusal);
         return;
     }
-    send_message(p, cfg, conn, job, to, from, channel, body, out);
+    send_message(p, cfg, conn, job, payload, to, from, channel, body, out);
 }
 
 /* The WAV media URL of recording rsid (Twilio's RecordingUrl has no extension; ".wav" is

@@ -45,6 +45,7 @@ class HelperAPI(pyvt.TwilioAPIStandIn):
         self.fail_next = {}      # account sid -> 500 answers still to give
         self.always_fail = set()
         self.delay = {}          # account sid -> seconds to stall Messages.json
+        self.stall_after_accept = {}  # account sid -> seconds to stall once it is created
         self.reject_to = set()
         self.recordings = {}     # RE sid -> bytes
         self.redirect = set()    # RE sids served through a 302
@@ -115,6 +116,11 @@ class HelperAPI(pyvt.TwilioAPIStandIn):
             if form.get("To") in self.reject_to and self._authenticated(req, sid):
                 return 400, {"code": 21211, "message": "The 'To' number %s is not a valid "
                              "phone number." % form.get("To"), "status": 400}
+            stall = self.stall_after_accept.get(sid, 0)
+            if stall:
+                answer = super()._route(req)  # Twilio has it: it will be sent
+                time.sleep(stall)
+                return answer
         return super()._route(req)
 
     def posts(self, sid):
@@ -412,6 +418,29 @@ def test_killed_helper_job_is_requeued(helper, hdb, api, tenant):
     job = hdb.wait_status(jid, "done", 10)
     assert job["attempts"] == 2
     b.wait_log(r"job %d \(sms_alert\) was left running by a helper that stopped: requeued" % jid)
+    assert_clean_exit(b, b.stop())
+
+
+def test_killed_after_twilio_accepted_is_not_sent_twice(helper, hdb, api, tenant):
+    """The worst moment: Twilio has created the message, the helper dies before it hears so
+    (or before it records it). The next attempt finds the message at Twilio and records it
+    instead of sending it again."""
+    t = tenant()
+    api.stall_after_accept[t.account_sid] = 30
+    a = helper()
+    jid = hdb.insert("sms_alert", t.company_id, sms(body="exactly once"))
+    wait_until(lambda: [m for m in api.messages if m["account_sid"] == t.account_sid], 5 * SLOW,
+               what="Twilio accepting the message")
+    a.proc.kill()  # SIGKILL while the answer is on its way
+    a.proc.wait(10)
+    assert hdb.job(jid)["status"] == "running"
+    b = helper("--stale-after", "1")
+    job = hdb.wait_status(jid, "done", 15)
+    created = [m for m in api.messages if m["account_sid"] == t.account_sid]
+    assert len(created) == 1, created
+    assert job["attempts"] == 2 and job["payload"]["message_sid"] == created[0]["sid"]
+    b.wait_log(r"was sent by an earlier attempt: not sent again")
+    api.stall_after_accept[t.account_sid] = 0
     assert_clean_exit(b, b.stop())
 
 

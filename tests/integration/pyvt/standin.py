@@ -127,6 +127,20 @@ class TwilioAPIStandIn:
             with self._lock:
                 self.messages.append(msg)
             return 201, msg
+        if m and req.method == "GET":
+            # the list, newest first, filtered as Twilio filters To and From
+            sid = m.group(1)
+            if not self._authenticated(req, sid):
+                return 401, AUTH_ERROR
+            q = dict(urllib.parse.parse_qsl(req.query or ""))
+            with self._lock:
+                found = [x for x in reversed(self.messages) if x["account_sid"] == sid
+                         and x["to"] == q.get("To", x["to"])
+                         and x["from"] == q.get("From", x["from"])]
+            size = int(q.get("PageSize", "50"))
+            return 200, {"messages": found[:size], "page": 0, "page_size": size,
+                         "next_page_uri": None,
+                         "uri": "/2010-04-01/Accounts/%s/Messages.json" % sid}
         return 404, {"code": 20404, "message": "The requested resource %s was not found" % req.path,
                      "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}
 
