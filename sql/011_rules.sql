@@ -58,3 +58,10 @@ ALTER TABLE customers
     -- The message (or call) that created the customer: a redelivery of it still finds the
     -- customer new.
     ADD COLUMN first_seen_sid text;
+
+-- An outbound message's progress (POST message-status): the row only moves forward
+-- (queued 2 < sending 3 < sent 4 < delivered, undelivered, failed 5 < read 6), whatever
+-- order Twilio's callbacks arrive in, with Twilio's error code when it failed.
+ALTER TABLE messages
+    ADD COLUMN status_rank  smallint NOT NULL DEFAULT 0,
+    ADD COLUMN error_code   integer;

@@ -40,7 +40,10 @@ static json_object *message_payload(plan_t *pl, const char *to, const char *from
     json_object_object_add(o, "channel", json_object_new_string(channel));
     json_object_object_add(o, "body", json_object_new_string(body));
     json_object_object_add(o, "rule", json_object_new_string(rule));
-    (void)pl;
+    if (pl->ev->status_callback) {
+        json_object_object_add(o, "status_callback",
+                               json_object_new_string(pl->ev->status_callback));
+    }
     return o;
 }
 

@@ -23,6 +23,7 @@ typedef struct vt_automation_event {
     int opted_out;                  /* the customer opted out of the event's channel */
     const char *company;            /* the tenant's name, for {company} */
     const char *notification_phone; /* E.164 or NULL */
+    const char *status_callback;    /* this gateway's message-status URL, or NULL */
 } vt_automation_event_t;
 
 typedef struct vt_automation {

@@ -152,3 +152,80 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
     a[21] = channel;
     return a;
 }
+
+static const struct {
+    const char *status;
+    int rank;
+} message_ranks[] = {
+    { "accepted", 1 }, { "scheduled", 1 }, { "queued", 2 }, { "sending", 3 }, { "sent", 4 },
+    { "delivered", 5 }, { "undelivered", 5 }, { "failed", 5 }, { "canceled", 5 },
+    { "read", 6 },
+};
+
+int vt_message_status_rank(const char *status)
+{
+    size_t i;
+
+    for (i = 0; status && i < sizeof(message_ranks) / sizeof(message_ranks[0]); i++) {
+        if (strcmp(status, message_ranks[i].status) == 0) {
+            return message_ranks[i].rank;
+        }
+    }
+    return 0;
+}
+
+const vt_event_stmt_t vt_message_status_stmt = {
+    "voxtwilio_message_status",
+    "WITH " VT_TENANT_GUARD_SQL("id", "") ", "
+    /* Before the helper recorded the message, too: the row is made, and the helper's
+     * record fills in the body. */
+    "ms AS (INSERT INTO messages AS m (company_id, message_sid, direction, channel, "
+    "from_number, to_number, status, status_rank, error_code, params) "
+    "SELECT id, %s, 'outbound', %s, %s, %s, %s, CAST(%s AS smallint), CAST(%s AS integer), "
+    "CAST(%s AS jsonb) FROM ok "
+    "ON CONFLICT (message_sid) DO UPDATE SET status = EXCLUDED.status, "
+    "status_rank = EXCLUDED.status_rank, error_code = coalesce(EXCLUDED.error_code, "
+    "m.error_code), updated_at = now() "
+    "WHERE m.status_rank < EXCLUDED.status_rank AND m.company_id = EXCLUDED.company_id) "
+    "SELECT count(*) FROM ok",
+    10
+};
+
+const char **vt_message_status_args(apr_pool_t *p, const apr_array_header_t *params,
+                                    const char *company_id, const char *version,
+                                    const char *idempotency_token, const char **err)
+{
+    const char *sid = vt_message_sid(params), *channel = NULL, *to_channel = NULL;
+    const char *status = vt_params_get(params, "MessageStatus");
+    const char *from = vt_message_address(vt_params_get(params, "From"), &channel);
+    const char *to = vt_message_address(vt_params_get(params, "To"), &to_channel);
+    const char *code = vt_params_get(params, "ErrorCode");
+    const char **a;
+    int rank = vt_message_status_rank(status);
+
+    (void)idempotency_token; /* a repeated status changes nothing: the rank only rises */
+    if (!sid || !rank) {
+        *err = "message status callback without a valid MessageSid and MessageStatus";
+        return NULL;
+    }
+    if (!from || !to || strcmp(channel, to_channel) != 0) {
+        *err = "From and To are not two numbers of one channel (+E164, whatsapp:+E164)";
+        return NULL;
+    }
+    if (!version) {
+        *err = VT_TENANT_VERSION_UNKNOWN;
+        return NULL;
+    }
+    a = apr_pcalloc(p, sizeof(*a) * vt_message_status_stmt.nargs);
+    a[0] = company_id;
+    a[1] = version;
+    a[2] = sid;
+    a[3] = channel;
+    a[4] = from;
+    a[5] = to;
+    a[6] = status;
+    a[7] = apr_itoa(p, rank);
+    a[8] = small_count(code, 99999) > 0 ? code : NULL;
+    a[9] = vt_params_to_json(p, params);
+    return a;
+}

@@ -38,4 +38,14 @@ enum {
 extern const vt_event_stmt_t vt_message_inbound_stmt;
 vt_event_args_fn vt_message_inbound_args;
 
+/* queued 2 < sending 3 < sent 4 < delivered, undelivered, failed, canceled 5 < read 6
+ * (accepted, scheduled 1); unknown 0. */
+int vt_message_status_rank(const char *status);
+
+/* message-status: an outbound message's progress; the row only moves forward (made when
+ * the callback comes before the helper recorded it). Returns one row: 1 while the tenant's
+ * version is current. */
+extern const vt_event_stmt_t vt_message_status_stmt;
+vt_event_args_fn vt_message_status_args;
+
 #endif

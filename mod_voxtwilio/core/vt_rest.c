@@ -402,7 +402,8 @@ apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const ch
 
 apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const char *account_sid,
                                   const char *auth_token, const char *to, const char *from,
-                                  const char *body, long timeout_ms, vt_rest_result_t *res)
+                                  const char *body, const char *status_callback,
+                                  long timeout_ms, vt_rest_result_t *res)
 {
     apr_array_header_t *form;
     rest_call_t rc;
@@ -418,6 +419,9 @@ apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const cha
     vt_params_add(form, "To", to);
     vt_params_add(form, "From", from);
     vt_params_add(form, "Body", body);
+    if (status_callback) {
+        vt_params_add(form, "StatusCallback", status_callback);
+    }
     memset(&rc, 0, sizeof rc);
     rc.kind = REST_MESSAGE;
     rc.url = apr_pstrcat(p, base, "/2010-04-01/Accounts/", account_sid, "/Messages.json",

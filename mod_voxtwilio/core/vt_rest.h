@@ -30,13 +30,14 @@ apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const ch
                                    const char *auth_token, long timeout_ms, vt_rest_result_t *res);
 
 /* POST {api_base}/2010-04-01/Accounts/{account_sid}/Messages.json with To, From and Body
- * (form-encoded, basic auth). On 2xx res->message is the new message's "sid"; a 2xx answer
+ * (form-encoded, basic auth), and StatusCallback unless status_callback is NULL. On 2xx res->message is the new message's "sid"; a 2xx answer
  * without one returns APR_EGENERAL (not retryable: the message may have been sent).
  * Otherwise as vt_rest_account_fetch, with res->retryable set for 429, 5xx and transport
  * errors. Never retried here: a POST is not idempotent. */
 apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const char *account_sid,
                                   const char *auth_token, const char *to, const char *from,
-                                  const char *body, long timeout_ms, vt_rest_result_t *res);
+                                  const char *body, const char *status_callback,
+                                  long timeout_ms, vt_rest_result_t *res);
 
 /* GET {api_base}/2010-04-01/Accounts/{account_sid}/Messages.json?To=&From= (the newest 50):
  * whether Twilio already has a message of that body from `from` to `to` created at or after

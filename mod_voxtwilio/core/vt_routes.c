@@ -23,6 +23,9 @@ const vt_route_t vt_routes[VT_ROUTE_COUNT] = {
                        &vt_message_inbound_stmt, vt_message_inbound_args },
     [VT_ROUTE_WHATSAPP] = { VT_ROUTE_WHATSAPP, "whatsapp", 0, 1, 0, 1,
                             &vt_message_inbound_stmt, vt_message_inbound_args },
+    /* An outbound message's StatusCallback: the tenant by the sending number. */
+    [VT_ROUTE_MESSAGE_STATUS] = { VT_ROUTE_MESSAGE_STATUS, "message-status", 0, 1, 1, 1,
+                                  &vt_message_status_stmt, vt_message_status_args },
 };
 
 const vt_route_t *vt_route_find(const char *name)

@@ -17,6 +17,7 @@ typedef enum {
     VT_ROUTE_STREAM_END,
     VT_ROUTE_SMS,
     VT_ROUTE_WHATSAPP,
+    VT_ROUTE_MESSAGE_STATUS,
     VT_ROUTE_COUNT
 } vt_route_id_t;
 

@@ -18,7 +18,7 @@
 #define RULE_TAG_MAX 32
 /* glibc copies the atom of a{n} n times, so nested bounds multiply: ((a{255}){255}){255}
  * takes seconds and gigabytes to compile, and matching slows with the copies (.{0,2000} takes
- * 2 s on a 1600-byte body). An expression may weigh this much (regex_weight): ~10 ms. */
+ * 2 s on a 1600-byte body). An expression may weigh this much (regex_check): ~10 ms. */
 #define RULE_REGEX_WEIGHT_MAX 256
 
 struct vt_rule {
@@ -251,9 +251,9 @@ static long digits_of(const char *s, int *j)
 }
 
 /* The bound at s ("{m}", "{m,}", "{m,n}", "{,n}" after the '{'): how many copies of its
- * atom glibc makes (m + 1 for {m,}, at least 1) and *end after its '}'; 0 when it is no
- * bound. */
-static long bound_of(const char *s, int *end)
+ * atom glibc makes (m + 1 for {m,}, at least 1), *min (m) and *end after its '}'; 0 when
+ * it is no bound. */
+static long bound_of(const char *s, int *end, long *min)
 {
     long m, n;
     int j = 0, k;
@@ -268,6 +268,7 @@ static long bound_of(const char *s, int *end)
     if (s[j] != '}' || j == 0)
         return 0;
     *end = j + 1;
+    *min = m;
     n = n > m ? n : m;
     return n > 1 ? n : 1;
 }
@@ -294,58 +295,101 @@ static int bracket_len(const char *s)
     return i + (s[i] == ']');
 }
 
-/* How big glibc's tree of the expression may get: an atom weighs 1, a group what it holds,
- * a bound multiplies the atom before it by its count and a '+' doubles it. An upper bound,
- * capped just above RULE_REGEX_WEIGHT_MAX. */
-static long regex_weight(const char *s)
+/* A level of parentheses as regex_check reads it. */
+typedef struct re_level {
+    long sum;   /* the weight of what it holds so far */
+    int before; /* its branch so far, but for the last piece, can match the empty text */
+    int empty;  /* one of its finished branches can */
+} re_level_t;
+
+/* The repetition at s applied to the last piece (weight *w, *null when it can match the
+ * empty text): what it adds to the weight, and its length in s; 0 when s holds none. */
+static int repetition_of(const char *s, long *w, int *null, long *add)
 {
-    long sum[RULE_REGEX_MAX + 2] = { 0 }, last = 0, add, n, total = 0;
-    int depth = 0, i = 0, d, end;
+    long n, min;
+    int end;
+
+    if (*s == '*' || *s == '?') {
+        *add = 1; /* a node on top of the piece, which a bound after it copies too */
+        *w += 1;
+        *null = 1;
+        return 1;
+    }
+    if (*s == '+') {
+        *add = *w + 1; /* a+ is aa*: glibc copies the piece */
+        *w = 2 * *w + 1;
+        return 1;
+    }
+    if (*s == '{' && (n = bound_of(s + 1, &end, &min)) > 0) {
+        *add = *w * (n - 1);
+        *w *= n;
+        *null = *null || min == 0;
+        return 1 + end;
+    }
+    return 0;
+}
+
+/* glibc's regcomp and regexec are slow on some expressions: ones whose repetitions, once
+ * copied out, make a large tree (its weight: an atom weighs 1, a group what it holds, a{n}
+ * n times a; over RULE_REGEX_WEIGHT_MAX), and ones that repeat what can match the empty
+ * text, (a*)* or a**, whose compiling doubles with each. The error, or NULL. */
+static const char *regex_check(apr_pool_t *p, const char *s, const char *at)
+{
+    re_level_t lv[RULE_REGEX_MAX + 2] = { { 0, 1, 0 } };
+    long w = 0, add, total;
+    int depth = 0, i = 0, d, len, null = 0, have = 0;
 
     while (s[i]) {
         char c = s[i];
+        long w2 = w;
+        int null2 = null;
 
-        if (c == '(' && depth <= RULE_REGEX_MAX) {
-            sum[++depth] = 0;
-            last = 0;
-            i++;
-            continue;
-        }
-        if (c == ')' && depth > 0) {
-            last = add = sum[depth--] + 1;
-            i++;
-        }
-        else if (c == '{' && (n = bound_of(s + i + 1, &end)) > 0) {
-            add = last * (n - 1);
-            last *= n;
-            i += 1 + end;
-        }
-        else if (c == '+') {
-            add = last + 1; /* a+ is aa*: glibc copies the atom */
-            last = 2 * last + 1;
-            i++;
-        }
-        else if (c == '*' || c == '?') {
-            add = 1; /* a node on top of its atom, which a bound after it repeats too */
-            last++;
-            i++;
-        }
-        else if (c == '|') {
-            add = 1;
-            last = 0;
-            i++;
+        if (have && (len = repetition_of(s + i, &w2, &null2, &add)) > 0) {
+            if (null)
+                return apr_psprintf(p, "%s: repeats what can match the empty text (like (a*)* "
+                                       "or a**): not allowed",
+                                    at);
+            w = w2;
+            null = null2;
+            i += len;
         }
         else {
-            add = last = 1;
-            i += c == '[' ? bracket_len(s + i) : c == '\\' && s[i + 1] ? 2 : 1;
+            /* A new piece: the last one is part of its branch now. */
+            lv[depth].before = lv[depth].before && (!have || null);
+            have = c != '(' && c != '|';
+            if (c == '(' && depth <= RULE_REGEX_MAX) {
+                lv[++depth] = (re_level_t){ 0, 1, 0 };
+                i++;
+                continue;
+            }
+            if (c == '|') {
+                lv[depth].empty |= lv[depth].before;
+                lv[depth].before = 1;
+                add = 1;
+                i++;
+            }
+            else if (c == ')' && depth > 0) {
+                lv[depth].empty |= lv[depth].before;
+                add = w = lv[depth].sum + 1;
+                null = lv[depth--].empty;
+                i++;
+            }
+            else {
+                add = w = 1;
+                null = c == '^' || c == '$' || (c == '\\' && s[i + 1]
+                                                && strchr("bB<>`'", s[i + 1]));
+                i += c == '[' ? bracket_len(s + i) : c == '\\' && s[i + 1] ? 2 : 1;
+            }
         }
-        sum[depth] += add;
+        lv[depth].sum += add;
         for (total = 0, d = 0; d <= depth; d++)
-            total += sum[d];
-        if (total > RULE_REGEX_WEIGHT_MAX || last > RULE_REGEX_WEIGHT_MAX)
-            return RULE_REGEX_WEIGHT_MAX + 1;
+            total += lv[d].sum;
+        if (total > RULE_REGEX_WEIGHT_MAX || w > RULE_REGEX_WEIGHT_MAX)
+            return apr_psprintf(p, "%s: too complex (more than %d parts once its repetitions "
+                                   "are expanded)",
+                                at, RULE_REGEX_WEIGHT_MAX);
     }
-    return total;
+    return NULL;
 }
 
 static apr_status_t regex_cleanup(void *re)
@@ -368,10 +412,8 @@ static const char *regex_of(apr_pool_t *p, json_object *v, const char *at, vt_ru
             return apr_psprintf(p, "%s: back-references (\\%c) are not allowed", at, src[i + 1]);
         else if (src[i] == '\\' && src[i + 1])
             i++;
-    if (regex_weight(src) > RULE_REGEX_WEIGHT_MAX)
-        return apr_psprintf(p, "%s: too complex (more than %d parts once its repetitions are "
-                               "expanded)",
-                            at, RULE_REGEX_WEIGHT_MAX);
+    if ((err = regex_check(p, src, at)))
+        return err;
     r->regex = apr_pcalloc(p, sizeof *r->regex);
     if ((rc = regcomp(r->regex, src, REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
         regerror(rc, r->regex, msg, sizeof msg);

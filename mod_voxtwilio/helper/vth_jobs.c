@@ -184,7 +184,11 @@ static void record_outbound(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
                            " SELECT $1::bigint, (SELECT id FROM customers WHERE company_id ="
                            " $1::bigint AND phone = $5), $2, 'outbound', $3, $4, $5, $6,"
                            " 'queued' WHERE $2 ~ '^(SM|MM)[0-9a-fA-F]{32}$'"
-                           " ON CONFLICT (message_sid) DO NOTHING", 6, params, &err);
+                           /* a status callback may have made the row first */
+                           " ON CONFLICT (message_sid) DO UPDATE SET body = EXCLUDED.body,"
+                           " customer_id = coalesce(messages.customer_id, EXCLUDED.customer_id)"
+                           " WHERE messages.company_id = EXCLUDED.company_id",
+                           6, params, &err);
 
     if (res)
         PQclear(res);
@@ -236,6 +240,16 @@ static int mark_send_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
     }
     PQclear(res);
     return 1;
+}
+
+/* The payload's "status_callback": an https (or, for a local gateway, http) URL of this
+ * gateway's message-status route, or NULL. */
+static const char *status_callback(json_object *payload)
+{
+    const char *url = payload_str(payload, "status_callback");
+
+    return url && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0)
+           ? url : NULL;
 }
 
 /* An earlier attempt may have sent it: 1 when Twilio has it (*sid set), 0 when not, -1
@@ -299,7 +313,8 @@ static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
         if (!mark_send_started(p, conn, job, out))
             return;
         rv = vt_rest_message_send(p, cfg->api_base, in.account_sid, in.auth_token, to_addr,
-                                  from_addr, body, VTH_REST_TIMEOUT_MS, &r);
+                                  from_addr, body, status_callback(payload),
+                                  VTH_REST_TIMEOUT_MS, &r);
         if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
             rest_failure(p, &r, out);
             return;

@@ -33,7 +33,7 @@ static const vt_event_stmt_t *const stmts[] = {
     &vt_event_inbound_stmt, &vt_event_status_stmt, &vt_event_recording_stmt,
     &vt_event_turn_stmt, &vt_event_sms_job_stmt, &vt_event_escalation_stmt,
     &vt_call_history_stmt, &vt_call_stream_stmt, &vt_message_inbound_stmt,
-    &vt_automation_stmt,
+    &vt_automation_stmt, &vt_message_status_stmt,
 };
 #define STMT_COUNT ((int)(sizeof(stmts) / sizeof(stmts[0])))
 

@@ -363,6 +363,12 @@ static int route_recording(vtm_webhook_t *w)
     return route_callback(w, vt_event_recording_args, &vt_event_recording_stmt);
 }
 
+/* POST message-status — an outbound message's progress: the row only moves forward. */
+static int route_message_status(vtm_webhook_t *w)
+{
+    return route_callback(w, vt_message_status_args, &vt_message_status_stmt);
+}
+
 /* Each route of vt_routes[] and the function that answers it. */
 static int (*const handlers[VT_ROUTE_COUNT])(vtm_webhook_t *w) = {
     [VT_ROUTE_INBOUND] = vtm_route_inbound,
@@ -373,6 +379,7 @@ static int (*const handlers[VT_ROUTE_COUNT])(vtm_webhook_t *w) = {
     [VT_ROUTE_STREAM_END] = vtm_route_stream_end,
     [VT_ROUTE_SMS] = vtm_route_message,
     [VT_ROUTE_WHATSAPP] = vtm_route_message,
+    [VT_ROUTE_MESSAGE_STATUS] = route_message_status,
 };
 
 /* The path of the <Location> that set our handler, or NULL for a regex section. Core's

@@ -11,10 +11,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <apr_strings.h>
 #include <httpd.h>
 #include <http_log.h>
 #include "vtm_handler.h"
 #include "vtm_module.h"
+#include "vtm_request.h"
 #include "vt_automation.h"
 #include "vt_form.h"
 #include "vt_messages.h"
@@ -22,6 +24,19 @@
 #include "vt_util.h"
 
 #define MATCH_MAX 16 /* rules run on one message at most */
+
+/* This webhook's URL with message-status for its route: where Twilio reports the progress
+ * of the messages its rules send (the same Location and slug). */
+static const char *status_callback_url(vtm_webhook_t *w)
+{
+    const char *url = vtm_request_signed_url(w), *q = strchr(url, '?'), *slash;
+    const char *end = q ? q : url + strlen(url);
+
+    for (slash = end; slash > url && slash[-1] != '/'; slash--)
+        ;
+    return apr_pstrcat(w->r->pool, apr_pstrmemdup(w->r->pool, url, slash - url),
+                       vt_routes[VT_ROUTE_MESSAGE_STATUS].name, NULL);
+}
 
 static int col_int(const char *v, int lo, int hi)
 {
@@ -62,6 +77,7 @@ static void run_rules(vtm_webhook_t *w, const vt_tenant_t *t, const char **row, 
     ev.body = re.body = body ? body : "";
     ev.opted_out = row[VT_MESSAGE_COL_CONSENT] && strcmp(row[VT_MESSAGE_COL_CONSENT], "f") == 0;
     ev.company = t->name;
+    ev.status_callback = status_callback_url(w);
     ev.notification_phone = t->notification_phone && vt_e164_valid(t->notification_phone)
                             ? t->notification_phone : NULL; /* NULL may read as "" */
     re.known_customer = row[VT_MESSAGE_COL_KNOWN] && strcmp(row[VT_MESSAGE_COL_KNOWN], "t") == 0;

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+import pyvt
+
 from pyvt import param, parse_twiml
 from test_conversation import deliver_jobs
 from test_messages import SMS, WHATSAPP, assert_no_reply
@@ -32,6 +34,21 @@ def replies(r):
     assert doc.root.tag == "Response", r.text
     assert all(e.tag == "Message" for e in doc.root), r.text
     return [e.text for e in doc.root]
+
+
+STATUS_ROUTE = "/voice/message-status"
+
+
+def message_status(t, sid, to, status, **extra):
+    """A StatusCallback of an outbound message, as Twilio sends it."""
+    p = [("ApiVersion", "2010-04-01"), ("SmsSid", sid), ("SmsStatus", status),
+         ("MessageStatus", status), ("To", to), ("MessageSid", sid),
+         ("AccountSid", t.account_sid), ("From", t.number)]
+    return p + list(extra.items())
+
+
+def u_token_of(tenant):
+    return tenant().token  # another tenant's token: its signature is not this one's
 
 
 def runs(pg, t):
@@ -192,6 +209,31 @@ def test_actions_are_queued_once_and_delivered(tenant, admin, client, pg, standi
                    "ORDER BY to_number" % t.company_id) == [
         ("sms", t.number, CUSTOMER, "Thanks! A person will call you.", "t"),
         ("sms", t.number, NOTIFY, "New lead %s: I need a quote for a roof" % CUSTOMER, "f")]
+    # each went with this gateway's message-status URL; Twilio's progress, in any order
+    posted = [q for q in standin.requests_for("/Messages.json") if q.method == "POST"
+              and q.path.startswith("/2010-04-01/Accounts/%s/" % t.account_sid)]
+    assert {dict(q.form).get("StatusCallback") for q in posted} == {
+        client.base_url + "/voice/message-status"}
+    sid = pg.scalar("SELECT message_sid FROM messages WHERE company_id = %d AND to_number = "
+                    "'%s' AND direction = 'outbound'" % (t.company_id, CUSTOMER))
+    for status in ("delivered", "sent", "queued", "delivered"):
+        r = client.post_signed(STATUS_ROUTE, message_status(t, sid, CUSTOMER, status), t.token)
+        assert r.status_code == 204, r.text
+    assert pg.psql("SELECT status, status_rank, coalesce(error_code, 0), body FROM messages "
+                   "WHERE message_sid = '%s'" % sid) == [
+        ("delivered", "5", "0", "Thanks! A person will call you.")]
+    # a failure reported before the helper recorded its message makes the row
+    early = pyvt.new_message_sid()
+    r = client.post_signed(STATUS_ROUTE, message_status(t, early, CUSTOMER, "undelivered",
+                                                        ErrorCode="30003"), t.token)
+    assert r.status_code == 204, r.text
+    assert pg.psql("SELECT direction, status, error_code FROM messages WHERE message_sid = "
+                   "'%s'" % early) == [("outbound", "undelivered", "30003")]
+    for bad in (message_status(t, "SMnothex", CUSTOMER, "sent"),
+                message_status(t, sid, CUSTOMER, "teleported")):
+        assert client.post_signed(STATUS_ROUTE, bad, t.token).status_code == 400
+    assert client.post_signed(STATUS_ROUTE, message_status(t, sid, CUSTOMER, "read"),
+                              u_token_of(tenant)).status_code in (403, 404)
     # a rule's notify without a notification phone is skipped, and says so
     u = tenant()
     import_rules(admin, u.slug, {"rules": [{"name": "n", "trigger": "inbound_sms",
