@@ -99,6 +99,12 @@ static void usage(FILE *out)
 "  consent record SLUG --phone +E164 --channel sms|whatsapp|voice --granted|--refused\n"
 "                 [--note TEXT]\n"
 "      the consent ledger; voice is consent to be called (campaigns need it)\n"
+"  messages send SLUG --to +E164 [--whatsapp] --body TEXT\n"
+"      queue a message (the helper sends it; never to a customer who opted out)\n"
+"  messages list SLUG [--customer +E164] [--limit N]\n"
+"  customers list SLUG [--limit N]\n"
+"  customers show SLUG +E164\n"
+"      the customer and one timeline of their calls and messages\n"
 "\n"
 "Exit status: 0 success, 1 error, 2 usage error.\n",
         out);
@@ -190,6 +196,10 @@ int main(int argc, char **argv)
         rc = vta_cmd_rules(&ctx, argc, argv);
     else if (strcmp(verb, "consent") == 0)
         rc = vta_cmd_consent(&ctx, argc, argv);
+    else if (strcmp(verb, "messages") == 0)
+        rc = vta_cmd_messages(&ctx, argc, argv);
+    else if (strcmp(verb, "customers") == 0)
+        rc = vta_cmd_customers(&ctx, argc, argv);
     else if (strcmp(verb, "help") == 0) {
         usage(stdout);
         rc = VTA_OK;

@@ -57,6 +57,12 @@ const char *vta_arg_for_msg(const char *arg);
  * twice (a usage error has been printed). Pass a fresh NULL for repeatable options. */
 int vta_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
+/* A --limit of a list verb (NULL: none given): VTA_OK when 1..VTA_LIST_MAX_LIMIT, else
+ * VTA_FAIL after saying so. The default is VTA_LIST_DEFAULT_LIMIT. */
+#define VTA_LIST_DEFAULT_LIMIT "50"
+#define VTA_LIST_MAX_LIMIT 100000L
+int vta_check_limit(const char *limit);
+
 /* ---- database (vta_db.c) */
 int vta_db_connect(vta_ctx_t *c);
 void vta_db_close(vta_ctx_t *c);
@@ -97,6 +103,9 @@ int vta_cmd_migrate(vta_ctx_t *c, int argc, char **argv);
 int vta_cmd_keys(vta_ctx_t *c, int argc, char **argv);
 int vta_cmd_company(vta_ctx_t *c, int argc, char **argv);
 int vta_cmd_integration(vta_ctx_t *c, int argc, char **argv);
+/* messages send|list, customers list|show (vta_messages.c) */
+int vta_cmd_messages(vta_ctx_t *c, int argc, char **argv);
+int vta_cmd_customers(vta_ctx_t *c, int argc, char **argv);
 
 /* Loads c->key_file into *ring (prints the error). */
 struct vt_keyring;

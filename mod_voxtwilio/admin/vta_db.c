@@ -465,3 +465,17 @@ const char *vta_read_file(apr_pool_t *p, const char *path, long max, apr_size_t 
         vta_err("%s: cannot read: %s", path, problem);
     return out;
 }
+
+int vta_check_limit(const char *limit)
+{
+    char *end;
+    long v;
+
+    if (!limit)
+        return VTA_OK;
+    errno = 0;
+    v = strtol(limit, &end, 10);
+    if (errno || end == limit || *end || v < 1 || v > VTA_LIST_MAX_LIMIT)
+        return vta_err("--limit must be a number from 1 to %ld", VTA_LIST_MAX_LIMIT);
+    return VTA_OK;
+}

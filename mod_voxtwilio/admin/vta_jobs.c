@@ -2,7 +2,6 @@
  *
  *   jobs list [--failed] [--limit N]    newest first
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +10,6 @@
 #include "vta.h"
 #include "vta_jobs.h"
 
-#define VTA_JOBS_DEFAULT_LIMIT "50"
-#define VTA_JOBS_MAX_LIMIT 100000L
 #define VTA_JOBS_ERROR_WIDTH 60 /* characters of last_error shown */
 
 /* At most width code points, "..." marking a cut. */
@@ -57,18 +54,12 @@ static int jobs_list(vta_ctx_t *c, int argc, char **argv)
             return vta_usage_err("unexpected argument '%s' for jobs list",
                                  vta_arg_for_msg(argv[i]));
     }
-    if (limit) {
-        char *end;
-        long v;
-        errno = 0;
-        v = strtol(limit, &end, 10);
-        if (errno || end == limit || *end || v < 1 || v > VTA_JOBS_MAX_LIMIT)
-            return vta_err("--limit must be a number from 1 to %ld", VTA_JOBS_MAX_LIMIT);
-    }
+    if (vta_check_limit(limit) != VTA_OK)
+        return VTA_FAIL;
     if (vta_db_connect(c) != VTA_OK)
         return VTA_FAIL;
     params[0] = failed ? "true" : "false";
-    params[1] = limit ? limit : VTA_JOBS_DEFAULT_LIMIT;
+    params[1] = limit ? limit : VTA_LIST_DEFAULT_LIMIT;
     res = vta_q(c,
                 "SELECT j.id, j.kind, j.status, j.attempts || '/' || j.max_attempts,"
                 " to_char(j.run_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"

@@ -8,7 +8,6 @@
  *   consent record SLUG --phone +E164 --channel sms|whatsapp|voice --granted|--refused
  *                  [--note TEXT]   e.g. the callee agreed to be called on a signed form
  */
-#include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,6 @@
 #include "vt_rules.h"
 #include "vt_util.h"
 
-#define VTA_LIST_DEFAULT_LIMIT "50"
-#define VTA_LIST_MAX_LIMIT 100000L
 #define VTA_NOTE_MAX 500
 
 /* Who ran the tool, for the ledger and the rules' imported_by. */
@@ -31,20 +28,6 @@ static const char *operator_name(apr_pool_t *p)
     struct passwd *pw = getpwuid(getuid());
 
     return pw ? apr_pstrdup(p, pw->pw_name) : apr_psprintf(p, "uid %ld", (long)getuid());
-}
-
-static int check_limit(const char *limit)
-{
-    char *end;
-    long v;
-
-    if (!limit)
-        return VTA_OK;
-    errno = 0;
-    v = strtol(limit, &end, 10);
-    if (errno || end == limit || *end || v < 1 || v > VTA_LIST_MAX_LIMIT)
-        return vta_err("--limit must be a number from 1 to %ld", VTA_LIST_MAX_LIMIT);
-    return VTA_OK;
 }
 
 static int rules_import(vta_ctx_t *c, int argc, char **argv)
@@ -124,7 +107,7 @@ static int rules_runs(vta_ctx_t *c, int argc, char **argv)
     }
     if (!slug)
         return vta_usage_err("usage: rules runs SLUG [--limit N]");
-    if (vta_check_slug(slug) != VTA_OK || check_limit(limit) != VTA_OK
+    if (vta_check_slug(slug) != VTA_OK || vta_check_limit(limit) != VTA_OK
         || vta_db_connect(c) != VTA_OK || vta_company_id(c, slug, &id) != VTA_OK)
         return VTA_FAIL;
     params[0] = id;

@@ -367,3 +367,42 @@ def test_call_triggers_missed_completed_escalated(tenant, admin, client, pg, sta
     end_call(client, u, p, "completed", 3)
     assert pg.scalar("SELECT count(*) FROM jobs WHERE company_id = %d AND kind = 'call_rules'"
                      % u.company_id) == "0"
+
+
+def test_inbox_customers_and_an_operator_send(tenant, admin, client, pg, standin, paths,
+                                             key_file):
+    from pyvt import checks
+    from test_inbound import INBOUND
+    t = tenant()
+    assert_no_reply(client.post_signed(SMS, t.message("Do you do crowns?\nThanks"), t.token))
+    p = t.params(from_=CUSTOMER)
+    checks.greeting(client.post_signed(INBOUND, p, t.token), t)
+    r = admin("messages", "send", t.slug, "--to", CUSTOMER, "--body", "Yes we do: book online")
+    assert r.rc == 0 and "queued as job" in r.out, r
+    deliver_jobs(paths, pg, key_file, standin)
+    (sent,) = posts_of(standin, t)
+    assert (sent["To"], sent["From"], sent["Body"]) == (CUSTOMER, t.number,
+                                                        "Yes we do: book online")
+    r = admin("messages", "list", t.slug, "--customer", CUSTOMER)
+    assert r.rc == 0, r
+    lines = [l for l in r.out.splitlines()[1:] if l.strip()]
+    assert len(lines) == 2 and "outbound" in lines[0] and "inbound" in lines[1], r.out
+    assert "Do you do crowns? Thanks" in r.out  # one line per message
+    r = admin("customers", "list", t.slug)
+    assert r.rc == 0 and CUSTOMER in r.out, r
+    r = admin("customers", "show", t.slug, CUSTOMER)
+    assert r.rc == 0, r
+    timeline = r.out[r.out.index("AT"):]
+    kinds = [w for w in ("message inbound", "call inbound", "message outbound")
+             if w in timeline]
+    assert kinds == ["message inbound", "call inbound", "message outbound"], r.out
+    assert timeline.index("message inbound") < timeline.index("call inbound") \
+        < timeline.index("message outbound"), r.out
+    # refused at once for a customer who opted out, and by the helper too
+    assert_no_reply(client.post_signed(SMS, t.message("STOP"), t.token))
+    r = admin("messages", "send", t.slug, "--to", CUSTOMER, "--body", "still there?")
+    assert r.rc == 1 and "opted out of sms (keyword STOP" in r.err, r
+    for bad in (["--to", "12345", "--body", "x"], ["--to", CUSTOMER, "--body", ""],
+                ["--to", CUSTOMER]):
+        assert admin("messages", "send", t.slug, *bad).rc in (1, 2)
+    assert admin("customers", "show", t.slug, "+14155550999").rc == 1
