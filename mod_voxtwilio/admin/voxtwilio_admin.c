@@ -105,6 +105,9 @@ static void usage(FILE *out)
 "  customers list SLUG [--limit N]\n"
 "  customers show SLUG +E164\n"
 "      the customer and one timeline of their calls and messages\n"
+"  usage SLUG [--month YYYY-MM]\n"
+"      per day (the tenant's time zone): calls, minutes (rounded up per call),\n"
+"      messages in and out, segments; default the current month\n"
 "\n"
 "Exit status: 0 success, 1 error, 2 usage error.\n",
         out);
@@ -200,6 +203,8 @@ int main(int argc, char **argv)
         rc = vta_cmd_messages(&ctx, argc, argv);
     else if (strcmp(verb, "customers") == 0)
         rc = vta_cmd_customers(&ctx, argc, argv);
+    else if (strcmp(verb, "usage") == 0)
+        rc = vta_cmd_usage(&ctx, argc, argv);
     else if (strcmp(verb, "help") == 0) {
         usage(stdout);
         rc = VTA_OK;

@@ -106,6 +106,8 @@ int vta_cmd_integration(vta_ctx_t *c, int argc, char **argv);
 /* messages send|list, customers list|show (vta_messages.c) */
 int vta_cmd_messages(vta_ctx_t *c, int argc, char **argv);
 int vta_cmd_customers(vta_ctx_t *c, int argc, char **argv);
+/* usage SLUG [--month YYYY-MM] (vta_usage.c) */
+int vta_cmd_usage(vta_ctx_t *c, int argc, char **argv);
 
 /* Loads c->key_file into *ring (prints the error). */
 struct vt_keyring;

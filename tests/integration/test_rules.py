@@ -406,3 +406,29 @@ def test_inbox_customers_and_an_operator_send(tenant, admin, client, pg, standin
                 ["--to", CUSTOMER]):
         assert admin("messages", "send", t.slug, *bad).rc in (1, 2)
     assert admin("customers", "show", t.slug, "+14155550999").rc == 1
+
+
+def test_usage_is_the_sum_of_calls_and_messages(tenant, admin, client, pg):
+    from pyvt import checks
+    from test_inbound import INBOUND
+    t = tenant()
+    for who, duration in [("+14155550141", 61), ("+14155550142", 59), ("+14155550143", 0)]:
+        p = t.params(from_=who)
+        checks.greeting(client.post_signed(INBOUND, p, t.token), t)
+        end_call(client, t, p, "completed" if duration else "busy", duration)
+    long_sms = t.message("x" * 300, extra=[("NumSegments", "2")])
+    long_sms = [kv for i, kv in enumerate(long_sms)
+                if not (kv[0] == "NumSegments" and kv[1] == "1")]
+    for p in (t.message("hello"), long_sms, long_sms):  # a redelivery is not counted twice
+        assert_no_reply(client.post_signed(SMS, p, t.token))
+    r = admin("usage", t.slug)
+    assert r.rc == 0, r
+    rows = [l.split() for l in r.out.splitlines()[1:] if l.strip()]
+    today = pg.scalar("SELECT to_char((now() AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD')")
+    assert rows == [[today, "3", "3", "2", "0", "3"], ["total", "3", "3", "2", "0", "3"]], r.out
+    # another month is empty; a bad month is an error naming it
+    r = admin("usage", t.slug, "--month", "2020-01")
+    assert r.rc == 0 and [l.split() for l in r.out.splitlines()[1:] if l.strip()] == [
+        ["total", "0", "0", "0", "0", "0"]], r.out
+    r = admin("usage", t.slug, "--month", "2026-13")
+    assert r.rc == 1 and "--month" in r.err
