@@ -432,3 +432,30 @@ def test_usage_is_the_sum_of_calls_and_messages(tenant, admin, client, pg):
         ["total", "0", "0", "0", "0", "0"]], r.out
     r = admin("usage", t.slug, "--month", "2026-13")
     assert r.rc == 1 and "--month" in r.err
+
+
+def test_an_escalated_call_sets_off_its_rules(tenant, admin, client, pg, standin, paths,
+                                              key_file, tmp_path):
+    from test_conversation import Call
+    t = tenant(extra_company=["--escalation-phone", "+14155550199",
+                              "--notification-phone", NOTIFY])
+    import_rules(admin, t.slug, {"rules": [
+        {"name": "handed-over", "trigger": "call_escalated",
+         "actions": [{"type": "send_message",
+                      "body": "Thanks for calling {company}: a colleague will follow up."}]},
+        {"name": "done", "trigger": "call_completed",
+         "actions": [{"type": "tag", "tag": "talked"}]}]}, tmp_path)
+    call = Call(client, t, from_="+14155550151")
+    call.start()
+    call.say("can I speak to a real person")
+    call.follow_redirect()
+    call.post(call.resolve("escalate"), [("DialCallStatus", "completed"),
+                                         ("DialCallDuration", "61")])
+    end_call(client, t, call.p, "completed", 95)
+    deliver_jobs(paths, pg, key_file, standin)
+    deliver_jobs(paths, pg, key_file, standin)
+    assert sorted(r[:2] for r in runs(pg, t)) == [("done", "call_completed"),
+                                                  ("handed-over", "call_escalated")]
+    bodies = sorted((f["To"], f["Body"]) for f in posts_of(standin, t))
+    assert ("+14155550151", "Thanks for calling %s: a colleague will follow up." % t.name) \
+        in bodies, bodies
