@@ -65,3 +65,8 @@ ALTER TABLE customers
 ALTER TABLE messages
     ADD COLUMN status_rank  smallint NOT NULL DEFAULT 0,
     ADD COLUMN error_code   integer;
+
+-- A tenant that keeps its messages' media (company set --keep-media on): each inbound
+-- message with media queues a media_download job; the helper stores the files with the
+-- tenant's credentials and adds their "path" to messages.media.
+ALTER TABLE companies ADD COLUMN keep_media boolean NOT NULL DEFAULT false;

@@ -9,7 +9,7 @@
 
 typedef struct company_opts {
     const char *name, *greeting, *voice, *language, *escalation, *notification, *recording;
-    const char *time_zone;
+    const char *time_zone, *keep_media;
 } company_opts_t;
 
 
@@ -37,7 +37,8 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
             || (m = vta_opt(argc, argv, &i, "--escalation-phone", &o->escalation)) != 0
             || (m = vta_opt(argc, argv, &i, "--notification-phone", &o->notification)) != 0
             || (m = vta_opt(argc, argv, &i, "--recording", &o->recording)) != 0
-            || (m = vta_opt(argc, argv, &i, "--time-zone", &o->time_zone)) != 0) {
+            || (m = vta_opt(argc, argv, &i, "--time-zone", &o->time_zone)) != 0
+            || (m = vta_opt(argc, argv, &i, "--keep-media", &o->keep_media)) != 0) {
             if (m < 0)
                 return VTA_USAGE;
         }
@@ -73,6 +74,8 @@ static int check_opts(const company_opts_t *o, int allow_clear)
                        o->escalation);
     if (o->recording && strcmp(o->recording, "on") != 0 && strcmp(o->recording, "off") != 0)
         return vta_err("--recording '%s' must be on or off", o->recording);
+    if (o->keep_media && strcmp(o->keep_media, "on") != 0 && strcmp(o->keep_media, "off") != 0)
+        return vta_err("--keep-media '%s' must be on or off", o->keep_media);
     if (o->notification && !(allow_clear && !*o->notification)
         && !vt_e164_valid(o->notification))
         return vta_err("--notification-phone '%s' is not an E.164 number (+ and 2 to 15 digits)",
@@ -104,8 +107,9 @@ static int time_zone_known(vta_ctx_t *c, const char *tz)
 static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
 {
     const char *rec = o->recording ? (strcmp(o->recording, "on") == 0 ? "t" : "f") : NULL;
-    const char *params[9] = { slug, o->name, o->greeting, o->voice, o->language,
-                              o->escalation, o->notification, rec, o->time_zone };
+    const char *keep = o->keep_media ? (strcmp(o->keep_media, "on") == 0 ? "t" : "f") : NULL;
+    const char *params[10] = { slug, o->name, o->greeting, o->voice, o->language,
+                               o->escalation, o->notification, rec, o->time_zone, keep };
     PGresult *res;
     int n;
 
@@ -124,9 +128,10 @@ static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
         "                           ELSE nullif($7::text, '') END,"
         " recording = coalesce($8::boolean, recording),"
         " time_zone = coalesce($9, time_zone),"
+        " keep_media = coalesce($10::boolean, keep_media),"
         " updated_at = now()"
         " WHERE slug = $1",
-        9, params);
+        10, params);
 
     if (!vta_res_ok(res)) {
         vta_db_fail(c, res, "cannot update the company");
@@ -184,7 +189,7 @@ static int company_set(vta_ctx_t *c, int argc, char **argv)
     if ((rc = parse_opts(argc, argv, "set", &slug, &o)) != VTA_OK)
         return rc;
     if (!o.name && !o.greeting && !o.voice && !o.language && !o.escalation && !o.notification
-        && !o.recording && !o.time_zone)
+        && !o.recording && !o.time_zone && !o.keep_media)
         return vta_usage_err("company set needs at least one option to change");
     if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 1) != VTA_OK)
         return VTA_FAIL;

@@ -69,7 +69,7 @@ const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *param
 
 const vt_event_stmt_t vt_message_inbound_stmt = {
     "voxtwilio_message_inbound",
-    "WITH " VT_TENANT_GUARD_SQL("id, time_zone", "") ", "
+    "WITH " VT_TENANT_GUARD_SQL("id, time_zone, keep_media", "") ", "
     /* DO UPDATE, not DO NOTHING: the customer's id either way, in this statement. */
     "cu AS (INSERT INTO customers (company_id, phone, first_seen_sid) SELECT id, %s, %s FROM ok "
     "ON CONFLICT (company_id, phone) DO UPDATE SET updated_at = now() "
@@ -82,7 +82,12 @@ const vt_event_stmt_t vt_message_inbound_stmt = {
     "co AS (INSERT INTO consent_events (company_id, phone, channel, granted, method, "
     "source_sid) SELECT company_id, %s, %s, CAST(%s AS boolean), %s, %s FROM cu "
     "WHERE CAST(%s AS boolean) IS NOT NULL "
-    "ON CONFLICT (source_sid) WHERE source_sid IS NOT NULL DO NOTHING) "
+    "ON CONFLICT (source_sid) WHERE source_sid IS NOT NULL DO NOTHING), "
+    /* Its media fetched with the tenant's credentials, when the tenant keeps them. */
+    "md AS (INSERT INTO jobs (kind, company_id, payload, dedup_key) "
+    "SELECT 'media_download', id, jsonb_build_object('message_sid', CAST(%s AS text)), "
+    "'media:' || CAST(%s AS text) FROM ok WHERE keep_media "
+    "AND CAST(%s AS jsonb) <> '[]'::jsonb ON CONFLICT (dedup_key) DO NOTHING) "
     /* What the tenant's rules need, read in the same round trip (the ledger as it was
      * before this message). */
     "SELECT (SELECT count(*) FROM ok), "
@@ -93,7 +98,7 @@ const vt_event_stmt_t vt_message_inbound_stmt = {
     "(SELECT CAST(extract(hour FROM now() AT TIME ZONE time_zone) * 60 "
     "+ extract(minute FROM now() AT TIME ZONE time_zone) AS integer) FROM ok), "
     "(SELECT r.document FROM rule_sets r JOIN ok ON r.company_id = ok.id)",
-    22
+    25
 };
 
 const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
@@ -147,9 +152,12 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
     a[16] = granted ? apr_pstrcat(p, "keyword ", word, NULL) : NULL;
     a[17] = sid;
     a[18] = granted;
-    a[19] = sid; /* the answer */
-    a[20] = from;
-    a[21] = channel;
+    a[19] = sid; /* md */
+    a[20] = sid;
+    a[21] = media;
+    a[22] = sid; /* the answer */
+    a[23] = from;
+    a[24] = channel;
     return a;
 }
 

@@ -25,6 +25,9 @@
  *                       (vth_analysis.c)
  *   call_rules          {} (call_sid set): the tenant's rules on a call that ended
  *                       (vth_rules.c)
+ *   media_download      {"message_sid": "MM..."}: the message's media, fetched with the
+ *                       tenant's credentials to <recordings-dir>/<slug>/media/; their
+ *                       "path" added to messages.media
  *
  * The tenant's auth token and speech-to-text key are decrypted into the job's pool (wiped
  * when the job ends) and only ever handed to vt_rest and vt_stt (which puts the key in the
@@ -66,7 +69,8 @@ vth_jobs_t *vth_jobs_create(apr_pool_t *p)
 const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg)
 {
     return cfg->recordings_dir ? NULL
-                               : apr_pstrdup(p, "{recording_download,recording_transcribe}");
+                               : apr_pstrdup(p, "{recording_download,recording_transcribe,"
+                                                "media_download}");
 }
 
 static void outcome(vth_outcome_t *out, vth_job_status_t st, const char *error)
@@ -491,6 +495,111 @@ static void job_recording_download(apr_pool_t *p, const vth_config_t *cfg, PGcon
     out->result = result_json(p, o);
     out->note = apr_psprintf(p, "%" APR_OFF_T_FMT " bytes to %s%s", r.bytes, dest,
                              queued ? "; transcription queued" : "");
+}
+
+/* ---------------------------------------------------------------- media_download */
+
+/* A file name extension for a media type (Twilio's MMS and WhatsApp types), else "bin". */
+static const char *media_extension(const char *type)
+{
+    static const struct { const char *type, *ext; } known[] = {
+        { "image/jpeg", "jpg" }, { "image/png", "png" }, { "image/gif", "gif" },
+        { "image/webp", "webp" }, { "application/pdf", "pdf" }, { "audio/ogg", "ogg" },
+        { "audio/mpeg", "mp3" }, { "audio/amr", "amr" }, { "video/mp4", "mp4" },
+        { "text/vcard", "vcf" }, { "text/plain", "txt" },
+    };
+    size_t i;
+
+    for (i = 0; type && i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(type, known[i].type) == 0)
+            return known[i].ext;
+    return "bin";
+}
+
+/* The message's media (messages.media), each fetched with the tenant's credentials to
+ * <recordings-dir>/<slug>/media/<MessageSid>-<N>.<ext>; their "path" is then added to the
+ * list. A retry fetches them all again (each file is replaced whole). */
+static void job_media_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
+                               vth_job_t *job, json_object *payload, vth_outcome_t *out)
+{
+    const char *sid = payload_str(payload, "message_sid"), *params[2], *err = NULL, *dir;
+    vth_integration_t in;
+    json_object *media, *o;
+    PGresult *res;
+    apr_off_t bytes = 0;
+    size_t i, n;
+
+    if (!sid || !(vt_sid_valid(sid, "MM") || vt_sid_valid(sid, "SM"))) {
+        outcome(out, VTH_JOB_FAIL, "\"message_sid\" is not a message SID (MM... or SM...)");
+        return;
+    }
+    if (!load_integration(p, cfg, conn, job, &in, out))
+        return;
+    params[0] = sid;
+    params[1] = job->company_id;
+    res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the message's media",
+                 "SELECT media::text FROM messages WHERE message_sid = $1"
+                 " AND company_id = $2::bigint", 2, params, &err);
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
+        return;
+    }
+    media = PQntuples(res) == 1 ? json_tokener_parse(PQgetvalue(res, 0, 0)) : NULL;
+    PQclear(res);
+    if (!media || !json_object_is_type(media, json_type_array)) {
+        json_object_put(media);
+        outcome(out, VTH_JOB_FAIL, "the message or its media list is missing");
+        return;
+    }
+    dir = apr_pstrcat(p, cfg->recordings_dir, "/", in.slug, NULL);
+    if (!vt_slug_valid(in.slug) || !make_dir(p, cfg->recordings_dir, out)
+        || !make_dir(p, dir, out) || !make_dir(p, (dir = apr_pstrcat(p, dir, "/media", NULL)),
+                                               out)) {
+        if (!vt_slug_valid(in.slug))
+            outcome(out, VTH_JOB_FAIL, "the company slug is not valid");
+        json_object_put(media);
+        return;
+    }
+    n = json_object_array_length(media);
+    for (i = 0; i < n; i++) {
+        json_object *m = json_object_array_get_idx(media, i);
+        const char *url = payload_str(m, "url"), *dest;
+        vt_rest_result_t r;
+        apr_status_t rv;
+
+        dest = apr_psprintf(p, "%s/%s-%d.%s", dir, sid, (int)i,
+                            media_extension(payload_str(m, "content_type")));
+        rv = url ? vt_rest_download(p, cfg->api_base, url, in.account_sid, in.auth_token, dest,
+                                    VTH_DOWNLOAD_MAX_BYTES, VTH_DOWNLOAD_TIMEOUT_MS, &r)
+                 : APR_EINVAL;
+        if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
+            if (!url)
+                outcome(out, VTH_JOB_FAIL, "a media entry has no url");
+            else
+                rest_failure(p, &r, out);
+            json_object_put(media);
+            return;
+        }
+        json_object_object_add(m, "path", json_object_new_string(dest));
+        bytes += r.bytes;
+    }
+    params[0] = apr_pstrdup(p, json_object_to_json_string_ext(media, JSON_C_TO_STRING_PLAIN));
+    params[1] = sid;
+    json_object_put(media);
+    res = vth_pq(conn, p, VTH_PQ_COMMAND, "recording the media's paths",
+                 "UPDATE messages SET media = $1::jsonb, updated_at = now()"
+                 " WHERE message_sid = $2", 2, params, &err);
+    if (!res) {
+        outcome(out, VTH_JOB_RETRY, err);
+        return;
+    }
+    PQclear(res);
+    o = json_object_new_object();
+    json_object_object_add(o, "files", json_object_new_int((int)n));
+    out->status = VTH_JOB_DONE;
+    out->result = result_json(p, o);
+    out->note = apr_psprintf(p, "%d media files, %" APR_OFF_T_FMT " bytes, to %s", (int)n,
+                             bytes, dir);
 }
 
 /* ---------------------------------------------------------------- recording_transcribe */
@@ -961,6 +1070,8 @@ void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGcon
         vth_job_call_analysis(p, cfg, jobs, conn, job, out);
     else if (strcmp(job->kind, "call_rules") == 0)
         vth_job_call_rules(p, cfg, conn, job, out);
+    else if (strcmp(job->kind, "media_download") == 0 && cfg->recordings_dir)
+        job_media_download(p, cfg, conn, job, payload, out);
     else
         outcome(out, VTH_JOB_FAIL, "unknown job kind");
     json_object_put(payload);

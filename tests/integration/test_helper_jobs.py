@@ -27,6 +27,8 @@ from pyvt.util import wait_until
 _RECORDING = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Recordings/(RE[0-9a-f]{32})"
                         r"\.wav$")
 _MEDIA = re.compile(r"^/media/(RE[0-9a-f]{32})\.wav$")
+_MSG_MEDIA = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages/(MM[0-9a-f]{32})"
+                        r"/Media/(ME[0-9a-f]{32})$")
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
 WRAPPER = shlex.split(os.environ.get("VT_HELPER_WRAPPER", ""))
 SLOW = 10 if WRAPPER else 1  # timeouts stretch under valgrind
@@ -54,7 +56,28 @@ class HelperAPI(pyvt.TwilioAPIStandIn):
         base = self.server.RequestHandlerClass
 
         class Handler(base):
+            def _message_media(self):
+                m = _MSG_MEDIA.match(self.path)
+                if not m:
+                    return False
+                req = pyvt.standin.RecordedRequest(self.command, self.path, "",
+                                                   dict(self.headers.items()), b"")
+                with api._lock:
+                    api.requests.append(req)
+                data = api.recordings.get(m.group(3))
+                if not api._authenticated(req, m.group(1)) or data is None:
+                    self._reply(404 if data is None else 401, pyvt.standin.AUTH_ERROR)
+                    return True
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
             def _media(self):
+                if self._message_media():
+                    return True
                 m = _RECORDING.match(self.path) or _MEDIA.match(self.path)
                 if not m:
                     return False
@@ -553,6 +576,42 @@ def test_recording_download(helper, hdb, api, tenant, recordings):
     job = hdb.wait_status(ids[missing], "failed", 10)
     assert job["attempts"] == 1 and "HTTP 404" in job["last_error"]
     assert not os.path.exists(os.path.join(recordings, t.slug, missing + ".wav.tmp"))
+    assert_clean_exit(h, h.stop())
+
+
+def test_message_media_download(helper, hdb, api, tenant, recordings):
+    t = tenant()
+    msid = "MM" + random_hex(32)
+    parts = [("ME" + random_hex(32), os.urandom(3000), "image/jpeg"),
+             ("ME" + random_hex(32), os.urandom(500), "application/pdf")]
+    media = []
+    for me, data, ctype in parts:
+        api.recordings[me] = data
+        media.append({"url": "%s/2010-04-01/Accounts/%s/Messages/%s/Media/%s"
+                      % (api.base_url, t.account_sid, msid, me), "content_type": ctype})
+    hdb.scalar("INSERT INTO messages (company_id, message_sid, direction, channel, from_number,"
+               " to_number, body, media) VALUES (%d, %s, 'inbound', 'sms', '+14155550100', %s,"
+               " '', %s::jsonb) RETURNING id" % (t.company_id, lit(msid), lit(t.numbers[0]),
+                                                  lit(json.dumps(media))))
+    h = helper()
+    jid = hdb.insert("media_download", t.company_id, {"message_sid": msid})
+    hdb.wait_status(jid, "done", 10)
+    stored = json.loads(hdb.scalar("SELECT media::text FROM messages WHERE message_sid = %s"
+                                   % lit(msid)))
+    for i, ((me, data, ctype), m) in enumerate(zip(parts, stored)):
+        want = os.path.join(recordings, t.slug, "media", "%s-%d.%s" % (
+            msid, i, "jpg" if ctype == "image/jpeg" else "pdf"))
+        assert m["path"] == want and m["url"] == media[i]["url"]
+        with open(want, "rb") as f:
+            assert f.read() == data
+    # media of another URL get no credentials (as recordings)
+    bad = "MM" + random_hex(32)
+    hdb.scalar("INSERT INTO messages (company_id, message_sid, direction, channel, body, media)"
+               " VALUES (%d, %s, 'inbound', 'sms', '', %s::jsonb) RETURNING id"
+               % (t.company_id, lit(bad), lit(json.dumps([{"url": "https://example.com/x",
+                                                           "content_type": "image/png"}]))))
+    jid = hdb.insert("media_download", t.company_id, {"message_sid": bad})
+    assert "neither under the API base" in hdb.wait_status(jid, "failed", 5)["last_error"]
     assert_clean_exit(h, h.stop())
 
 

@@ -77,6 +77,21 @@ def test_whatsapp_with_media(tenant, client, pg):
                      % t.company_id) == "1"
 
 
+def test_media_are_queued_for_download_when_the_tenant_keeps_them(tenant, admin, client, pg):
+    t = tenant()
+    p = t.message("photo", media=MEDIA)
+    assert_no_reply(client.post_signed(SMS, p, t.token))
+    jobs = "SELECT kind, payload->>'message_sid' FROM jobs WHERE company_id = %d" % t.company_id
+    assert pg.psql(jobs) == []  # media stay at Twilio's URL
+    assert admin("company", "set", t.slug, "--keep-media", "on").rc == 0
+    assert admin("company", "set", t.slug, "--keep-media", "maybe").rc == 1
+    p = t.message("photo", media=MEDIA)
+    for _ in range(2):
+        assert_no_reply(client.post_signed(SMS, p, t.token))
+    assert_no_reply(client.post_signed(SMS, t.message("no media"), t.token))
+    assert pg.psql(jobs) == [("media_download", param(p, "MessageSid"))]
+
+
 def replaced(p, **kw):
     return [(k, kw[k] if k in kw else v) for k, v in p if k not in kw or kw[k] is not None]
 
