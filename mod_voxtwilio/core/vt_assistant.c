@@ -403,76 +403,21 @@ static const char *script_of(apr_pool_t *p, json_object *doc, vt_script_t *s)
     return NULL;
 }
 
-/* "JSON syntax error at line L, column C (byte B): what", counting from 1 (column in bytes). */
-static const char *syntax_error(apr_pool_t *p, const char *json, apr_size_t off, const char *what)
-{
-    apr_size_t i, line = 1, col = 1;
-
-    for (i = 0; i < off; i++) {
-        if (json[i] == '\n') {
-            line++;
-            col = 1;
-        }
-        else {
-            col++;
-        }
-    }
-    return apr_psprintf(p,
-                        "JSON syntax error at line %" APR_SIZE_T_FMT ", column %" APR_SIZE_T_FMT
-                        " (byte %" APR_SIZE_T_FMT "): %s",
-                        line, col, off, what);
-}
-
 apr_status_t vt_script_parse(apr_pool_t *p, const char *json, apr_size_t len,
                              vt_script_t **script, const char **err)
 {
-    json_tokener *tok;
     json_object *doc;
-    const char *nul, *e;
-    char *buf;
+    const char *e;
     vt_script_t *s;
-    apr_size_t i;
 
     *script = NULL;
     *err = NULL;
-    for (i = 0; i < len && strchr(" \t\r\n", json[i]) && json[i]; i++)
-        ;
-    if (i == len) {
-        *err = "empty document";
-        return APR_EINVAL;
-    }
-    /* json-c reads a NUL as the end of the text: refuse it rather than ignore the rest. */
-    if ((nul = memchr(json, '\0', len)) != NULL) {
-        *err = syntax_error(p, json, (apr_size_t)(nul - json), "NUL byte");
-        return APR_EINVAL;
-    }
-    if (len > INT_MAX - 1) {
-        *err = "document too large";
-        return APR_EINVAL;
-    }
-    /* A terminating NUL lets the tokener finish a document that ends without a newline. */
-    buf = apr_pstrmemdup(p, json, len);
-    tok = json_tokener_new();
-    if (!tok) {
-        *err = "out of memory";
-        return APR_ENOMEM;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    doc = json_tokener_parse_ex(tok, buf, (int)len + 1);
+    /* The depth json-c allows by default: a script needs far less. */
+    doc = vt_json_document(p, json, len, INT_MAX - 1, JSON_TOKENER_DEFAULT_DEPTH,
+                           "top level: must be a JSON object", err);
     if (!doc) {
-        enum json_tokener_error te = json_tokener_get_error(tok);
-        apr_size_t off = json_tokener_get_parse_end(tok);
-
-        if (off > len)
-            off = len;
-        /* Success without an object: the document was the literal null. */
-        *err = te == json_tokener_success ? "top level: must be a JSON object"
-                                          : syntax_error(p, json, off, json_tokener_error_desc(te));
-        json_tokener_free(tok);
         return APR_EINVAL;
     }
-    json_tokener_free(tok);
-
     s = script_new(p);
     e = script_of(p, doc, s);
     json_object_put(doc);

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "vt_rules.h"
+#include "vt_util.h"
 
 #define RULES_JSON_DEPTH 16 /* the document needs 5; room left so a misplaced member is named */
 #define RULE_NAME_MAX 64
@@ -700,88 +701,11 @@ static const char *document_of(apr_pool_t *p, json_object *v, vt_rules_t *doc)
 
 /* ------------------------------------------------------------------ parsing */
 
-/* "JSON syntax error at line L, column C (byte B): what", counting from 1 (column in bytes). */
-static const char *syntax_error(apr_pool_t *p, const char *json, size_t off, const char *what)
-{
-    size_t i, line = 1, col = 1;
-
-    for (i = 0; i < off; i++) {
-        if (json[i] == '\n') {
-            line++;
-            col = 1;
-        }
-        else {
-            col++;
-        }
-    }
-    return apr_psprintf(p,
-                        "JSON syntax error at line %" APR_SIZE_T_FMT ", column %" APR_SIZE_T_FMT
-                        " (byte %" APR_SIZE_T_FMT "): %s",
-                        line, col, off, what);
-}
-
-/* The JSON value of json[0..len), or NULL with *err. */
-static json_object *json_of(apr_pool_t *p, const char *json, size_t len, const char **err)
-{
-    json_tokener *tok;
-    json_object *v;
-    const char *nul;
-    size_t i, end;
-
-    for (i = 0; json && i < len && ascii_space(json[i]); i++)
-        ;
-    if (!json || i == len) {
-        *err = "empty document";
-        return NULL;
-    }
-    if (len > VT_RULES_DOC_MAX) {
-        *err = apr_psprintf(p, "document too large: %" APR_SIZE_T_FMT " bytes (at most %d)",
-                            len, VT_RULES_DOC_MAX);
-        return NULL;
-    }
-    /* json-c reads a NUL as the end of the text: refuse it rather than ignore the rest. */
-    if ((nul = memchr(json, '\0', len)) != NULL) {
-        *err = syntax_error(p, json, (size_t)(nul - json), "NUL byte");
-        return NULL;
-    }
-    if (!(tok = json_tokener_new_ex(RULES_JSON_DEPTH))) {
-        *err = "out of memory";
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* The terminating NUL lets the tokener finish a value that ends the text ("5"). */
-    v = json_tokener_parse_ex(tok, apr_pstrmemdup(p, json, len), (int)len + 1);
-    end = json_tokener_get_parse_end(tok);
-    if (json_tokener_get_error(tok) != json_tokener_success) {
-        enum json_tokener_error te = json_tokener_get_error(tok);
-
-        *err = syntax_error(p, json, end < len ? end : len,
-                            te == json_tokener_continue ? "unexpected end of the document"
-                                                        : json_tokener_error_desc(te));
-        json_object_put(v);
-        v = NULL;
-    }
-    else if (!v) {
-        *err = "top level: not a JSON object"; /* the literal null */
-    }
-    else {
-        /* Strict mode refuses what follows the value; make sure of it. */
-        for (i = end < len ? end : len; i < len && ascii_space(json[i]); i++)
-            ;
-        if (i < len) {
-            *err = syntax_error(p, json, i, "unexpected character");
-            json_object_put(v);
-            v = NULL;
-        }
-    }
-    json_tokener_free(tok);
-    return v;
-}
-
 vt_rules_t *vt_rules_parse(apr_pool_t *p, const char *json, size_t len, const char **err)
 {
     const char *e = NULL;
-    json_object *v = json_of(p, json, len, &e);
+    json_object *v = vt_json_document(p, json, len, VT_RULES_DOC_MAX, RULES_JSON_DEPTH,
+                                      "top level: not a JSON object", &e);
     vt_rules_t *doc = NULL;
 
     if (v) {

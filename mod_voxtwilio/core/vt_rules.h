@@ -7,7 +7,8 @@
  *   {"business_hours": {"mon": "09:00-17:00", ..., "sun": null},   optional; a day absent
  *                                                                    or null is closed;
  *                                                                    "00:00-24:00" all day
- *    "rules": [                                                      at most VT_RULES_MAX
+ *    "rules": [                                                      required; at most
+ *                                                                    VT_RULES_MAX
  *      {"name": "after-hours",             [A-Za-z0-9 _.-]{1,64}, unique in the document
  *       "trigger": "inbound_sms",          inbound_sms | inbound_whatsapp | missed_call |
  *                                          call_completed | call_escalated
@@ -17,7 +18,9 @@
  *                                          whole words (a keyword may hold spaces); 1..20,
  *                                          each 1..64 bytes
  *         "regex": "^book",                POSIX extended, case-insensitive, on the body;
- *                                          1..200 bytes, no back-references
+ *                                          1..200 bytes, no back-references, at most
+ *                                          256 parts with its repetitions written out,
+ *                                          nothing that can match "" repeated ((a*)*)
  *         "business_hours": false,         true: only within the hours; false: only outside
  *                                          (the document must have business_hours)
  *         "customer": "new"},              new | known

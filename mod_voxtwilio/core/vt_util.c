@@ -1,11 +1,13 @@
 /* vt_util — hex, constant-time compare, identifier validators, base URL normalization. */
 #include "vt_util.h"
 
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
 #include <apr_network_io.h>
 #include <openssl/crypto.h>
+#include <json-c/json.h>
 
 static const char vt_hexdigits[] = "0123456789abcdef";
 
@@ -476,4 +478,91 @@ int vt_stream_direct_parse(apr_pool_t *p, const char *url, const char *listen,
     *host = h;
     *port = n;
     return 1;
+}
+
+/* ------------------------------------------------------------------ JSON documents */
+
+static int json_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* "JSON syntax error at line L, column C (byte B): what", counting from 1 (column in bytes). */
+static const char *json_syntax_error(apr_pool_t *p, const char *json, size_t off,
+                                     const char *what)
+{
+    size_t i, line = 1, col = 1;
+
+    for (i = 0; i < off; i++) {
+        if (json[i] == '\n') {
+            line++;
+            col = 1;
+        }
+        else {
+            col++;
+        }
+    }
+    return apr_psprintf(p,
+                        "JSON syntax error at line %" APR_SIZE_T_FMT ", column %" APR_SIZE_T_FMT
+                        " (byte %" APR_SIZE_T_FMT "): %s",
+                        line, col, off, what);
+}
+
+struct json_object *vt_json_document(apr_pool_t *p, const char *json, size_t len,
+                                     size_t max_len, int depth, const char *not_a_value,
+                                     const char **err)
+{
+    json_tokener *tok;
+    json_object *v;
+    const char *nul;
+    size_t i, end;
+
+    for (i = 0; json && i < len && json_space(json[i]); i++)
+        ;
+    if (!json || i == len) {
+        *err = "empty document";
+        return NULL;
+    }
+    if (len > max_len || len > INT_MAX - 1) {
+        *err = apr_psprintf(p, "document too large: %" APR_SIZE_T_FMT " bytes (at most %"
+                            APR_SIZE_T_FMT ")", len, max_len);
+        return NULL;
+    }
+    /* json-c reads a NUL as the end of the text: refuse it rather than ignore the rest. */
+    if ((nul = memchr(json, '\0', len)) != NULL) {
+        *err = json_syntax_error(p, json, (size_t)(nul - json), "NUL byte");
+        return NULL;
+    }
+    if (!(tok = json_tokener_new_ex(depth))) {
+        *err = "out of memory";
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* The terminating NUL lets the tokener finish a value that ends the text ("5"). */
+    v = json_tokener_parse_ex(tok, apr_pstrmemdup(p, json, len), (int)len + 1);
+    end = json_tokener_get_parse_end(tok);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        enum json_tokener_error te = json_tokener_get_error(tok);
+
+        *err = json_syntax_error(p, json, end < len ? end : len,
+                            te == json_tokener_continue ? "unexpected end of the document"
+                                                        : json_tokener_error_desc(te));
+        json_object_put(v);
+        v = NULL;
+    }
+    else if (!v) {
+        *err = not_a_value; /* the literal null */
+    }
+    else {
+        /* Strict mode refuses what follows the value; make sure of it. */
+        for (i = end < len ? end : len; i < len && json_space(json[i]); i++)
+            ;
+        if (i < len) {
+            *err = json_syntax_error(p, json, i, "unexpected character");
+            json_object_put(v);
+            v = NULL;
+        }
+    }
+    json_tokener_free(tok);
+    return v;
 }

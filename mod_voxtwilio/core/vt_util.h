@@ -72,4 +72,14 @@ const char *vt_base_url_normalize(apr_pool_t *p, const char *url, const char **e
 /* The same for a WebSocket endpoint: ws:// or wss://. */
 const char *vt_ws_url_normalize(apr_pool_t *p, const char *url, const char **err);
 
+/* A tenant's JSON document (a script, rules) as json-c reads it, strictly: valid UTF-8,
+ * nothing after the value, no NUL inside, at most max_len bytes and depth levels. NULL with
+ * *err (in p): "empty document", "document too large: …", "JSON syntax error at line L,
+ * column C (byte B): what", or not_a_value for the literal null. The caller puts the
+ * value. */
+struct json_object;
+struct json_object *vt_json_document(apr_pool_t *p, const char *json, size_t len,
+                                     size_t max_len, int depth, const char *not_a_value,
+                                     const char **err);
+
 #endif

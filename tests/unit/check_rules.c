@@ -426,7 +426,6 @@ START_TEST(test_condition_errors)
     ERR_HAS(with_when("{\"regex\": \"(ab\"}"),
             "rules[0].when.regex: not a valid POSIX extended regular expression");
     ERR_HAS(with_when("{\"regex\": \"((a{255}){255}){255}\"}"), "rules[0].when.regex: too complex");
-    ERR_HAS(with_when("{\"regex\": \"(a+){50}\"}"), "rules[0].when.regex: too complex");
     ERR_HAS(with_when("{\"regex\": \"^a+++++++++\"}"), "rules[0].when.regex: too complex");
     /* Repeating what can match nothing makes glibc's compiling double with each. */
     static const char *const empty_loops[] = { "^(a*)*", "a**", "(a|)+", "(a?b?){2}",
@@ -439,7 +438,7 @@ START_TEST(test_condition_errors)
     parse_ok(with_when("{\"regex\": \"^[[:digit:]]{5}(-[0-9]{4})?$\"}"));
     parse_ok(with_when("{\"regex\": \"x{250}\"}"));
     ERR_HAS(with_when("{\"regex\": \".{0,1000}\"}"), "rules[0].when.regex: too complex");
-    ERR_HAS(with_when("{\"regex\": \"(.{0,5}){100}\"}"), "rules[0].when.regex: too complex");
+    ERR_HAS(with_when("{\"regex\": \"(.{0,5}){100}\"}"), "rules[0].when.regex: repeats what can");
 }
 END_TEST
 
