@@ -63,6 +63,12 @@ int vta_opt(int argc, char **argv, int *i, const char *name, const char **val);
 #define VTA_LIST_MAX_LIMIT 100000L
 int vta_check_limit(const char *limit);
 
+/* "VERB SLUG [--NAME VALUE]...": the one positional argument into *slug, and the value of
+ * each option names[i] (n of them) into vals[i] (NULL when not given). VTA_OK, or
+ * VTA_USAGE after a usage error (`usage` when the slug is missing). */
+int vta_slug_opts(int argc, char **argv, const char *verb, const char *usage,
+                  const char *const *names, const char **vals, int n, const char **slug);
+
 /* ---- database (vta_db.c) */
 int vta_db_connect(vta_ctx_t *c);
 void vta_db_close(vta_ctx_t *c);

@@ -479,3 +479,26 @@ int vta_check_limit(const char *limit)
         return vta_err("--limit must be a number from 1 to %ld", VTA_LIST_MAX_LIMIT);
     return VTA_OK;
 }
+
+int vta_slug_opts(int argc, char **argv, const char *verb, const char *usage,
+                  const char *const *names, const char **vals, int n, const char **slug)
+{
+    int i, k, m;
+
+    *slug = NULL;
+    for (k = 0; k < n; k++)
+        vals[k] = NULL;
+    for (i = 1; i < argc; i++) {
+        for (k = 0, m = 0; k < n && m == 0; k++)
+            m = vta_opt(argc, argv, &i, names[k], &vals[k]);
+        if (m < 0)
+            return VTA_USAGE;
+        if (m > 0)
+            continue;
+        if (argv[i][0] == '-' || *slug)
+            return vta_usage_err("unexpected argument '%s' for %s", vta_arg_for_msg(argv[i]),
+                                 verb);
+        *slug = argv[i];
+    }
+    return *slug ? VTA_OK : vta_usage_err("usage: %s", usage);
+}

@@ -110,22 +110,16 @@ static int messages_list(vta_ctx_t *c, int argc, char **argv)
     const char *slug = NULL, *customer = NULL, *limit = NULL, *id, *params[3];
     vta_table_t *t;
     PGresult *res;
-    int i, m;
+    int i;
+    static const char *const names[] = { "--customer", "--limit" };
+    const char *vals[2];
+    int rc = vta_slug_opts(argc, argv, "messages list", "messages list SLUG [--customer +E164] [--limit N]",
+                           names, vals, 2, &slug);
 
-    for (i = 1; i < argc; i++) {
-        if ((m = vta_opt(argc, argv, &i, "--customer", &customer)) != 0
-            || (m = vta_opt(argc, argv, &i, "--limit", &limit)) != 0) {
-            if (m < 0)
-                return VTA_USAGE;
-        }
-        else if (argv[i][0] == '-' || slug)
-            return vta_usage_err("unexpected argument '%s' for messages list",
-                                 vta_arg_for_msg(argv[i]));
-        else
-            slug = argv[i];
-    }
-    if (!slug)
-        return vta_usage_err("usage: messages list SLUG [--customer +E164] [--limit N]");
+    if (rc != VTA_OK)
+        return rc;
+    customer = vals[0];
+    limit = vals[1];
     if (check_phone("--customer", customer) != VTA_OK || vta_check_limit(limit) != VTA_OK
         || vta_check_slug(slug) != VTA_OK || vta_db_connect(c) != VTA_OK
         || vta_company_id(c, slug, &id) != VTA_OK)
@@ -171,21 +165,15 @@ static int customers_list(vta_ctx_t *c, int argc, char **argv)
     const char *slug = NULL, *limit = NULL, *id, *params[2];
     vta_table_t *t;
     PGresult *res;
-    int i, m;
+    int i;
+    static const char *const names[] = { "--limit" };
+    const char *vals[1];
+    int rc = vta_slug_opts(argc, argv, "customers list", "customers list SLUG [--limit N]",
+                           names, vals, 1, &slug);
 
-    for (i = 1; i < argc; i++) {
-        if ((m = vta_opt(argc, argv, &i, "--limit", &limit)) != 0) {
-            if (m < 0)
-                return VTA_USAGE;
-        }
-        else if (argv[i][0] == '-' || slug)
-            return vta_usage_err("unexpected argument '%s' for customers list",
-                                 vta_arg_for_msg(argv[i]));
-        else
-            slug = argv[i];
-    }
-    if (!slug)
-        return vta_usage_err("usage: customers list SLUG [--limit N]");
+    if (rc != VTA_OK)
+        return rc;
+    limit = vals[0];
     if (vta_check_limit(limit) != VTA_OK || vta_check_slug(slug) != VTA_OK
         || vta_db_connect(c) != VTA_OK || vta_company_id(c, slug, &id) != VTA_OK)
         return VTA_FAIL;

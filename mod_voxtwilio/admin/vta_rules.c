@@ -92,21 +92,15 @@ static int rules_runs(vta_ctx_t *c, int argc, char **argv)
     const char *slug = NULL, *limit = NULL, *id, *params[2];
     vta_table_t *t;
     PGresult *res;
-    int i, m;
+    int i;
+    static const char *const names[] = { "--limit" };
+    const char *vals[1];
+    int rc = vta_slug_opts(argc, argv, "rules runs", "rules runs SLUG [--limit N]",
+                           names, vals, 1, &slug);
 
-    for (i = 1; i < argc; i++) {
-        if ((m = vta_opt(argc, argv, &i, "--limit", &limit)) != 0) {
-            if (m < 0)
-                return VTA_USAGE;
-        }
-        else if (argv[i][0] == '-' || slug)
-            return vta_usage_err("unexpected argument '%s' for rules runs",
-                                 vta_arg_for_msg(argv[i]));
-        else
-            slug = argv[i];
-    }
-    if (!slug)
-        return vta_usage_err("usage: rules runs SLUG [--limit N]");
+    if (rc != VTA_OK)
+        return rc;
+    limit = vals[0];
     if (vta_check_slug(slug) != VTA_OK || vta_check_limit(limit) != VTA_OK
         || vta_db_connect(c) != VTA_OK || vta_company_id(c, slug, &id) != VTA_OK)
         return VTA_FAIL;
@@ -149,21 +143,15 @@ static int consent_list(vta_ctx_t *c, int argc, char **argv)
     const char *slug = NULL, *phone = NULL, *id, *params[2];
     vta_table_t *t;
     PGresult *res;
-    int i, m;
+    int i;
+    static const char *const names[] = { "--phone" };
+    const char *vals[1];
+    int rc = vta_slug_opts(argc, argv, "consent list", "consent list SLUG [--phone +E164]",
+                           names, vals, 1, &slug);
 
-    for (i = 1; i < argc; i++) {
-        if ((m = vta_opt(argc, argv, &i, "--phone", &phone)) != 0) {
-            if (m < 0)
-                return VTA_USAGE;
-        }
-        else if (argv[i][0] == '-' || slug)
-            return vta_usage_err("unexpected argument '%s' for consent list",
-                                 vta_arg_for_msg(argv[i]));
-        else
-            slug = argv[i];
-    }
-    if (!slug)
-        return vta_usage_err("usage: consent list SLUG [--phone +E164]");
+    if (rc != VTA_OK)
+        return rc;
+    phone = vals[0];
     if (phone && !vt_e164_valid(phone))
         return vta_err("--phone '%s' is not an E.164 number (+ and 2 to 15 digits)", phone);
     if (vta_check_slug(slug) != VTA_OK || vta_db_connect(c) != VTA_OK

@@ -26,20 +26,15 @@ int vta_cmd_usage(vta_ctx_t *c, int argc, char **argv)
     const char *slug = NULL, *month = NULL, *id, *params[2];
     vta_table_t *t;
     PGresult *res;
-    int i, m, n;
+    int i, n;
+    static const char *const names[] = { "--month" };
+    const char *vals[1];
+    int rc = vta_slug_opts(argc, argv, "usage", "usage SLUG [--month YYYY-MM]",
+                           names, vals, 1, &slug);
 
-    for (i = 1; i < argc; i++) {
-        if ((m = vta_opt(argc, argv, &i, "--month", &month)) != 0) {
-            if (m < 0)
-                return VTA_USAGE;
-        }
-        else if (argv[i][0] == '-' || slug)
-            return vta_usage_err("unexpected argument '%s' for usage", vta_arg_for_msg(argv[i]));
-        else
-            slug = argv[i];
-    }
-    if (!slug)
-        return vta_usage_err("usage: usage SLUG [--month YYYY-MM]");
+    if (rc != VTA_OK)
+        return rc;
+    month = vals[0];
     if (month && !month_valid(month))
         return vta_err("--month '%s' is not a month like 2026-12", month);
     if (vta_check_slug(slug) != VTA_OK || vta_db_connect(c) != VTA_OK

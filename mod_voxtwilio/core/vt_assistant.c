@@ -202,21 +202,6 @@ vt_script_t *vt_script_default(apr_pool_t *p)
 
 /* ------------------------------------------------------------------ parsing */
 
-/* A key as it may appear in a message: control characters as '?', at most 64 bytes. */
-static const char *key_for_msg(apr_pool_t *p, const char *k)
-{
-    apr_size_t n = strlen(k), i;
-    char *r;
-
-    if (n > 64)
-        n = 64;
-    r = apr_pstrmemdup(p, k, n);
-    for (i = 0; i < n; i++)
-        if ((unsigned char)r[i] < 0x20 || r[i] == 0x7f)
-            r[i] = '?';
-    return n < strlen(k) ? apr_pstrcat(p, r, "...", NULL) : r;
-}
-
 /* Code points in valid UTF-8 s[0..len), or -1 when it is not valid UTF-8 (json-c turns a
  * bad \u escape into U+FFFD, but check rather than rely on it). */
 static long utf8_chars(const unsigned char *s, apr_size_t len)
@@ -327,7 +312,7 @@ static const char *intent_of(apr_pool_t *p, json_object *v, const char *path, vt
                 in->action = (vt_action_t)action;
         }
         else
-            err = apr_psprintf(p, "%s: unknown field '%s'", path, key_for_msg(p, key));
+            err = apr_psprintf(p, "%s: unknown field '%s'", path, vt_json_key_for_msg(p, key));
         if (err)
             return err;
     }
@@ -367,7 +352,7 @@ static const char *intents_of(apr_pool_t *p, json_object *v, vt_script_t *s)
         for (j = 0; j < (int)i; j++)
             if (strcmp(s->intents[j].name, s->intents[i].name) == 0)
                 return apr_psprintf(p, "%s.name: '%s' is already the name of intents[%d]",
-                                    path, key_for_msg(p, s->intents[i].name), j);
+                                    path, vt_json_key_for_msg(p, s->intents[i].name), j);
     }
     return NULL;
 }
@@ -396,7 +381,7 @@ static const char *script_of(apr_pool_t *p, json_object *doc, vt_script_t *s)
         else if (strcmp(key, "intents") == 0)
             err = intents_of(p, val, s);
         else
-            err = apr_psprintf(p, "unknown field '%s'", key_for_msg(p, key));
+            err = apr_psprintf(p, "unknown field '%s'", vt_json_key_for_msg(p, key));
         if (err)
             return err;
     }

@@ -67,6 +67,21 @@ const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *param
     return out;
 }
 
+/* From and To as +E164 of one channel (*channel), or 0 with *err. */
+static int message_parties(const apr_array_header_t *params, const char **from,
+                           const char **to, const char **channel, const char **err)
+{
+    const char *to_channel = NULL;
+
+    *from = vt_message_address(vt_params_get(params, "From"), channel);
+    *to = vt_message_address(vt_params_get(params, "To"), &to_channel);
+    if (!*from || !*to || strcmp(*channel, to_channel) != 0) {
+        *err = "From and To are not two numbers of one channel (+E164, whatsapp:+E164)";
+        return 0;
+    }
+    return 1;
+}
+
 const vt_event_stmt_t vt_message_inbound_stmt = {
     "voxtwilio_message_inbound",
     "WITH " VT_TENANT_GUARD_SQL("id, time_zone, keep_media", "") ", "
@@ -105,9 +120,7 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
                                      const char *company_id, const char *version,
                                      const char *idempotency_token, const char **err)
 {
-    const char *sid = vt_message_sid(params), *channel = NULL, *to_channel = NULL;
-    const char *from = vt_message_address(vt_params_get(params, "From"), &channel);
-    const char *to = vt_message_address(vt_params_get(params, "To"), &to_channel);
+    const char *sid = vt_message_sid(params), *channel = NULL, *from, *to;
     const char *body = vt_params_get(params, "Body"), *status = vt_params_get(params, "SmsStatus");
     const char *media, *segments = vt_params_get(params, "NumSegments"), **a;
     const char *word = NULL, *granted;
@@ -118,8 +131,7 @@ const char **vt_message_inbound_args(apr_pool_t *p, const apr_array_header_t *pa
         *err = "message without a valid MessageSid";
         return NULL;
     }
-    if (!from || !to || strcmp(channel, to_channel) != 0) {
-        *err = "From and To are not two numbers of one channel (+E164, whatsapp:+E164)";
+    if (!message_parties(params, &from, &to, &channel, err)) {
         return NULL;
     }
     if (!version) {
@@ -203,10 +215,8 @@ const char **vt_message_status_args(apr_pool_t *p, const apr_array_header_t *par
                                     const char *company_id, const char *version,
                                     const char *idempotency_token, const char **err)
 {
-    const char *sid = vt_message_sid(params), *channel = NULL, *to_channel = NULL;
+    const char *sid = vt_message_sid(params), *channel = NULL, *from, *to;
     const char *status = vt_params_get(params, "MessageStatus");
-    const char *from = vt_message_address(vt_params_get(params, "From"), &channel);
-    const char *to = vt_message_address(vt_params_get(params, "To"), &to_channel);
     const char *code = vt_params_get(params, "ErrorCode");
     const char **a;
     int rank = vt_message_status_rank(status);
@@ -216,8 +226,7 @@ const char **vt_message_status_args(apr_pool_t *p, const apr_array_header_t *par
         *err = "message status callback without a valid MessageSid and MessageStatus";
         return NULL;
     }
-    if (!from || !to || strcmp(channel, to_channel) != 0) {
-        *err = "From and To are not two numbers of one channel (+E164, whatsapp:+E164)";
+    if (!message_parties(params, &from, &to, &channel, err)) {
         return NULL;
     }
     if (!version) {

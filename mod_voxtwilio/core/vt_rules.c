@@ -90,25 +90,10 @@ static int ascii_space(int c)
 
 /* ------------------------------------------------------------------ members */
 
-/* A key as it may appear in a message: control characters as '?', at most 64 bytes. */
-static const char *key_for_msg(apr_pool_t *p, const char *k)
-{
-    apr_size_t n = strlen(k), i;
-    char *r;
-
-    if (n > 64)
-        n = 64;
-    r = apr_pstrmemdup(p, k, n);
-    for (i = 0; i < n; i++)
-        if ((unsigned char)r[i] < 0x20 || r[i] == 0x7f)
-            r[i] = '?';
-    return n < strlen(k) ? apr_pstrcat(p, r, "...", NULL) : r;
-}
-
 /* The path of a member: "rules[0].when" and "regex" give "rules[0].when.regex". */
 static const char *member(apr_pool_t *p, const char *path, const char *key)
 {
-    key = key_for_msg(p, key);
+    key = vt_json_key_for_msg(p, key);
     return *path ? apr_pstrcat(p, path, ".", key, NULL) : key;
 }
 

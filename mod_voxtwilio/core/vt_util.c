@@ -566,3 +566,17 @@ struct json_object *vt_json_document(apr_pool_t *p, const char *json, size_t len
     json_tokener_free(tok);
     return v;
 }
+
+const char *vt_json_key_for_msg(apr_pool_t *p, const char *k)
+{
+    apr_size_t n = strlen(k), i;
+    char *r;
+
+    if (n > 64)
+        n = 64;
+    r = apr_pstrmemdup(p, k, n);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)r[i] < 0x20 || r[i] == 0x7f)
+            r[i] = '?';
+    return n < strlen(k) ? apr_pstrcat(p, r, "...", NULL) : r;
+}

@@ -82,4 +82,8 @@ struct json_object *vt_json_document(apr_pool_t *p, const char *json, size_t len
                                      size_t max_len, int depth, const char *not_a_value,
                                      const char **err);
 
+/* A document's member name as an error message may show it: control characters as '?', at
+ * most 64 bytes ("..." marks a cut). */
+const char *vt_json_key_for_msg(apr_pool_t *p, const char *k);
+
 #endif
