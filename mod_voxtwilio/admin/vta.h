@@ -91,6 +91,8 @@ void vta_rollback(vta_ctx_t *c);
 /* Looks up a company by slug. Returns VTA_OK with *id (decimal text, in c->pool),
  * VTA_FAIL after printing "no company with slug '...'" or a database error. */
 int vta_company_id(vta_ctx_t *c, const char *slug, const char **id);
+/* 1 when s has a control character (a text stored for the assistant to speak must not). */
+int vta_has_control(const char *s);
 /* Validate a slug given on the command line (prints the error). */
 int vta_check_slug(const char *slug);
 

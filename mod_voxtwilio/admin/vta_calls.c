@@ -1,6 +1,7 @@
 /* vta_calls — voxtwilio-admin: the `calls` verb (the call log).
  *
  *   calls list [SLUG] [--since TIME] [--limit N]   newest first
+ *   calls place SLUG --to +E164 ...                vta_outbound.c
  *   calls show CALLSID                             the call, its analysis, status history,
  *                                                  transcript (the turns), and the
  *                                                  recording's transcript when one was made
@@ -218,7 +219,7 @@ static int show_call(vta_ctx_t *c, const char *sid)
                           " c.no_input_count, c.no_match_count,"
                           " coalesce(c.analysis_source, ''),"
                           " coalesce(" VTA_UTC("c.analyzed_at") ", '-'),"
-                          " coalesce(c.analysis_input, '')"
+                          " coalesce(c.analysis_input, ''), coalesce(c.answered_by, '')"
                           " FROM calls c JOIN companies co ON co.id = c.company_id"
                           " WHERE c.call_sid = $1",
                           1, params);
@@ -239,7 +240,10 @@ static int show_call(vta_ctx_t *c, const char *sid)
     field(p, "to", PQgetvalue(res, 0, 5));
     field(p, "status", PQgetvalue(res, 0, 6));
     field(p, "started", PQgetvalue(res, 0, 7));
-    field(p, "answered", PQgetvalue(res, 0, 8));
+    field(p, "answered", *PQgetvalue(res, 0, 23)
+                             ? apr_pstrcat(p, PQgetvalue(res, 0, 8), " by ",
+                                           PQgetvalue(res, 0, 23), NULL)
+                             : PQgetvalue(res, 0, 8));
     field(p, "ended", PQgetvalue(res, 0, 9));
     field(p, "duration", PQgetvalue(res, 0, 10));
     v = PQgetvalue(res, 0, 12);
@@ -433,7 +437,9 @@ static int calls_show(vta_ctx_t *c, int argc, char **argv)
 int vta_cmd_calls(vta_ctx_t *c, int argc, char **argv)
 {
     if (argc < 2)
-        return vta_usage_err("calls needs a sub-command: list, show");
+        return vta_usage_err("calls needs a sub-command: list, show, place");
+    if (strcmp(argv[1], "place") == 0)
+        return vta_calls_place(c, argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
         return calls_list(c, argc - 1, argv + 1);
     if (strcmp(argv[1], "show") == 0)

@@ -9,17 +9,9 @@
 
 typedef struct company_opts {
     const char *name, *greeting, *voice, *language, *escalation, *notification, *recording;
-    const char *time_zone, *keep_media;
+    const char *time_zone, *keep_media, *webhook_url, *outbound_greeting, *voicemail;
+    const char *minutes, *limit_message;
 } company_opts_t;
-
-
-static int has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 1;
-    return 0;
-}
 
 /* Parses the options shared by add and set; positional arguments go to *slug. */
 static int parse_opts(int argc, char **argv, const char *verb, const char **slug,
@@ -38,7 +30,12 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
             || (m = vta_opt(argc, argv, &i, "--notification-phone", &o->notification)) != 0
             || (m = vta_opt(argc, argv, &i, "--recording", &o->recording)) != 0
             || (m = vta_opt(argc, argv, &i, "--time-zone", &o->time_zone)) != 0
-            || (m = vta_opt(argc, argv, &i, "--keep-media", &o->keep_media)) != 0) {
+            || (m = vta_opt(argc, argv, &i, "--keep-media", &o->keep_media)) != 0
+            || (m = vta_opt(argc, argv, &i, "--webhook-url", &o->webhook_url)) != 0
+            || (m = vta_opt(argc, argv, &i, "--outbound-greeting", &o->outbound_greeting)) != 0
+            || (m = vta_opt(argc, argv, &i, "--voicemail-message", &o->voicemail)) != 0
+            || (m = vta_opt(argc, argv, &i, "--monthly-minutes", &o->minutes)) != 0
+            || (m = vta_opt(argc, argv, &i, "--limit-message", &o->limit_message)) != 0) {
             if (m < 0)
                 return VTA_USAGE;
         }
@@ -56,14 +53,47 @@ static int parse_opts(int argc, char **argv, const char *verb, const char **slug
     return VTA_OK;
 }
 
-/* allow_clear: "" removes an optional phone number (company set). */
+/* A text the assistant speaks: 1 to 3000 characters, no control character; "" clears it
+ * where allowed. */
+static int check_spoken(const char *opt, const char *v, int allow_clear)
+{
+    if (v && !(allow_clear && !*v) && (!*v || vt_utf8_chars(v) > 3000 || vta_has_control(v)))
+        return vta_err("%s must be 1 to 3000 characters without control characters", opt);
+    return VTA_OK;
+}
+
+/* --webhook-url: where Twilio reaches the tenant's routes, normalized (no trailing '/');
+ * "" clears it. */
+static int check_webhook_url(vta_ctx_t *c, const char **url)
+{
+    const char *err = NULL, *norm;
+
+    if (!*url || !**url)
+        return VTA_OK;
+    if (!(norm = vt_base_url_normalize(c->pool, *url, &err)))
+        return vta_err("--webhook-url '%s': %s (the URL the tenant's routes are under, e.g. "
+                       "https://calls.example.com/voice/SLUG)", vta_arg_for_msg(*url), err);
+    *url = norm;
+    return VTA_OK;
+}
+
+/* allow_clear: "" removes an optional phone number or text (company set). */
 static int check_opts(const company_opts_t *o, int allow_clear)
 {
-    if (o->name && (!*o->name || vt_utf8_chars(o->name) > 200 || has_control(o->name)))
+    if (o->name && (!*o->name || vt_utf8_chars(o->name) > 200 || vta_has_control(o->name)))
         return vta_err("--name must be 1 to 200 characters without control characters");
-    if (o->greeting
-        && (!*o->greeting || vt_utf8_chars(o->greeting) > 3000 || has_control(o->greeting)))
-        return vta_err("--greeting must be 1 to 3000 characters without control characters");
+    if (check_spoken("--greeting", o->greeting, 0) != VTA_OK
+        || check_spoken("--outbound-greeting", o->outbound_greeting, allow_clear) != VTA_OK
+        || check_spoken("--voicemail-message", o->voicemail, allow_clear) != VTA_OK
+        || check_spoken("--limit-message", o->limit_message, allow_clear) != VTA_OK)
+        return VTA_FAIL;
+    if (o->minutes && !(allow_clear && !*o->minutes)) {
+        char *end = NULL;
+        long n = strtol(o->minutes, &end, 10);
+        if (!*o->minutes || *end || n < 1 || n > 10000000)
+            return vta_err("--monthly-minutes '%s' must be a number of minutes from 1 to "
+                           "10000000 (or '' for no limit)", vta_arg_for_msg(o->minutes));
+    }
     if (o->voice && !vt_voice_name_valid(o->voice))
         return vta_err("--voice '%s' is not a valid voice name (1 to 64 of A-Z a-z 0-9 . _ -, "
                        "e.g. Polly.Joanna)", o->voice);
@@ -108,8 +138,10 @@ static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
 {
     const char *rec = o->recording ? (strcmp(o->recording, "on") == 0 ? "t" : "f") : NULL;
     const char *keep = o->keep_media ? (strcmp(o->keep_media, "on") == 0 ? "t" : "f") : NULL;
-    const char *params[10] = { slug, o->name, o->greeting, o->voice, o->language,
-                               o->escalation, o->notification, rec, o->time_zone, keep };
+    const char *params[15] = { slug, o->name, o->greeting, o->voice, o->language,
+                               o->escalation, o->notification, rec, o->time_zone, keep,
+                               o->webhook_url, o->outbound_greeting, o->voicemail,
+                               o->minutes, o->limit_message };
     PGresult *res;
     int n;
 
@@ -129,9 +161,19 @@ static int apply_opts(vta_ctx_t *c, const char *slug, const company_opts_t *o)
         " recording = coalesce($8::boolean, recording),"
         " time_zone = coalesce($9, time_zone),"
         " keep_media = coalesce($10::boolean, keep_media),"
+        " webhook_url = CASE WHEN $11::text IS NULL THEN webhook_url"
+        "                    ELSE nullif($11::text, '') END,"
+        " outbound_greeting = CASE WHEN $12::text IS NULL THEN outbound_greeting"
+        "                          ELSE nullif($12::text, '') END,"
+        " voicemail_message = CASE WHEN $13::text IS NULL THEN voicemail_message"
+        "                          ELSE nullif($13::text, '') END,"
+        " monthly_minutes_limit = CASE WHEN $14::text IS NULL THEN monthly_minutes_limit"
+        "                              ELSE nullif($14::text, '')::integer END,"
+        " limit_message = CASE WHEN $15::text IS NULL THEN limit_message"
+        "                      ELSE nullif($15::text, '') END,"
         " updated_at = now()"
         " WHERE slug = $1",
-        10, params);
+        15, params);
 
     if (!vta_res_ok(res)) {
         vta_db_fail(c, res, "cannot update the company");
@@ -153,7 +195,8 @@ static int company_add(vta_ctx_t *c, int argc, char **argv)
         return rc;
     if (!o.name)
         return vta_usage_err("company add needs --name NAME");
-    if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 0) != VTA_OK)
+    if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 0) != VTA_OK
+        || check_webhook_url(c, &o.webhook_url) != VTA_OK)
         return VTA_FAIL;
     if (vta_db_connect(c) != VTA_OK || vta_begin(c) != VTA_OK)
         return VTA_FAIL;
@@ -189,9 +232,11 @@ static int company_set(vta_ctx_t *c, int argc, char **argv)
     if ((rc = parse_opts(argc, argv, "set", &slug, &o)) != VTA_OK)
         return rc;
     if (!o.name && !o.greeting && !o.voice && !o.language && !o.escalation && !o.notification
-        && !o.recording && !o.time_zone && !o.keep_media)
+        && !o.recording && !o.time_zone && !o.keep_media && !o.webhook_url
+        && !o.outbound_greeting && !o.voicemail && !o.minutes && !o.limit_message)
         return vta_usage_err("company set needs at least one option to change");
-    if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 1) != VTA_OK)
+    if (vta_check_slug(slug) != VTA_OK || check_opts(&o, 1) != VTA_OK
+        || check_webhook_url(c, &o.webhook_url) != VTA_OK)
         return VTA_FAIL;
     if (vta_db_connect(c) != VTA_OK)
         return VTA_FAIL;

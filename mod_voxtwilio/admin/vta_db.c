@@ -209,6 +209,14 @@ void vta_rollback(vta_ctx_t *c)
         PQclear(vta_q(c, "ROLLBACK", 0, NULL));
 }
 
+int vta_has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
 int vta_check_slug(const char *slug)
 {
     if (!vt_slug_valid(slug))

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "vta.h"
+#include "vta_rules.h"
 #include "vt_rules.h"
 #include "vt_util.h"
 
@@ -47,6 +48,7 @@ static const char *one_line(apr_pool_t *p, const char *s)
 static int messages_send(vta_ctx_t *c, int argc, char **argv)
 {
     const char *slug = NULL, *to = NULL, *body = NULL, *id, *channel = "sms", *params[4];
+    const char *refusal;
     json_object *o;
     PGresult *res;
     int i, m;
@@ -74,22 +76,11 @@ static int messages_send(vta_ctx_t *c, int argc, char **argv)
     if (vta_check_slug(slug) != VTA_OK || vta_db_connect(c) != VTA_OK
         || vta_company_id(c, slug, &id) != VTA_OK)
         return VTA_FAIL;
+    if (vta_consent_refusal(c, id, to, channel, &refusal) != VTA_OK)
+        return VTA_FAIL;
+    if (refusal)
+        return vta_err("%s: not sent", refusal);
     params[0] = id;
-    params[1] = to;
-    params[2] = channel;
-    res = vta_q(c, "SELECT granted, method, to_char(created_at AT TIME ZONE 'UTC',"
-                   " 'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM consent_events"
-                   " WHERE company_id = $1::bigint AND phone = $2 AND channel = $3"
-                   " ORDER BY id DESC LIMIT 1", 3, params);
-    if (!vta_res_ok(res))
-        return vta_db_fail(c, res, "cannot read the consent ledger");
-    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
-        int rc = vta_err("%s opted out of %s (%s, %s): not sent", to, channel,
-                         PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
     o = json_object_new_object();
     json_object_object_add(o, "to", json_object_new_string(to));
     json_object_object_add(o, "channel", json_object_new_string(channel));

@@ -138,6 +138,25 @@ int vta_cmd_rules(vta_ctx_t *c, int argc, char **argv)
 
 /* ------------------------------------------------------------------ consent */
 
+int vta_consent_refusal(vta_ctx_t *c, const char *company_id, const char *phone,
+                        const char *channel, const char **refusal)
+{
+    const char *params[3] = { company_id, phone, channel };
+    PGresult *res = vta_q(c, "SELECT granted, method, to_char(created_at AT TIME ZONE 'UTC',"
+                             " 'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM consent_events"
+                             " WHERE company_id = $1::bigint AND phone = $2 AND channel = $3"
+                             " ORDER BY id DESC LIMIT 1", 3, params);
+
+    *refusal = NULL;
+    if (!vta_res_ok(res))
+        return vta_db_fail(c, res, "cannot read the consent ledger");
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+        *refusal = apr_psprintf(c->pool, "%s opted out of %s (%s, %s)", phone, channel,
+                                PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return VTA_OK;
+}
+
 static int consent_list(vta_ctx_t *c, int argc, char **argv)
 {
     const char *slug = NULL, *phone = NULL, *id, *params[2];

@@ -89,23 +89,56 @@ static const char *int_or_null(const char *v)
     return v;
 }
 
+vt_call_answer_t vt_call_answer(const apr_array_header_t *params)
+{
+    const char *direction = vt_params_get(params, "Direction");
+    const char *by = vt_params_get(params, "AnsweredBy");
+
+    if (!direction || strcmp(direction, "outbound-api") != 0) {
+        return VT_ANSWER_CALLER;
+    }
+    if (by && strncmp(by, "machine_", 8) == 0) {
+        return VT_ANSWER_MACHINE;
+    }
+    return by && strcmp(by, "fax") == 0 ? VT_ANSWER_FAX : VT_ANSWER_CALLEE;
+}
+
+static const char *const answer_names[] = { "caller", "callee", "machine", "fax" };
+
 const vt_event_stmt_t vt_event_inbound_stmt = {
     "voxtwilio_event_inbound",
     /* The tenant as the caller read it (a child's cache, or its own lookup): every write
      * below happens only while the company still has that version. */
-    "WITH " VT_TENANT_GUARD_SQL("id, greeting", "") ", "
+    "WITH " VT_TENANT_GUARD_SQL("id, greeting, outbound_greeting, voicemail_message, "
+                                "time_zone, monthly_minutes_limit, limit_message", "") ", "
+    /* Only a caller is turned away at the limit (a callee answers a call placed before
+     * it), and a redelivered inbound is answered as the first delivery was. */
+    "lim AS (SELECT %s = 'caller' AND coalesce((SELECT t.text = coalesce(limit_message, '"
+    VT_LIMIT_TEXT_DEFAULT "') FROM call_turns t WHERE t.call_sid = %s AND t.seq = 1), "
+    VT_OVER_LIMIT_SQL("ok") ") AS over FROM ok), "
+    /* What the assistant says first, by who answered (vt_call_answer_t): the job that
+     * placed an outbound call may carry its own greeting (sql/012). */
+    "sp AS (SELECT CASE WHEN (SELECT over FROM lim) THEN coalesce(limit_message, "
+    "'" VT_LIMIT_TEXT_DEFAULT "') ELSE CASE %s WHEN 'caller' THEN greeting WHEN 'callee' THEN coalesce("
+    "(SELECT j.payload->>'greeting' FROM jobs j WHERE j.call_sid = %s AND j.kind = "
+    "'call_place' AND j.company_id = ok.id ORDER BY j.id DESC LIMIT 1), outbound_greeting, "
+    "greeting) WHEN 'machine' THEN voicemail_message END END AS text FROM ok), "
     "ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
     "params) SELECT %s, id, 'inbound', %s, %s, CAST(%s AS jsonb) FROM ok "
     "ON CONFLICT (dedup_key) DO NOTHING), "
-    /* The greeting turn in the same round trip (its call row is checked at the statement's
+    /* The first turn in the same round trip (its call row is checked at the statement's
      * end); from the company row, so a replay from the spool writes it too. */
     "gr AS (INSERT INTO call_turns (call_sid, seq, role, text) "
-    "SELECT %s, 1, 'assistant', greeting FROM ok ON CONFLICT (call_sid, seq) DO NOTHING), "
+    "SELECT %s, 1, 'assistant', text FROM sp WHERE text IS NOT NULL "
+    "ON CONFLICT (call_sid, seq) DO NOTHING), "
+    /* The helper made an outbound call's row when Twilio took it: it gets the verdict. */
     "ca AS (INSERT INTO calls (call_sid, company_id, direction, from_number, to_number, "
-    "status, status_rank) SELECT %s, id, %s, %s, %s, %s, CAST(%s AS smallint) FROM ok "
-    "ON CONFLICT (call_sid) DO NOTHING) "
-    "SELECT count(*) FROM ok",
-    13
+    "status, status_rank, answered_by) SELECT %s, id, %s, %s, %s, %s, CAST(%s AS smallint), "
+    "%s FROM ok ON CONFLICT (call_sid) DO UPDATE SET answered_by = "
+    "coalesce(calls.answered_by, EXCLUDED.answered_by) WHERE calls.company_id = "
+    "EXCLUDED.company_id AND EXCLUDED.answered_by IS NOT NULL) "
+    "SELECT count(*), (SELECT text FROM sp), (SELECT over FROM lim) FROM ok",
+    18
 };
 
 const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *params,
@@ -115,6 +148,7 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
     const char *sid = vt_params_get(params, "CallSid");
     const char *status = vt_params_get(params, "CallStatus");
     const char *direction = vt_params_get(params, "Direction");
+    const char *by = vt_params_get(params, "AnsweredBy");
     const char **a;
 
     if (!vt_sid_valid(sid, "CA")) {
@@ -131,17 +165,22 @@ const char **vt_event_inbound_args(apr_pool_t *p, const apr_array_header_t *para
     a = apr_pcalloc(p, sizeof(*a) * vt_event_inbound_stmt.nargs);
     a[0] = company_id;
     a[1] = version;
-    a[2] = sid;
-    a[3] = dedup_key(p, idempotency_token, "inbound", sid, NULL, NULL);
-    a[4] = status;
-    a[5] = vt_params_to_json(p, params);
+    a[2] = answer_names[vt_call_answer(params)];
+    a[3] = sid;
+    a[4] = a[2];
+    a[5] = sid;
     a[6] = sid;
-    a[7] = sid;
-    a[8] = direction ? direction : "inbound";
-    a[9] = vt_params_get(params, "From");
-    a[10] = vt_params_get(params, "To");
-    a[11] = status;
-    a[12] = apr_itoa(p, vt_call_status_rank(status));
+    a[7] = dedup_key(p, idempotency_token, "inbound", sid, NULL, NULL);
+    a[8] = status;
+    a[9] = vt_params_to_json(p, params);
+    a[10] = sid;
+    a[11] = sid;
+    a[12] = direction ? direction : "inbound";
+    a[13] = vt_params_get(params, "From");
+    a[14] = vt_params_get(params, "To");
+    a[15] = status;
+    a[16] = apr_itoa(p, vt_call_status_rank(status));
+    a[17] = by && *by && strlen(by) <= 40 ? by : NULL;
     return a;
 }
 
@@ -348,7 +387,8 @@ const vt_event_stmt_t vt_stream_claim_stmt = {
     "UPDATE calls k SET stream_sid = %s, stream_backend = %s, stream_started_at = now(), "
     "updated_at = now() WHERE k.call_sid = %s AND k.company_id = CAST(%s AS bigint) "
     "AND k.stream_sid IS NULL AND k.status_rank < 4 "
-    "RETURNING (SELECT coalesce(max(seq), 1) FROM call_turns t WHERE t.call_sid = k.call_sid)",
+    "RETURNING (SELECT coalesce(max(seq), 1) FROM call_turns t WHERE t.call_sid = k.call_sid), "
+    "(SELECT text FROM call_turns t WHERE t.call_sid = k.call_sid AND t.seq = 1)",
     4
 };
 

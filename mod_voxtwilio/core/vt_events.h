@@ -36,6 +36,21 @@ typedef const char **vt_event_args_fn(apr_pool_t *p, const apr_array_header_t *p
 /* The error of an argument builder called without that version. */
 #define VT_TENANT_VERSION_UNKNOWN "the tenant's version is unknown (is the schema migrated?)"
 
+/* The minutes of calls company row C (an alias with id and time_zone) had in this calendar
+ * month of its zone, rounded up per call as Twilio bills them: what monthly_minutes_limit
+ * (sql/012) is checked against, by the module, the helper and voxtwilio-admin usage. */
+#define VT_MONTH_MINUTES_SQL(c)                                                             \
+    "(SELECT coalesce(sum((k.duration_s + 59) / 60), 0) FROM calls k WHERE k.company_id = " \
+    c ".id AND k.duration_s > 0 AND k.started_at >= (date_trunc('month', now() AT TIME "    \
+    "ZONE " c ".time_zone) AT TIME ZONE " c ".time_zone))"
+/* Whether company row C is at or past its monthly minutes limit (false without one). */
+#define VT_OVER_LIMIT_SQL(c)                                                                \
+    "(CASE WHEN " c ".monthly_minutes_limit IS NULL THEN false ELSE "                       \
+    VT_MONTH_MINUTES_SQL(c) " >= " c ".monthly_minutes_limit END)"
+/* What a caller over the limit hears when the tenant set no limit_message. */
+#define VT_LIMIT_TEXT_DEFAULT                                                               \
+    "We are sorry, we cannot take your call right now. Please try again later. Goodbye."
+
 typedef struct vt_event_stmt {
     const char *label; /* a SQL identifier: mod_dbd prepares it under this name */
     const char *sql;
@@ -53,7 +68,8 @@ extern const vt_event_stmt_t vt_call_stream_stmt;
 
 /* Stream mode (voxtwilio-helper). Claim: the call's one stream, only for a call of that
  * company that has not ended and has no stream yet (%s: stream_sid, backend, call_sid,
- * company_id); returns the seq of the call's last turn, no row when refused. Turn: one
+ * company_id); returns the seq of the call's last turn and the text of its first (what
+ * inbound said to say first), no row when refused. Turn: one
  * turn at a seq (%s: call_sid, seq, role, text, interrupted "t"/"f", heard_ms, then the
  * pipeline's stages transcript_ms, answer_ms, audio_ms, reply_ms, first_token_ms; each NULL
  * when none).
@@ -62,11 +78,28 @@ extern const vt_event_stmt_t vt_stream_claim_stmt;
 extern const vt_event_stmt_t vt_stream_turn_stmt;
 extern const vt_event_stmt_t vt_stream_end_stmt;
 
-/* "A call comes in": the event (deduplicated), the call row and the tenant's greeting as
- * the call's first turn (seq 1), once per CallSid, in one statement, and only while the
- * company still has the tenant_version given (sql/009). Returns one row, one column: "1"
- * written (or already there), "0" nothing written: the tenant changed since it was read
- * (look it up again and repeat). */
+/* Who picked up, from the inbound webhook's Direction and AnsweredBy: someone calling the
+ * tenant (any direction but outbound-api), the person an outbound call reached (AnsweredBy
+ * human, unknown or absent: better a greeting than silence), their answering machine
+ * (machine_*), a fax. */
+typedef enum {
+    VT_ANSWER_CALLER = 0,
+    VT_ANSWER_CALLEE,
+    VT_ANSWER_MACHINE,
+    VT_ANSWER_FAX
+} vt_call_answer_t;
+vt_call_answer_t vt_call_answer(const apr_array_header_t *params);
+
+/* "A call comes in" (or an outbound call was answered): the event (deduplicated), the call
+ * row (with AnsweredBy) and what the assistant says first as the call's first turn (seq 1),
+ * once per CallSid, in one statement, and only while the company still has the
+ * tenant_version given (sql/009). What is said first: the greeting to a caller; to a
+ * callee, the greeting of the call_place job that placed the call, else the tenant's
+ * outbound greeting, else its greeting; to a machine the voicemail message; to a fax
+ * nothing (sql/012). A caller of a tenant past its monthly minutes limit hears its limit
+ * message instead (and is hung up on: third column "t"). Returns one row: "1" written (or
+ * already there) or "0" nothing written (the tenant changed since it was read: look it up
+ * again and repeat), then that text (NULL: nothing to say), then "t" when over the limit. */
 extern const vt_event_stmt_t vt_event_inbound_stmt;
 vt_event_args_fn vt_event_inbound_args;
 

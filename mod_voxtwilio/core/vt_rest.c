@@ -76,7 +76,7 @@ static size_t body_append(body_buf_t *b, const char *ptr, size_t n)
 }
 
 /* What a request is for: decides how a 2xx answer is read. */
-typedef enum { REST_ACCOUNT, REST_MESSAGE, REST_MESSAGE_LIST, REST_DOWNLOAD } rest_kind_t;
+typedef enum { REST_ACCOUNT, REST_CREATE, REST_FIND, REST_DOWNLOAD } rest_kind_t;
 
 typedef struct rest_call {
     rest_kind_t kind;
@@ -87,7 +87,8 @@ typedef struct rest_call {
     long timeout_ms;
     int fd;                  /* REST_DOWNLOAD: where a 2xx body goes */
     apr_off_t max_bytes;
-    const char *body;        /* REST_MESSAGE_LIST: the text to find */
+    const char *list;        /* REST_FIND: the page's list ("messages", "calls") */
+    const char *body;        /* .. the text to find (NULL: any) */
     apr_time_t since;        /* .. created at or after this */
 } rest_call_t;
 
@@ -140,15 +141,15 @@ static const char *json_str(apr_pool_t *p, json_object *o, const char *key)
     return apr_pstrdup(p, json_object_get_string(v));
 }
 
-/* The sid of the newest message of a Messages list page with that body, created at or
- * after since, or NULL. */
-static const char *find_message(apr_pool_t *p, json_object *page, const char *body,
-                                apr_time_t since)
+/* The sid of the newest entry of a list page (messages or calls) with that body (NULL:
+ * any), created at or after since, or NULL. */
+static const char *find_created(apr_pool_t *p, json_object *page, const char *key,
+                                const char *body, apr_time_t since)
 {
     json_object *list, *m;
     size_t i, n;
 
-    if (!json_object_object_get_ex(page, "messages", &list)
+    if (!json_object_object_get_ex(page, key, &list)
         || !json_object_is_type(list, json_type_array))
         return NULL;
     n = json_object_array_length(list);
@@ -162,7 +163,7 @@ static const char *find_message(apr_pool_t *p, json_object *page, const char *bo
         created = json_str(p, m, "date_created");
         sid = json_str(p, m, "sid");
         /* Twilio's dates are RFC 2822 ("Mon, 07 Dec 2026 20:40:12 +0000"). */
-        if (sid && text && strcmp(text, body) == 0 && created
+        if (sid && (!body || (text && strcmp(text, body) == 0)) && created
             && apr_date_parse_rfc(created) >= since)
             return sid;
     }
@@ -170,7 +171,7 @@ static const char *find_message(apr_pool_t *p, json_object *page, const char *bo
 }
 
 /* Fills res from the body: Twilio's error document on non-2xx; on 2xx the account summary
- * (REST_ACCOUNT) or the message SID (REST_MESSAGE). Returns 0 when a 2xx answer lacks what
+ * (REST_ACCOUNT), the new resource's SID (REST_CREATE) or the one found (REST_FIND). Returns 0 when a 2xx answer lacks what
  * the call needs. */
 static int parse_body(apr_pool_t *p, const rest_call_t *rc, vt_rest_result_t *res)
 {
@@ -189,8 +190,8 @@ static int parse_body(apr_pool_t *p, const rest_call_t *rc, vt_rest_result_t *re
         json_object_put(o);
         return !ok || kind == REST_ACCOUNT;
     }
-    if (ok && kind == REST_MESSAGE_LIST) {
-        res->message = find_message(p, o, rc->body, rc->since);
+    if (ok && kind == REST_FIND) {
+        res->message = find_created(p, o, rc->list, rc->body, rc->since);
         json_object_put(o);
         return 1;
     }
@@ -205,7 +206,7 @@ static int parse_body(apr_pool_t *p, const rest_call_t *rc, vt_rest_result_t *re
         const char *sid = json_str(p, o, "sid");
         json_object_put(o);
         if (!sid || !*sid) {
-            res->message = "the answer has no message \"sid\"";
+            res->message = "the answer has no \"sid\"";
             return 0;
         }
         res->message = sid;
@@ -400,32 +401,18 @@ apr_status_t vt_rest_account_fetch(apr_pool_t *p, const char *api_base, const ch
     return rest_perform(p, &rc, res);
 }
 
-apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const char *account_sid,
-                                  const char *auth_token, const char *to, const char *from,
-                                  const char *body, const char *status_callback,
-                                  long timeout_ms, vt_rest_result_t *res)
+/* POSTs form to {base}/2010-04-01/Accounts/{sid}/{resource}.json: the new one's sid. */
+static apr_status_t rest_create(apr_pool_t *p, const char *base, const char *account_sid,
+                                const char *auth_token, const char *resource,
+                                const apr_array_header_t *form, long timeout_ms,
+                                vt_rest_result_t *res)
 {
-    apr_array_header_t *form;
     rest_call_t rc;
-    const char *base = rest_prepare(p, api_base, account_sid, auth_token, res);
 
-    if (!base)
-        return APR_EINVAL;
-    if (!to || !*to || !from || !*from || !body || !*body) {
-        res->message = "To, From and Body must not be empty";
-        return APR_EINVAL;
-    }
-    form = apr_array_make(p, 3, sizeof(vt_param_t));
-    vt_params_add(form, "To", to);
-    vt_params_add(form, "From", from);
-    vt_params_add(form, "Body", body);
-    if (status_callback) {
-        vt_params_add(form, "StatusCallback", status_callback);
-    }
     memset(&rc, 0, sizeof rc);
-    rc.kind = REST_MESSAGE;
-    rc.url = apr_pstrcat(p, base, "/2010-04-01/Accounts/", account_sid, "/Messages.json",
-                         NULL);
+    rc.kind = REST_CREATE;
+    rc.url = apr_pstrcat(p, base, "/2010-04-01/Accounts/", account_sid, "/", resource,
+                         ".json", NULL);
     rc.form = vt_form_encode(p, form);
     rc.account_sid = account_sid;
     rc.auth_token = auth_token;
@@ -434,32 +421,112 @@ apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const cha
     return rest_perform(p, &rc, res);
 }
 
+/* GETs the newest 50 of {resource}.json?To=&From=: the sid of one with that body (NULL:
+ * any) created since, or NULL. */
+static apr_status_t rest_find(apr_pool_t *p, const char *base, const char *account_sid,
+                              const char *auth_token, const char *resource, const char *list,
+                              const char *to, const char *from, const char *body,
+                              apr_time_t since, long timeout_ms, vt_rest_result_t *res)
+{
+    apr_array_header_t *query = apr_array_make(p, 3, sizeof(vt_param_t));
+    rest_call_t rc;
+
+    vt_params_add(query, "To", to);
+    vt_params_add(query, "From", from);
+    vt_params_add(query, "PageSize", "50");
+    memset(&rc, 0, sizeof rc);
+    rc.kind = REST_FIND;
+    rc.url = apr_pstrcat(p, base, "/2010-04-01/Accounts/", account_sid, "/", resource,
+                         ".json?", vt_form_encode(p, query), NULL);
+    rc.account_sid = account_sid;
+    rc.auth_token = auth_token;
+    rc.timeout_ms = timeout_ms;
+    rc.fd = -1;
+    rc.list = list;
+    rc.body = body;
+    rc.since = since;
+    return rest_perform(p, &rc, res);
+}
+
+apr_status_t vt_rest_message_send(apr_pool_t *p, const char *api_base, const char *account_sid,
+                                  const char *auth_token, const char *to, const char *from,
+                                  const char *body, const char *status_callback,
+                                  long timeout_ms, vt_rest_result_t *res)
+{
+    apr_array_header_t *form;
+    const char *base = rest_prepare(p, api_base, account_sid, auth_token, res);
+
+    if (!base)
+        return APR_EINVAL;
+    if (!to || !*to || !from || !*from || !body || !*body) {
+        res->message = "To, From and Body must not be empty";
+        return APR_EINVAL;
+    }
+    form = apr_array_make(p, 4, sizeof(vt_param_t));
+    vt_params_add(form, "To", to);
+    vt_params_add(form, "From", from);
+    vt_params_add(form, "Body", body);
+    if (status_callback) {
+        vt_params_add(form, "StatusCallback", status_callback);
+    }
+    return rest_create(p, base, account_sid, auth_token, "Messages", form, timeout_ms, res);
+}
+
 apr_status_t vt_rest_message_find(apr_pool_t *p, const char *api_base, const char *account_sid,
                                   const char *auth_token, const char *to, const char *from,
                                   const char *body, apr_time_t since, long timeout_ms,
                                   vt_rest_result_t *res)
 {
-    apr_array_header_t *query;
-    rest_call_t rc;
     const char *base = rest_prepare(p, api_base, account_sid, auth_token, res);
 
     if (!base)
         return APR_EINVAL;
-    query = apr_array_make(p, 3, sizeof(vt_param_t));
-    vt_params_add(query, "To", to);
-    vt_params_add(query, "From", from);
-    vt_params_add(query, "PageSize", "50");
-    memset(&rc, 0, sizeof rc);
-    rc.kind = REST_MESSAGE_LIST;
-    rc.url = apr_pstrcat(p, base, "/2010-04-01/Accounts/", account_sid, "/Messages.json?",
-                         vt_form_encode(p, query), NULL);
-    rc.account_sid = account_sid;
-    rc.auth_token = auth_token;
-    rc.timeout_ms = timeout_ms;
-    rc.fd = -1;
-    rc.body = body;
-    rc.since = since;
-    return rest_perform(p, &rc, res);
+    return rest_find(p, base, account_sid, auth_token, "Messages", "messages", to, from, body,
+                     since, timeout_ms, res);
+}
+
+apr_status_t vt_rest_call_create(apr_pool_t *p, const char *api_base, const char *account_sid,
+                                 const char *auth_token, const vt_rest_call_t *call,
+                                 long timeout_ms, vt_rest_result_t *res)
+{
+    static const char *const events[] = { "initiated", "ringing", "answered", "completed" };
+    apr_array_header_t *form;
+    const char *base = rest_prepare(p, api_base, account_sid, auth_token, res);
+    apr_size_t i;
+
+    if (!base)
+        return APR_EINVAL;
+    if (!call->to || !*call->to || !call->from || !*call->from || !call->url || !*call->url) {
+        res->message = "To, From and Url must not be empty";
+        return APR_EINVAL;
+    }
+    form = apr_array_make(p, 10, sizeof(vt_param_t));
+    vt_params_add(form, "To", call->to);
+    vt_params_add(form, "From", call->from);
+    vt_params_add(form, "Url", call->url);
+    if (call->status_callback) {
+        vt_params_add(form, "StatusCallback", call->status_callback);
+        /* Repeated, one per event (a space-separated value is the TwiML attribute's form). */
+        for (i = 0; i < sizeof events / sizeof events[0]; i++)
+            vt_params_add(form, "StatusCallbackEvent", events[i]);
+    }
+    if (call->machine_detection)
+        vt_params_add(form, "MachineDetection", call->machine_detection);
+    if (call->timeout_s > 0)
+        vt_params_add(form, "Timeout", apr_itoa(p, call->timeout_s));
+    return rest_create(p, base, account_sid, auth_token, "Calls", form, timeout_ms, res);
+}
+
+apr_status_t vt_rest_call_find(apr_pool_t *p, const char *api_base, const char *account_sid,
+                               const char *auth_token, const char *to, const char *from,
+                               apr_time_t since, long timeout_ms, vt_rest_result_t *res)
+{
+    const char *base = rest_prepare(p, api_base, account_sid, auth_token, res);
+
+    if (!base)
+        return APR_EINVAL;
+    return rest_find(p, base, account_sid, auth_token, "Calls", "calls", to, from, NULL,
+                     since, timeout_ms, res);
 }
 
 /* 1 when url may receive the tenant's credentials: under the API base or Twilio's API,

@@ -49,6 +49,29 @@ apr_status_t vt_rest_message_find(apr_pool_t *p, const char *api_base, const cha
                                   const char *body, apr_time_t since, long timeout_ms,
                                   vt_rest_result_t *res);
 
+/* An outbound call (Calls.json). url: the TwiML Twilio fetches when the callee answers;
+ * status_callback (or NULL) gets every event (initiated, ringing, answered, completed);
+ * machine_detection "Enable" or "DetectMessageEnd" (Twilio's answering-machine detection:
+ * AnsweredBy then comes with url's request), or NULL; timeout_s: seconds of ringing (0:
+ * Twilio's 60). */
+typedef struct vt_rest_call {
+    const char *to, *from, *url, *status_callback, *machine_detection;
+    int timeout_s;
+} vt_rest_call_t;
+
+/* POST …/Calls.json: on 2xx res->message is the new call's "sid"; otherwise as
+ * vt_rest_message_send (never retried here). */
+apr_status_t vt_rest_call_create(apr_pool_t *p, const char *api_base, const char *account_sid,
+                                 const char *auth_token, const vt_rest_call_t *call,
+                                 long timeout_ms, vt_rest_result_t *res);
+
+/* GET …/Calls.json?To=&From= (the newest 50): the sid of a call from `from` to `to` created
+ * at or after since in res->message, or NULL: how a call that may have been placed is
+ * checked before it is placed again (as vt_rest_message_find). */
+apr_status_t vt_rest_call_find(apr_pool_t *p, const char *api_base, const char *account_sid,
+                               const char *auth_token, const char *to, const char *from,
+                               apr_time_t since, long timeout_ms, vt_rest_result_t *res);
+
 /* GET url with basic auth into dest_path: written to "<dest_path>.tmp" (mode 0640), fsynced
  * and renamed over dest_path only when a 2xx answer arrived in full. url must be http(s) and
  * start with "{api_base}/" or "https://api.twilio.com/", so the tenant's credentials go to

@@ -159,6 +159,49 @@ const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg);
 void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGconn *conn,
                  vth_job_t *job, vth_outcome_t *out);
 
+/* ---- what the job kinds share (vth_jobs.c) */
+struct json_object;
+struct vt_rest_result;
+
+/* The job's tenant, ready to call Twilio with. */
+typedef struct vth_integration {
+    const char *slug;
+    const char *account_sid;
+    const char *auth_token;  /* decrypted, in the job's pool */
+    const char *from;        /* first number, NULL when it has none */
+    const char *webhook_url; /* companies.webhook_url (sql/012), NULL when not set */
+} vth_integration_t;
+
+void vth_job_outcome(vth_outcome_t *out, vth_job_status_t st, const char *error);
+/* A string member of the payload, NULL when absent or not a string. */
+const char *vth_payload_str(struct json_object *o, const char *key);
+/* Looks up the job's tenant and decrypts its token. 1 when ready; 0 with *out set. */
+int vth_job_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
+                        const vth_job_t *job, vth_integration_t *in, vth_outcome_t *out);
+/* The REST failure as a short text, and whether it is worth retrying. */
+void vth_job_rest_failure(apr_pool_t *p, const struct vt_rest_result *r, vth_outcome_t *out);
+/* o (consumed) as compact JSON text in p: an outcome's result. */
+const char *vth_job_result(apr_pool_t *p, struct json_object *o);
+/* The consent ledger's refusal of (job's company, to, channel: sms, whatsapp, voice) in
+ * *refusal, NULL when the customer has not opted out; 0 (with *out) when the ledger cannot
+ * be read. */
+int vth_job_consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, const char *to,
+                            const char *channel, const char **refusal, vth_outcome_t *out);
+
+/* Once only: the job's mark that what it sends (a message, a call) may have gone, set
+ * (committed) before the POST, so a later attempt, after the helper died or the answer was
+ * lost, asks Twilio first (docs/helper.md, "A message is sent once"). */
+#define VTH_SEND_STARTED "send_started_us"
+int vth_job_mark_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
+                         vth_outcome_t *out);
+/* The mark's time less a minute of slack for a clock that differs from Twilio's; 0 when the
+ * job was never marked. */
+apr_time_t vth_job_started_since(struct json_object *payload);
+
+/* ---- call_place (vth_calls.c): an outbound call the tenant's assistant makes. */
+void vth_job_call_place(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t *job,
+                        struct json_object *payload, vth_outcome_t *out);
+
 /* ---- call_analysis (vth_analysis.c): the summary, sentiment and to-dos of a completed
  * call, by the tenant's model when it has one, else (or when the model fails) offline. */
 void vth_job_call_analysis(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs,

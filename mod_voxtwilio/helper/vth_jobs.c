@@ -52,13 +52,6 @@
 #include "vt_util.h"
 #include "vt_wav.h"
 
-typedef struct vth_integration {
-    const char *slug;
-    const char *account_sid;
-    const char *auth_token; /* decrypted, in the job's pool */
-    const char *from;       /* first number, NULL when it has none */
-} vth_integration_t;
-
 vth_jobs_t *vth_jobs_create(apr_pool_t *p)
 {
     vth_jobs_t *jobs = apr_pcalloc(p, sizeof *jobs);
@@ -73,14 +66,14 @@ const char *vth_jobs_excluded(apr_pool_t *p, const vth_config_t *cfg)
                                                 "media_download}");
 }
 
-static void outcome(vth_outcome_t *out, vth_job_status_t st, const char *error)
+void vth_job_outcome(vth_outcome_t *out, vth_job_status_t st, const char *error)
 {
     out->status = st;
     out->error = error;
 }
 
 /* A string member of the payload, NULL when absent or not a string. */
-static const char *payload_str(json_object *o, const char *key)
+const char *vth_payload_str(json_object *o, const char *key)
 {
     json_object *v;
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
@@ -89,15 +82,15 @@ static const char *payload_str(json_object *o, const char *key)
 }
 
 /* Looks up the job's tenant and decrypts its token. 1 when ready; 0 with *out set. */
-static int load_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
-                            const vth_job_t *job, vth_integration_t *in, vth_outcome_t *out)
+int vth_job_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
+                        const vth_job_t *job, vth_integration_t *in, vth_outcome_t *out)
 {
     const char *params[1], *key_id, *hex, *err = NULL;
     PGresult *res;
 
     memset(in, 0, sizeof *in);
     if (!job->company_id) {
-        outcome(out, VTH_JOB_FAIL, "the job has no company");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the job has no company");
         return 0;
     }
     params[0] = job->company_id;
@@ -105,47 +98,48 @@ static int load_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn
                  "SELECT c.slug, c.enabled, ci.account_sid, ci.key_id,"
                  " encode(ci.auth_token_enc, 'hex'), ci.enabled,"
                  " (SELECT n.number FROM integration_numbers n"
-                 "  WHERE n.integration_id = ci.id ORDER BY n.number LIMIT 1)"
+                 "  WHERE n.integration_id = ci.id ORDER BY n.number LIMIT 1), c.webhook_url"
                  " FROM companies c LEFT JOIN client_integrations ci"
                  "  ON ci.company_id = c.id AND ci.provider = 'TWILIO'"
                  " WHERE c.id = $1::bigint",
                  1, params, &err);
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     if (PQntuples(res) != 1) {
         PQclear(res);
-        outcome(out, VTH_JOB_FAIL, "the company does not exist");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the company does not exist");
         return 0;
     }
     in->slug = apr_pstrdup(p, PQgetvalue(res, 0, 0));
     if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
         PQclear(res);
-        outcome(out, VTH_JOB_FAIL, "the company is disabled");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the company is disabled");
         return 0;
     }
     if (PQgetisnull(res, 0, 2)) {
         PQclear(res);
-        outcome(out, VTH_JOB_FAIL, "the company has no Twilio integration");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the company has no Twilio integration");
         return 0;
     }
     if (strcmp(PQgetvalue(res, 0, 5), "t") != 0) {
         PQclear(res);
-        outcome(out, VTH_JOB_FAIL, "the company's integration is disabled");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the company's integration is disabled");
         return 0;
     }
     in->account_sid = apr_pstrdup(p, PQgetvalue(res, 0, 2));
     key_id = apr_pstrdup(p, PQgetvalue(res, 0, 3));
     hex = apr_pstrdup(p, PQgetvalue(res, 0, 4));
     in->from = PQgetisnull(res, 0, 6) ? NULL : apr_pstrdup(p, PQgetvalue(res, 0, 6));
+    in->webhook_url = PQgetisnull(res, 0, 7) ? NULL : apr_pstrdup(p, PQgetvalue(res, 0, 7));
     PQclear(res);
 
     /* The company id is the associated data: a token copied from another tenant's row
      * does not open. */
     if (vt_secret_decrypt(p, cfg->ring, job->company_id, key_id, hex, &in->auth_token, &err)
         != APR_SUCCESS) {
-        outcome(out, VTH_JOB_FAIL, apr_psprintf(p, "cannot decrypt the auth token: %s",
+        vth_job_outcome(out, VTH_JOB_FAIL, apr_psprintf(p, "cannot decrypt the auth token: %s",
                                                 err ? err : "unknown error"));
         return 0;
     }
@@ -153,7 +147,7 @@ static int load_integration(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn
 }
 
 /* The REST failure as a short text, and whether it is worth retrying. */
-static void rest_failure(apr_pool_t *p, const vt_rest_result_t *r, vth_outcome_t *out)
+void vth_job_rest_failure(apr_pool_t *p, const vt_rest_result_t *r, vth_outcome_t *out)
 {
     const char *msg = r->message ? r->message : "no message";
 
@@ -168,7 +162,7 @@ static void rest_failure(apr_pool_t *p, const vt_rest_result_t *r, vth_outcome_t
 }
 
 /* {"key": value} as compact JSON text in p. */
-static const char *result_json(apr_pool_t *p, json_object *o)
+const char *vth_job_result(apr_pool_t *p, json_object *o)
 {
     const char *s = apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
@@ -202,8 +196,8 @@ static void record_outbound(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
 
 /* The consent ledger's refusal of (job's company, to, channel): NULL when the customer has
  * not opted out; 0 (with *out) when the ledger cannot be read. */
-static int consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, const char *to,
-                           const char *channel, const char **refusal, vth_outcome_t *out)
+int vth_job_consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, const char *to,
+                            const char *channel, const char **refusal, vth_outcome_t *out)
 {
     const char *params[3] = { job->company_id, to, channel }, *err = NULL;
     PGresult *res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the consent ledger",
@@ -214,22 +208,18 @@ static int consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, co
 
     *refusal = NULL;
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
-        *refusal = apr_psprintf(p, "%s opted out of %s (%s, %s): not sent", to, channel,
+        *refusal = apr_psprintf(p, "%s opted out of %s (%s, %s)", to, channel,
                                 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
     PQclear(res);
     return 1;
 }
 
-/* The job's mark that its message may have gone: set (committed) before the POST, so a
- * later attempt, after the helper died or the answer was lost, asks Twilio first. */
-#define VTH_SEND_STARTED "send_started_us"
-
-static int mark_send_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
-                             vth_outcome_t *out)
+int vth_job_mark_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
+                         vth_outcome_t *out)
 {
     const char *params[2] = { job->id, apr_psprintf(p, "%" APR_TIME_T_FMT, apr_time_now()) };
     const char *err = NULL;
@@ -239,21 +229,34 @@ static int mark_send_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
                            2, params, &err);
 
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err); /* nothing sent: safe to try again */
+        vth_job_outcome(out, VTH_JOB_RETRY, err); /* nothing sent: safe to try again */
         return 0;
     }
     PQclear(res);
     return 1;
 }
 
-/* The payload's "status_callback": an https (or, for a local gateway, http) URL of this
- * gateway's message-status route, or NULL. */
-static const char *status_callback(json_object *payload)
+apr_time_t vth_job_started_since(json_object *payload)
 {
-    const char *url = payload_str(payload, "status_callback");
+    json_object *v;
 
-    return url && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0)
-           ? url : NULL;
+    if (!json_object_object_get_ex(payload, VTH_SEND_STARTED, &v))
+        return 0;
+    return (apr_time_t)json_object_get_int64(v) - apr_time_from_sec(60);
+}
+
+/* The message's status callback: the payload's "status_callback" (an https, or for a local
+ * gateway http, URL of this gateway's message-status route: the module knows it from the
+ * request it answers), else the tenant's message-status route under its webhook URL, else
+ * NULL (no status callbacks: the row stays 'queued'). */
+static const char *status_callback(apr_pool_t *p, json_object *payload,
+                                   const vth_integration_t *in)
+{
+    const char *url = vth_payload_str(payload, "status_callback");
+
+    if (url && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0))
+        return url;
+    return in->webhook_url ? apr_pstrcat(p, in->webhook_url, "/message-status", NULL) : NULL;
 }
 
 /* An earlier attempt may have sent it: 1 when Twilio has it (*sid set), 0 when not, -1
@@ -262,19 +265,17 @@ static int already_sent(apr_pool_t *p, const vth_config_t *cfg, const vth_integr
                         json_object *payload, const char *to, const char *from,
                         const char *body, const char **sid, vth_outcome_t *out)
 {
-    json_object *v;
+    apr_time_t since = vth_job_started_since(payload);
     vt_rest_result_t r;
     apr_status_t rv;
 
     *sid = NULL;
-    if (!json_object_object_get_ex(payload, VTH_SEND_STARTED, &v))
+    if (!since)
         return 0;
-    /* A minute of slack for a clock that differs from Twilio's. */
     rv = vt_rest_message_find(p, cfg->api_base, in->account_sid, in->auth_token, to, from,
-                              body, (apr_time_t)json_object_get_int64(v)
-                                        - apr_time_from_sec(60), VTH_REST_TIMEOUT_MS, &r);
+                              body, since, VTH_REST_TIMEOUT_MS, &r);
     if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-        rest_failure(p, &r, out);
+        vth_job_rest_failure(p, &r, out);
         out->status = VTH_JOB_RETRY;
         out->error = apr_pstrcat(p, "cannot tell whether an earlier attempt sent it: ",
                                  out->error, NULL);
@@ -301,12 +302,12 @@ static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
     apr_status_t rv;
     int sent;
 
-    if (!load_integration(p, cfg, conn, job, &in, out))
+    if (!vth_job_integration(p, cfg, conn, job, &in, out))
         return;
     if (!from)
         from = in.from;
     if (!from || !vt_e164_valid(from)) {
-        outcome(out, VTH_JOB_FAIL, "the integration has no E.164 number to send from");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the integration has no E.164 number to send from");
         return;
     }
     to_addr = apr_pstrcat(p, prefix, to, NULL);
@@ -314,13 +315,13 @@ static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
     if ((sent = already_sent(p, cfg, &in, payload, to_addr, from_addr, body, &sid, out)) < 0)
         return;
     if (!sent) {
-        if (!mark_send_started(p, conn, job, out))
+        if (!vth_job_mark_started(p, conn, job, out))
             return;
         rv = vt_rest_message_send(p, cfg->api_base, in.account_sid, in.auth_token, to_addr,
-                                  from_addr, body, status_callback(payload),
+                                  from_addr, body, status_callback(p, payload, &in),
                                   VTH_REST_TIMEOUT_MS, &r);
         if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-            rest_failure(p, &r, out);
+            vth_job_rest_failure(p, &r, out);
             return;
         }
         sid = r.message;
@@ -329,7 +330,7 @@ static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
     o = json_object_new_object();
     json_object_object_add(o, "message_sid", json_object_new_string(sid));
     out->status = VTH_JOB_DONE;
-    out->result = result_json(p, o);
+    out->result = vth_job_result(p, o);
     out->note = sent ? apr_psprintf(p, "message %s to %s was sent by an earlier attempt: "
                                        "not sent again", sid, to)
                      : apr_psprintf(p, "message %s to %s", sid, to);
@@ -339,14 +340,14 @@ static void send_message(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
 static void job_sms_alert(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
                           vth_job_t *job, json_object *payload, vth_outcome_t *out)
 {
-    const char *to = payload_str(payload, "to"), *body = payload_str(payload, "body");
+    const char *to = vth_payload_str(payload, "to"), *body = vth_payload_str(payload, "body");
 
     if (!to || !vt_e164_valid(to)) {
-        outcome(out, VTH_JOB_FAIL, "\"to\" is not an E.164 number");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"to\" is not an E.164 number");
         return;
     }
     if (!body || !*body) {
-        outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
         return;
     }
     send_message(p, cfg, conn, job, payload, to, NULL, "sms", body, out);
@@ -357,32 +358,32 @@ static void job_sms_alert(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
 static void job_message_send(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
                              vth_job_t *job, json_object *payload, vth_outcome_t *out)
 {
-    const char *to = payload_str(payload, "to"), *body = payload_str(payload, "body");
-    const char *from = payload_str(payload, "from"), *channel = payload_str(payload, "channel");
+    const char *to = vth_payload_str(payload, "to"), *body = vth_payload_str(payload, "body");
+    const char *from = vth_payload_str(payload, "from"), *channel = vth_payload_str(payload, "channel");
     const char *refusal = NULL;
 
     if (!channel)
         channel = "sms";
     if (!to || !vt_e164_valid(to) || (from && !vt_e164_valid(from))) {
-        outcome(out, VTH_JOB_FAIL, "\"to\" or \"from\" is not an E.164 number");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"to\" or \"from\" is not an E.164 number");
         return;
     }
     if (strcmp(channel, "sms") != 0 && strcmp(channel, "whatsapp") != 0) {
-        outcome(out, VTH_JOB_FAIL, "\"channel\" is neither sms nor whatsapp");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"channel\" is neither sms nor whatsapp");
         return;
     }
     if (!body || !*body) {
-        outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"body\" is missing or empty");
         return;
     }
     if (!job->company_id) {
-        outcome(out, VTH_JOB_FAIL, "the job has no company");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the job has no company");
         return;
     }
-    if (!consent_refusal(p, conn, job, to, channel, &refusal, out))
+    if (!vth_job_consent_refusal(p, conn, job, to, channel, &refusal, out))
         return;
     if (refusal) {
-        outcome(out, VTH_JOB_FAIL, refusal);
+        vth_job_outcome(out, VTH_JOB_FAIL, apr_pstrcat(p, refusal, ": not sent", NULL));
         return;
     }
     send_message(p, cfg, conn, job, payload, to, from, channel, body, out);
@@ -407,12 +408,12 @@ static int make_dir(apr_pool_t *p, const char *dir, vth_outcome_t *out)
     struct stat st;
 
     if (mkdir(dir, VTH_RECORDINGS_DIR_MODE) != 0 && errno != EEXIST) {
-        outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "cannot create %s: %s", dir,
+        vth_job_outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "cannot create %s: %s", dir,
                                                  strerror(errno)));
         return 0;
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "%s is not a directory", dir));
+        vth_job_outcome(out, VTH_JOB_RETRY, apr_psprintf(p, "%s is not a directory", dir));
         return 0;
     }
     return 1;
@@ -432,7 +433,7 @@ static int queue_transcription(apr_pool_t *p, PGconn *conn, const vth_job_t *job
     json_object_object_add(o, "recording_sid", json_object_new_string(rsid));
     params[0] = job->company_id;
     params[1] = job->call_sid;
-    params[2] = result_json(p, o);
+    params[2] = vth_job_result(p, o);
     params[3] = apr_pstrcat(p, "recording_transcribe:", rsid, NULL);
     if (!job->call_sid || !vt_sid_valid(job->call_sid, "CA"))
         return 1; /* no call to give a transcript to */
@@ -443,7 +444,7 @@ static int queue_transcription(apr_pool_t *p, PGconn *conn, const vth_job_t *job
                  " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
                  4, params, &err);
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     *queued = PQntuples(res) == 1;
@@ -454,8 +455,8 @@ static int queue_transcription(apr_pool_t *p, PGconn *conn, const vth_job_t *job
 static void job_recording_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
                                    vth_job_t *job, json_object *payload, vth_outcome_t *out)
 {
-    const char *rsid = payload_str(payload, "recording_sid");
-    const char *url = payload_str(payload, "url"), *media, *dir, *dest;
+    const char *rsid = vth_payload_str(payload, "recording_sid");
+    const char *url = vth_payload_str(payload, "url"), *media, *dir, *dest;
     vth_integration_t in;
     vt_rest_result_t r;
     json_object *o;
@@ -463,17 +464,17 @@ static void job_recording_download(apr_pool_t *p, const vth_config_t *cfg, PGcon
     int queued;
 
     if (!rsid || !vt_sid_valid(rsid, "RE")) {
-        outcome(out, VTH_JOB_FAIL, "\"recording_sid\" is not a recording SID (RE...)");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"recording_sid\" is not a recording SID (RE...)");
         return;
     }
     if (!url || !(media = recording_media_url(p, url, rsid))) {
-        outcome(out, VTH_JOB_FAIL, "\"url\" does not name the recording");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"url\" does not name the recording");
         return;
     }
-    if (!load_integration(p, cfg, conn, job, &in, out))
+    if (!vth_job_integration(p, cfg, conn, job, &in, out))
         return;
     if (!vt_slug_valid(in.slug)) { /* it becomes a directory name */
-        outcome(out, VTH_JOB_FAIL, "the company slug is not valid");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the company slug is not valid");
         return;
     }
     dir = apr_pstrcat(p, cfg->recordings_dir, "/", in.slug, NULL);
@@ -483,7 +484,7 @@ static void job_recording_download(apr_pool_t *p, const vth_config_t *cfg, PGcon
     rv = vt_rest_download(p, cfg->api_base, media, in.account_sid, in.auth_token, dest,
                           VTH_DOWNLOAD_MAX_BYTES, VTH_DOWNLOAD_TIMEOUT_MS, &r);
     if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-        rest_failure(p, &r, out);
+        vth_job_rest_failure(p, &r, out);
         return;
     }
     if (!queue_transcription(p, conn, job, rsid, &queued, out))
@@ -492,7 +493,7 @@ static void job_recording_download(apr_pool_t *p, const vth_config_t *cfg, PGcon
     json_object_object_add(o, "path", json_object_new_string(dest));
     json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r.bytes));
     out->status = VTH_JOB_DONE;
-    out->result = result_json(p, o);
+    out->result = vth_job_result(p, o);
     out->note = apr_psprintf(p, "%" APR_OFF_T_FMT " bytes to %s%s", r.bytes, dest,
                              queued ? "; transcription queued" : "");
 }
@@ -522,7 +523,7 @@ static const char *media_extension(const char *type)
 static void job_media_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn,
                                vth_job_t *job, json_object *payload, vth_outcome_t *out)
 {
-    const char *sid = payload_str(payload, "message_sid"), *params[2], *err = NULL, *dir;
+    const char *sid = vth_payload_str(payload, "message_sid"), *params[2], *err = NULL, *dir;
     vth_integration_t in;
     json_object *media, *o;
     PGresult *res;
@@ -530,10 +531,10 @@ static void job_media_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *c
     size_t i, n;
 
     if (!sid || !(vt_sid_valid(sid, "MM") || vt_sid_valid(sid, "SM"))) {
-        outcome(out, VTH_JOB_FAIL, "\"message_sid\" is not a message SID (MM... or SM...)");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"message_sid\" is not a message SID (MM... or SM...)");
         return;
     }
-    if (!load_integration(p, cfg, conn, job, &in, out))
+    if (!vth_job_integration(p, cfg, conn, job, &in, out))
         return;
     params[0] = sid;
     params[1] = job->company_id;
@@ -541,14 +542,14 @@ static void job_media_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *c
                  "SELECT media::text FROM messages WHERE message_sid = $1"
                  " AND company_id = $2::bigint", 2, params, &err);
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
         return;
     }
     media = PQntuples(res) == 1 ? json_tokener_parse(PQgetvalue(res, 0, 0)) : NULL;
     PQclear(res);
     if (!media || !json_object_is_type(media, json_type_array)) {
         json_object_put(media);
-        outcome(out, VTH_JOB_FAIL, "the message or its media list is missing");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the message or its media list is missing");
         return;
     }
     dir = apr_pstrcat(p, cfg->recordings_dir, "/", in.slug, NULL);
@@ -556,27 +557,27 @@ static void job_media_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *c
         || !make_dir(p, dir, out) || !make_dir(p, (dir = apr_pstrcat(p, dir, "/media", NULL)),
                                                out)) {
         if (!vt_slug_valid(in.slug))
-            outcome(out, VTH_JOB_FAIL, "the company slug is not valid");
+            vth_job_outcome(out, VTH_JOB_FAIL, "the company slug is not valid");
         json_object_put(media);
         return;
     }
     n = json_object_array_length(media);
     for (i = 0; i < n; i++) {
         json_object *m = json_object_array_get_idx(media, i);
-        const char *url = payload_str(m, "url"), *dest;
+        const char *url = vth_payload_str(m, "url"), *dest;
         vt_rest_result_t r;
         apr_status_t rv;
 
         dest = apr_psprintf(p, "%s/%s-%d.%s", dir, sid, (int)i,
-                            media_extension(payload_str(m, "content_type")));
+                            media_extension(vth_payload_str(m, "content_type")));
         rv = url ? vt_rest_download(p, cfg->api_base, url, in.account_sid, in.auth_token, dest,
                                     VTH_DOWNLOAD_MAX_BYTES, VTH_DOWNLOAD_TIMEOUT_MS, &r)
                  : APR_EINVAL;
         if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
             if (!url)
-                outcome(out, VTH_JOB_FAIL, "a media entry has no url");
+                vth_job_outcome(out, VTH_JOB_FAIL, "a media entry has no url");
             else
-                rest_failure(p, &r, out);
+                vth_job_rest_failure(p, &r, out);
             json_object_put(media);
             return;
         }
@@ -590,14 +591,14 @@ static void job_media_download(apr_pool_t *p, const vth_config_t *cfg, PGconn *c
                  "UPDATE messages SET media = $1::jsonb, updated_at = now()"
                  " WHERE message_sid = $2", 2, params, &err);
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
         return;
     }
     PQclear(res);
     o = json_object_new_object();
     json_object_object_add(o, "files", json_object_new_int((int)n));
     out->status = VTH_JOB_DONE;
-    out->result = result_json(p, o);
+    out->result = vth_job_result(p, o);
     out->note = apr_psprintf(p, "%d media files, %" APR_OFF_T_FMT " bytes, to %s", (int)n,
                              bytes, dir);
 }
@@ -891,19 +892,19 @@ static int tr_load(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, const v
                  " WHERE c.call_sid = $1",
                  1, params, &err);
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
     }
     else if (PQntuples(res) != 1) {
-        outcome(out, VTH_JOB_DONE, NULL);
+        vth_job_outcome(out, VTH_JOB_DONE, NULL);
         out->note = "the call no longer exists: nothing to transcribe";
     }
     else if (strcmp((st = PQgetvalue(res, 0, 6)), "done") == 0 || strcmp(st, "mono") == 0
              || strcmp(st, "partial") == 0) {
-        outcome(out, VTH_JOB_DONE, NULL); /* a retry after the result was lost */
+        vth_job_outcome(out, VTH_JOB_DONE, NULL); /* a retry after the result was lost */
         out->note = apr_pstrcat(p, "already transcribed (", st, ")", NULL);
     }
     else if (PQgetisnull(res, 0, 1)) {
-        outcome(out, VTH_JOB_DONE, NULL);
+        vth_job_outcome(out, VTH_JOB_DONE, NULL);
         out->note = "the tenant has no speech-to-text endpoint any more";
         *wake = 1;
     }
@@ -911,7 +912,7 @@ static int tr_load(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, const v
              && vt_secret_decrypt(p, cfg->ring, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 4),
                                   PQgetvalue(res, 0, 3), &key, &err) != APR_SUCCESS) {
         /* the company id is the associated data: a key copied from another row fails */
-        outcome(out, VTH_JOB_FAIL, apr_psprintf(p, "cannot decrypt the speech-to-text key: %s",
+        vth_job_outcome(out, VTH_JOB_FAIL, apr_psprintf(p, "cannot decrypt the speech-to-text key: %s",
                                                 err ? err : "unknown error"));
         *wake = 1;
     }
@@ -960,7 +961,7 @@ static int tr_store(apr_pool_t *p, PGconn *conn, const char *sid, const char *st
                  "  pg_notify('" VTH_JOBS_CHANNEL "', 'transcript')",
                  5, params, &err);
     if (!res) {
-        outcome(out, VTH_JOB_RETRY, err);
+        vth_job_outcome(out, VTH_JOB_RETRY, err);
         return 0;
     }
     PQclear(res);
@@ -997,7 +998,7 @@ static void tr_outcome(apr_pool_t *p, PGconn *conn, const vth_job_t *job, tr_sta
                   error, wake, out))
         return;
     if (error) {
-        outcome(out, s->failure && s->retry ? VTH_JOB_RETRY : VTH_JOB_FAIL,
+        vth_job_outcome(out, s->failure && s->retry ? VTH_JOB_RETRY : VTH_JOB_FAIL,
                 apr_pstrcat(p, s->bad ? "unusable recording: " : "speech-to-text failed: ",
                             error, NULL));
         return;
@@ -1006,7 +1007,7 @@ static void tr_outcome(apr_pool_t *p, PGconn *conn, const vth_job_t *job, tr_sta
     json_object_object_add(o, "transcript", json_object_new_string(status));
     json_object_object_add(o, "lines", json_object_new_int(n));
     out->status = VTH_JOB_DONE;
-    out->result = result_json(p, o);
+    out->result = vth_job_result(p, o);
     out->note = apr_psprintf(p, "transcript %s: %d line%s", status, n, n == 1 ? "" : "s");
 }
 
@@ -1014,20 +1015,20 @@ static void job_recording_transcribe(apr_pool_t *p, const vth_config_t *cfg, vth
                                      PGconn *conn, vth_job_t *job, json_object *payload,
                                      vth_outcome_t *out)
 {
-    const char *rsid = payload_str(payload, "recording_sid");
+    const char *rsid = vth_payload_str(payload, "recording_sid");
     tr_state_t s;
     int wake;
 
     if (!rsid || !vt_sid_valid(rsid, "RE")) {
-        outcome(out, VTH_JOB_FAIL, "\"recording_sid\" is not a recording SID (RE...)");
+        vth_job_outcome(out, VTH_JOB_FAIL, "\"recording_sid\" is not a recording SID (RE...)");
         return;
     }
     if (!job->call_sid || !vt_sid_valid(job->call_sid, "CA")) {
-        outcome(out, VTH_JOB_FAIL, "the job has no CallSid");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the job has no CallSid");
         return;
     }
     if (!job->slug || !vt_slug_valid(job->slug)) { /* it is a directory name */
-        outcome(out, VTH_JOB_FAIL, "the job's company has no valid slug");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the job's company has no valid slug");
         return;
     }
     memset(&s, 0, sizeof s);
@@ -1040,7 +1041,7 @@ static void job_recording_transcribe(apr_pool_t *p, const vth_config_t *cfg, vth
     }
     /* One client per process (shared with the analysis): connections are reused. */
     if (!jobs->llm_http && !(jobs->llm_http = vt_llm_http_create(jobs->pool))) {
-        outcome(out, VTH_JOB_RETRY, "cannot create an HTTP client");
+        vth_job_outcome(out, VTH_JOB_RETRY, "cannot create an HTTP client");
         return;
     }
     s.lines = json_object_new_array();
@@ -1057,7 +1058,7 @@ void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGcon
     json_object *payload = job->payload ? json_tokener_parse(job->payload) : NULL;
 
     if (!payload || !json_object_is_type(payload, json_type_object))
-        outcome(out, VTH_JOB_FAIL, "the payload is not a JSON object");
+        vth_job_outcome(out, VTH_JOB_FAIL, "the payload is not a JSON object");
     else if (strcmp(job->kind, "sms_alert") == 0)
         job_sms_alert(p, cfg, conn, job, payload, out);
     else if (strcmp(job->kind, "message_send") == 0)
@@ -1068,11 +1069,13 @@ void vth_job_run(apr_pool_t *p, const vth_config_t *cfg, vth_jobs_t *jobs, PGcon
         job_recording_transcribe(p, cfg, jobs, conn, job, payload, out);
     else if (strcmp(job->kind, "call_analysis") == 0)
         vth_job_call_analysis(p, cfg, jobs, conn, job, out);
+    else if (strcmp(job->kind, "call_place") == 0)
+        vth_job_call_place(p, cfg, conn, job, payload, out);
     else if (strcmp(job->kind, "call_rules") == 0)
         vth_job_call_rules(p, cfg, conn, job, out);
     else if (strcmp(job->kind, "media_download") == 0 && cfg->recordings_dir)
         job_media_download(p, cfg, conn, job, payload, out);
     else
-        outcome(out, VTH_JOB_FAIL, "unknown job kind");
+        vth_job_outcome(out, VTH_JOB_FAIL, "unknown job kind");
     json_object_put(payload);
 }

@@ -281,6 +281,9 @@ struct vth_stream {
     /* after start */
     const char *stream_sid, *from, *to;
     int next_seq;              /* of call_turns */
+    /* what the assistant says first: the call's first turn (inbound wrote it: an outbound
+     * call's greeting is not the tenant's), else the tenant's greeting */
+    const char *greeting;
     /* Twilio side */
     vt_sm_parser_t *parser;
     vth_rxbuf_t rx;

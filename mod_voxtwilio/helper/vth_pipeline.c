@@ -594,7 +594,7 @@ static void pipe_start(vth_stream_t *s)
     }
     o->st.turn = 1;
     o->history = apr_array_make(s->pool, 16, sizeof(vt_llm_turn_t));
-    remember(s, o, "assistant", s->tenant->greeting);
+    remember(s, o, "assistant", s->greeting);
     if (!vt_tenant_has_stt(s->tenant)) {
         c = ctx_of(s);
         menu = vt_conv_menu(s->pool, &c);
@@ -613,7 +613,7 @@ static void pipe_start(vth_stream_t *s)
     }
     /* The greeting turn is the call's first (written by inbound); the menu goes with it. */
     say(s, voice.language,
-        *menu ? apr_pstrcat(s->pool, s->tenant->greeting, " ", menu, NULL) : s->tenant->greeting,
+        *menu ? apr_pstrcat(s->pool, s->greeting, " ", menu, NULL) : s->greeting,
         VT_CONV_LISTEN, VTH_SAY_FIXED);
 }
 

@@ -267,7 +267,7 @@ static void session_start(rt_t *rt)
     /* The greeting: the tenant's words, spoken in the model's voice. */
     rt_send_str(rt, vt_rt_response_create(
                         p, apr_psprintf(p, "Greet the caller by saying exactly this, and "
-                                           "nothing else: %s", s->tenant->greeting)));
+                                           "nothing else: %s", s->greeting)));
     rt->session = 1;
     rt->deadline = vth_now_ms() + s->media->conf.realtime_timeout_ms;
     apr_pool_destroy(p);

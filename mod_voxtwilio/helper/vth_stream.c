@@ -385,6 +385,7 @@ static void verify_done(vth_task_t *t)
 typedef struct claim {
     const char *args[4];
     int last_seq;
+    const char *first; /* the first turn's text, or NULL */
     const char *why;
 } claim_t;
 
@@ -400,6 +401,7 @@ static void claim_run(vth_task_t *t, vth_db_t *db)
     t->rc = PQntuples(res) == 1 ? 0 : -1;
     if (t->rc == 0) {
         c->last_seq = atoi(PQgetvalue(res, 0, 0));
+        c->first = PQgetisnull(res, 0, 1) ? NULL : apr_pstrdup(t->pool, PQgetvalue(res, 0, 1));
     }
     PQclear(res);
 }
@@ -431,6 +433,7 @@ static void claim_done(vth_task_t *t)
         return;
     }
     s->next_seq = c->last_seq + 1;
+    s->greeting = c->first && *c->first ? apr_pstrdup(s->pool, c->first) : s->tenant->greeting;
     s->state = VTH_S_LIVE;
     s->ops = s->media->conf.loopback ? &vth_loopback_ops : backend_of(s);
     vth_stream_log(s, VT_LOG_INFO, "live, %s backend, stream %s", s->ops->name, s->stream_sid);

@@ -127,17 +127,25 @@ static void log_db_down(vtm_webhook_t *w, const char *what)
                   w->call_sid, what);
 }
 
-/* Writes the inbound call (vt_event_inbound_stmt, which checks the tenant's version). A
- * tenant from the cache that is no longer current writes nothing: it is looked up again,
- * the request authenticated again, and the write repeated. 1: written (or spooled, or
- * logged as lost); 0: the new lookup refused the call, answer with *status. */
-static int record_inbound(vtm_webhook_t *w, vt_tenant_t **t, int *status)
+/* Writes the inbound call (vt_event_inbound_stmt, which checks the tenant's version), and
+ * sets *first to what the assistant says first (NULL: nothing, or not written) and *over
+ * when the tenant is past its monthly minutes limit (*first then says so). A tenant
+ * from the cache that is no longer current writes nothing: it is looked up again, the
+ * request authenticated again, and the write repeated. 1: written (or spooled, or logged as
+ * lost); 0: the new lookup refused the call, answer with *status. */
+static int record_inbound(vtm_webhook_t *w, vt_tenant_t **t, const char **first, int *over,
+                          int *status)
 {
-    int attempt, current = 0;
+    int attempt, ncols = 0, current = 0;
+    const char **row = NULL;
     vtm_db_rc rc = VTM_DB_OK;
 
+    *first = NULL;
+    *over = 0;
     for (attempt = 0; attempt < 3; attempt++) {
-        rc = vtm_record_event(w, *t, vt_event_inbound_args, &vt_event_inbound_stmt, &current);
+        rc = vtm_record_event_row(w, *t, vt_event_inbound_args, &vt_event_inbound_stmt, &row,
+                                  &ncols);
+        current = rc == VTM_DB_OK && row && ncols > 2 && row[0] && strcmp(row[0], "1") == 0;
         if (rc != VTM_DB_OK || current) {
             break;
         }
@@ -154,10 +162,14 @@ static int record_inbound(vtm_webhook_t *w, vt_tenant_t **t, int *status)
         /* The tenant changed three times under this request: let the helper replay it. */
         rc = VTM_DB_UNAVAILABLE;
     }
-    /* Twilio retries a webhook it got no answer for: the write (call, event and greeting
+    /* Twilio retries a webhook it got no answer for: the write (call, event and first
      * turn) is idempotent by CallSid. */
     if (rc == VTM_DB_UNAVAILABLE && !vtm_spool(w)) {
         log_db_down(w, "call");
+    }
+    if (current) {
+        *first = row[1];
+        *over = row[2] && strcmp(row[2], "t") == 0;
     }
     return 1;
 }
@@ -200,16 +212,36 @@ static int stream_answer(vtm_webhook_t *w, const vt_tenant_t *t)
     return vtm_send_twiml(r, doc, len);
 }
 
-/* POST inbound — "A call comes in": greet the caller and listen. */
+/* Said, then hung up: to an outbound call's machine (the tenant's voicemail message, or
+ * nothing: a fax, no message, the database could not say), to a caller past the limit. */
+static int say_and_hang_up(vtm_webhook_t *w, const vt_tenant_t *t, const char *message)
+{
+    request_rec *r = w->r;
+    vt_voice_opts_t voice;
+    apr_size_t len;
+    const char *doc;
+
+    if (!message) {
+        doc = vt_voice_hangup(r->pool, &len);
+    }
+    else {
+        voice = vt_conv_voice(assistant_of(r, t), 0);
+        doc = vt_voice_say_hangup(r->pool, message, &voice, &len);
+    }
+    return vtm_send_twiml(r, doc, len);
+}
+
+/* POST inbound — "A call comes in" (or an outbound call was answered): greet and listen. */
 int vtm_route_inbound(vtm_webhook_t *w)
 {
     request_rec *r = w->r;
+    vt_call_answer_t who = vt_call_answer(w->params);
     vt_tenant_t *t = NULL;
     vt_voice_opts_t voice;
     vt_conv_state_t start = { 0, 0, 0, 0 };
-    const char *doc;
+    const char *doc, *first;
     apr_size_t len;
-    int status;
+    int status, over;
 
     if (!voice_preamble(w, &t, &status)) {
         if (status == -1) {
@@ -221,14 +253,24 @@ int vtm_route_inbound(vtm_webhook_t *w)
         }
         return status;
     }
-    if (!record_inbound(w, &t, &status)) {
+    if (!record_inbound(w, &t, &first, &over, &status)) {
         return status;
+    }
+    if (over) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      VTLOGNO(10509) "CallSid %s: tenant %s is past its monthly minutes "
+                      "limit: the caller hears its limit message", w->call_sid, t->slug);
+        return say_and_hang_up(w, t, first);
+    }
+    if (who == VT_ANSWER_MACHINE || who == VT_ANSWER_FAX) {
+        return say_and_hang_up(w, t, first);
     }
     if (vt_tenant_is_stream(t)) {
         return stream_answer(w, t);
     }
     voice = vt_conv_voice(assistant_of(r, t), 0);
-    doc = vt_voice_gather(r->pool, t->greeting, &voice, action_url(r, 1, &start), &len);
+    doc = vt_voice_gather(r->pool, first ? first : t->greeting, &voice,
+                          action_url(r, 1, &start), &len);
     return vtm_send_twiml(r, doc, len);
 }
 

@@ -30,6 +30,7 @@ _MEDIA = re.compile(r"^/media/(RE[0-9a-f]{32})\.wav$")
 _MSG_MEDIA = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages/(MM[0-9a-f]{32})"
                         r"/Media/(ME[0-9a-f]{32})$")
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
+_CALLS = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Calls\.json$")
 WRAPPER = shlex.split(os.environ.get("VT_HELPER_WRAPPER", ""))
 SLOW = 10 if WRAPPER else 1  # timeouts stretch under valgrind
 # Stopping the session's PostgreSQL may make a running Apache (and its helper) complain.
@@ -122,6 +123,11 @@ class HelperAPI(pyvt.TwilioAPIStandIn):
         self.server.RequestHandlerClass = Handler
 
     def _route(self, req):
+        m = _CALLS.match(req.path)
+        if m and req.method == "POST" and self.stall_after_accept.get(m.group(1), 0):
+            answer = super()._route(req)  # Twilio has it: it dials
+            time.sleep(self.stall_after_accept[m.group(1)])
+            return answer
         m = _MESSAGES.match(req.path)
         if m and req.method == "POST":
             sid = m.group(1)
@@ -463,6 +469,32 @@ def test_killed_after_twilio_accepted_is_not_sent_twice(helper, hdb, api, tenant
     assert len(created) == 1, created
     assert job["attempts"] == 2 and job["payload"]["message_sid"] == created[0]["sid"]
     b.wait_log(r"was sent by an earlier attempt: not sent again")
+    api.stall_after_accept[t.account_sid] = 0
+    assert_clean_exit(b, b.stop())
+
+
+def test_killed_after_twilio_accepted_the_call_does_not_dial_twice(helper, hdb, api, tenant):
+    """The same worst moment for an outbound call: Twilio is dialling, the helper dies before
+    it hears the sid. The next attempt finds the call at Twilio (Calls.json?To&From) and
+    records it; the callee's phone rings once."""
+    t = tenant()
+    hdb.rows("UPDATE companies SET webhook_url = 'https://calls.example.com/voice/%s'"
+             " WHERE id = %d" % (t.slug, t.company_id))
+    api.stall_after_accept[t.account_sid] = 30
+    a = helper()
+    jid = hdb.insert("call_place", t.company_id, {"to": "+14155550163"})
+    wait_until(lambda: api.calls_of(t.account_sid), 5 * SLOW, what="Twilio accepting the call")
+    a.proc.kill()
+    a.proc.wait(10)
+    assert hdb.job(jid)["status"] == "running"
+    b = helper("--stale-after", "1")
+    job = hdb.wait_status(jid, "done", 15)
+    (created,) = api.calls_of(t.account_sid)
+    assert job["attempts"] == 2 and job["payload"]["call_sid"] == created["sid"]
+    assert hdb.scalar("SELECT call_sid FROM jobs WHERE id = %d" % jid) == created["sid"]
+    assert hdb.rows("SELECT direction, to_number FROM calls WHERE call_sid = '%s'"
+                    % created["sid"]) == [("outbound-api", "+14155550163")]
+    b.wait_log(r"was placed by an earlier attempt: not placed again")
     api.stall_after_accept[t.account_sid] = 0
     assert_clean_exit(b, b.stop())
 

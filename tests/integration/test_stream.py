@@ -509,3 +509,42 @@ def test_transfer_from_a_stream(stream_apache, client_for, stream_tenant, standi
     assert parse_twiml(r.text).spoken() == hears
     assert pg.scalar("SELECT escalation_status FROM calls WHERE call_sid = '%s'" % sid) == \
         dial_status
+
+
+def test_outbound_call_in_stream_mode_speaks_the_call_greeting(stream_apache, client_for,
+                                                              stream_tenant, realtime, admin,
+                                                              pg, standin, paths, key_file):
+    """An outbound call of a stream-mode tenant: the answer URL's TwiML connects the stream,
+    and the helper's session starts with the greeting of the call (the first turn inbound
+    wrote), not the tenant's."""
+    import pyvt
+    import urllib.parse
+    from test_conversation import deliver_jobs
+    model = realtime.scenario("rt-out-%d" % time.monotonic_ns(), greeting_ms=300)
+    t = stream_tenant(model=model)
+    webhook = "%s/voice/%s" % (stream_apache.base_url(), t.slug)
+    assert admin("company", "set", t.slug, "--webhook-url", webhook).rc == 0
+    greeting = "Hi, this is Acme calling about your order."
+    r = admin("calls", "place", t.slug, "--to", "+14155550164", "--greeting", greeting)
+    assert r.rc == 0, r
+    jid = int(r.out.split("queued as job ")[1].split()[0])
+    deliver_jobs(paths, pg, key_file, standin)  # or the stream Apache's own helper
+    wait_until(lambda: pg.scalar("SELECT status FROM jobs WHERE id = %d" % jid) == "done", 10,
+               what="the call placed")
+    (created,) = standin.calls_of(t.account_sid)
+    url = dict(created["form"])["Url"]
+    assert url == webhook + "/inbound"
+    p = pyvt.voice_params(t.account_sid, t.number, "+14155550164", call_sid=created["sid"],
+                          call_status="in-progress", direction="outbound-api")
+    r = client_for(stream_apache).post_signed(urllib.parse.urlsplit(url).path, p, t.token)
+    stream_url = parse_twiml(r.text).find("Connect/Stream").get("url")
+    s = TwilioStream(stream_apache, stream_url, t, created["sid"],
+                     params={"From": t.number, "To": "+14155550164"}).start()
+    wait_until(lambda: any(c.model == model for c in realtime.connections), 10,
+               what="the helper connects to the model")
+    conn = [c for c in realtime.connections if c.model == model][-1]
+    (first,) = conn.wait_for("response.create")[:1]
+    assert greeting in str(first) and t.greeting not in str(first), first
+    assert turns(pg, created["sid"])[0][1:3] == ("assistant", greeting)
+    s.hangup()
+    assert s.wait_closed(10)

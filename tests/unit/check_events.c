@@ -1,5 +1,6 @@
 /* Call webhooks as rows: status ranks, dedup keys, argument builders, SQL placeholder map. */
 #include <string.h>
+#include <apr_strings.h>
 #include "vt_suites.h"
 #include "vt_events.h"
 #include "vt_form.h"
@@ -113,13 +114,72 @@ START_TEST(test_inbound_args_carry_the_tenant_version)
     ck_assert_ptr_nonnull(a);
     ck_assert_str_eq(a[0], "7");
     ck_assert_str_eq(a[1], "42");
-    ck_assert_str_eq(a[2], SID);
-    ck_assert_str_eq(a[4], "ringing");
-    ck_assert_str_eq(a[10], "+15005550006");
-    ck_assert_str_eq(a[12], "2");
+    ck_assert_str_eq(a[2], "caller");
+    ck_assert_str_eq(a[3], SID);
+    ck_assert_str_eq(a[4], "caller");
+    ck_assert_str_eq(a[8], "ringing");
+    ck_assert_str_eq(a[12], "inbound");
+    ck_assert_str_eq(a[14], "+15005550006");
+    ck_assert_str_eq(a[16], "2");
+    ck_assert_ptr_null(a[17]);
     ck_assert_ptr_null(vt_event_inbound_args(vt_test_pool, vt_test_params("CallSid=" SID), "7",
                                              NULL, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err, "version"));
+}
+END_TEST
+
+/* Who answered decides what is said first: the caller of the tenant's number, the person
+ * an outbound call reached, their machine, a fax. */
+START_TEST(test_call_answer_by_direction_and_amd)
+{
+    static const struct {
+        const char *form;
+        vt_call_answer_t want;
+        const char *name;
+    } cases[] = {
+        { "Direction=inbound", VT_ANSWER_CALLER, "caller" },
+        { "", VT_ANSWER_CALLER, "caller" },
+        /* AnsweredBy only counts for a call the tenant placed */
+        { "Direction=inbound&AnsweredBy=machine_start", VT_ANSWER_CALLER, "caller" },
+        { "Direction=outbound-dial&AnsweredBy=fax", VT_ANSWER_CALLER, "caller" },
+        { "Direction=outbound-api", VT_ANSWER_CALLEE, "callee" },
+        { "Direction=outbound-api&AnsweredBy=human", VT_ANSWER_CALLEE, "callee" },
+        { "Direction=outbound-api&AnsweredBy=unknown", VT_ANSWER_CALLEE, "callee" },
+        { "Direction=outbound-api&AnsweredBy=machine_start", VT_ANSWER_MACHINE, "machine" },
+        { "Direction=outbound-api&AnsweredBy=machine_end_beep", VT_ANSWER_MACHINE, "machine" },
+        { "Direction=outbound-api&AnsweredBy=machine_end_silence", VT_ANSWER_MACHINE,
+          "machine" },
+        { "Direction=outbound-api&AnsweredBy=fax", VT_ANSWER_FAX, "fax" },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *err = NULL;
+        const apr_array_header_t *params = vt_test_params(
+            apr_pstrcat(vt_test_pool, "CallSid=" SID "&", cases[i].form, NULL));
+        const char **a = vt_event_inbound_args(vt_test_pool, params, "7", "42", NULL, &err);
+
+        ck_assert_msg(vt_call_answer(params) == cases[i].want, "%s", cases[i].form);
+        ck_assert_str_eq(a[2], cases[i].name);
+    }
+}
+END_TEST
+
+/* The machine's verdict is stored with the call (calls.answered_by); a silly one is not. */
+START_TEST(test_inbound_args_keep_answered_by)
+{
+    const char *err = NULL;
+    const char **a = vt_event_inbound_args(
+        vt_test_pool, vt_test_params("CallSid=" SID "&Direction=outbound-api&AnsweredBy=human"),
+        "7", "42", NULL, &err);
+
+    ck_assert_str_eq(a[12], "outbound-api");
+    ck_assert_str_eq(a[17], "human");
+    a = vt_event_inbound_args(
+        vt_test_pool,
+        vt_test_params("CallSid=" SID "&AnsweredBy=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+        "7", "42", NULL, &err);
+    ck_assert_ptr_null(a[17]);
 }
 END_TEST
 
@@ -163,6 +223,8 @@ Suite *vt_suite_events(void)
     tcase_add_test(tc, test_status_args_reject_missing_fields);
     tcase_add_test(tc, test_recording_args);
     tcase_add_test(tc, test_inbound_args_carry_the_tenant_version);
+    tcase_add_test(tc, test_call_answer_by_direction_and_amd);
+    tcase_add_test(tc, test_inbound_args_keep_answered_by);
     tcase_add_test(tc, test_placeholder_counts_match_nargs);
     tcase_add_test(tc, test_sql_to_libpq);
     suite_add_tcase(s, tc);

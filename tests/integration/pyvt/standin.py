@@ -11,6 +11,11 @@ from .twilio import random_hex
 
 _ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})\.json$")
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
+_CALLS = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Calls\.json$")
+
+
+def _now_rfc2822():
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
 
 AUTH_ERROR = {"code": 20003, "message": "Authenticate",
               "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}
@@ -43,6 +48,7 @@ class TwilioAPIStandIn:
         self.accounts = {}      # sid -> (token, friendly_name)
         self.requests = []
         self.messages = []
+        self.calls = []         # created with Calls.json; "form" keeps every parameter
         self._lock = threading.Lock()
         standin = self
 
@@ -121,7 +127,7 @@ class TwilioAPIStandIn:
             msg = {"sid": "SM" + random_hex(32), "account_sid": sid, "to": form.get("To"),
                    "from": form.get("From"), "body": form.get("Body"), "status": "queued",
                    "direction": "outbound-api", "api_version": "2010-04-01",
-                   "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+                   "date_created": _now_rfc2822(),
                    "num_segments": "1", "error_code": None, "error_message": None}
             msg["uri"] = "/2010-04-01/Accounts/%s/Messages/%s.json" % (sid, msg["sid"])
             with self._lock:
@@ -141,8 +147,47 @@ class TwilioAPIStandIn:
             return 200, {"messages": found[:size], "page": 0, "page_size": size,
                          "next_page_uri": None,
                          "uri": "/2010-04-01/Accounts/%s/Messages.json" % sid}
+        m = _CALLS.match(req.path)
+        if m:
+            return self._calls(req, m.group(1))
         return 404, {"code": 20404, "message": "The requested resource %s was not found" % req.path,
                      "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}
+
+    def _calls(self, req, sid):
+        """Calls.json: POST creates a queued call (Twilio would now dial and fetch Url);
+        GET lists them, newest first, filtered by To and From."""
+        if not self._authenticated(req, sid):
+            return 401, AUTH_ERROR
+        if req.method == "POST":
+            form = dict(req.form)
+            for need in ("To", "From", "Url"):
+                if not form.get(need):
+                    return 400, {"code": 21205 if need == "Url" else 21201,
+                                 "message": "No '%s' number is specified" % need, "status": 400}
+            call = {"sid": "CA" + random_hex(32), "account_sid": sid, "to": form["To"],
+                    "from": form["From"], "status": "queued", "direction": "outbound-api",
+                    "answered_by": None, "date_created": _now_rfc2822(),
+                    "api_version": "2010-04-01", "form": list(req.form)}
+            call["uri"] = "/2010-04-01/Accounts/%s/Calls/%s.json" % (sid, call["sid"])
+            with self._lock:
+                self.calls.append(call)
+            return 201, {k: v for k, v in call.items() if k != "form"}
+        if req.method == "GET":
+            q = dict(urllib.parse.parse_qsl(req.query or ""))
+            with self._lock:
+                found = [{k: v for k, v in x.items() if k != "form"}
+                         for x in reversed(self.calls) if x["account_sid"] == sid
+                         and x["to"] == q.get("To", x["to"])
+                         and x["from"] == q.get("From", x["from"])]
+            size = int(q.get("PageSize", "50"))
+            return 200, {"calls": found[:size], "page": 0, "page_size": size,
+                         "next_page_uri": None,
+                         "uri": "/2010-04-01/Accounts/%s/Calls.json" % sid}
+        return 405, {"code": 20004, "message": "Method not allowed", "status": 405}
+
+    def calls_of(self, sid):
+        with self._lock:
+            return [c for c in self.calls if c["account_sid"] == sid]
 
     def start(self):
         self.thread = threading.Thread(target=self.server.serve_forever, name="twilio-standin",
