@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "vta.h"
+#include "vt_events.h"
 
 /* "YYYY-MM" with a month 01..12. */
 static int month_valid(const char *m)
@@ -19,6 +20,24 @@ static int month_valid(const char *m)
         if (i == 4 ? m[i] != '-' : (m[i] < '0' || m[i] > '9'))
             return 0;
     return m[7] == '\0' && ((m[5] == '0' && m[6] >= '1') || (m[5] == '1' && m[6] <= '2'));
+}
+
+/* The tenant's monthly minutes limit and this month's minutes, counted as the gateway
+ * counts them when it turns callers away (VT_MONTH_MINUTES_SQL). */
+static int print_limit(vta_ctx_t *c, const char *id)
+{
+    PGresult *res = vta_q(c, "SELECT co.monthly_minutes_limit, " VT_MONTH_MINUTES_SQL("co")
+                             " FROM companies co WHERE co.id = $1::bigint", 1, &id);
+
+    if (!vta_res_ok(res))
+        return vta_db_fail(c, res, "cannot read the minutes limit");
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        printf("monthly limit: %s minutes, %s used this month%s\n", PQgetvalue(res, 0, 0),
+               PQgetvalue(res, 0, 1),
+               atol(PQgetvalue(res, 0, 1)) >= atol(PQgetvalue(res, 0, 0))
+                   ? " (reached: new callers hear the limit message)" : "");
+    PQclear(res);
+    return VTA_OK;
 }
 
 int vta_cmd_usage(vta_ctx_t *c, int argc, char **argv)
@@ -81,5 +100,5 @@ int vta_cmd_usage(vta_ctx_t *c, int argc, char **argv)
     }
     PQclear(res);
     vta_table_print(t, stdout);
-    return VTA_OK;
+    return print_limit(c, id);
 }

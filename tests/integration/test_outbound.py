@@ -221,6 +221,8 @@ def test_the_monthly_minutes_limit(tenant, admin, apache, client, pg, standin, p
     status, _, error, _ = job_of(pg, jid)
     assert status == "failed" and "monthly limit of 2 minutes" in error, error
     assert standin.calls_of(t.account_sid) == []
+    u = admin("usage", t.slug)
+    assert u.rc == 0 and "monthly limit: 2 minutes, 2 used this month (reached" in u.out, u
     # the limit raised: callers are greeted again
     assert admin("company", "set", t.slug, "--monthly-minutes", "").rc == 0
     checks.greeting(client.post_signed(INBOUND, t.params(from_="+14155550174"), t.token), t)
