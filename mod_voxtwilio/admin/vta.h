@@ -91,6 +91,11 @@ void vta_rollback(vta_ctx_t *c);
 /* Looks up a company by slug. Returns VTA_OK with *id (decimal text, in c->pool),
  * VTA_FAIL after printing "no company with slug '...'" or a database error. */
 int vta_company_id(vta_ctx_t *c, const char *slug, const char **id);
+/* Queues a job of the company (INSERT INTO jobs) with payload (consumed) and prints
+ * "queued as job N (voxtwilio-helper WHAT)". VTA_OK, or VTA_FAIL after a database error. */
+struct json_object;
+int vta_queue_job(vta_ctx_t *c, const char *kind, const char *company_id,
+                  struct json_object *payload, const char *what);
 /* 1 when s has a control character (a text stored for the assistant to speak must not). */
 int vta_has_control(const char *s);
 /* Validate a slug given on the command line (prints the error). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <json-c/json.h>
 
 #include "vta.h"
 #include "vt_keyring.h"
@@ -207,6 +208,24 @@ void vta_rollback(vta_ctx_t *c)
 {
     if (c->conn && PQtransactionStatus(c->conn) != PQTRANS_IDLE)
         PQclear(vta_q(c, "ROLLBACK", 0, NULL));
+}
+
+int vta_queue_job(vta_ctx_t *c, const char *kind, const char *company_id,
+                  json_object *payload, const char *what)
+{
+    const char *params[3] = { kind, company_id, NULL };
+    PGresult *res;
+
+    params[2] = apr_pstrdup(c->pool,
+                            json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN));
+    json_object_put(payload);
+    res = vta_q(c, "INSERT INTO jobs (kind, company_id, payload) VALUES ($1, $2::bigint,"
+                   " $3::jsonb) RETURNING id", 3, params);
+    if (!vta_res_ok(res))
+        return vta_db_fail(c, res, apr_psprintf(c->pool, "cannot queue the %s job", kind));
+    printf("queued as job %s (voxtwilio-helper %s)\n", PQgetvalue(res, 0, 0), what);
+    PQclear(res);
+    return VTA_OK;
 }
 
 int vta_has_control(const char *s)

@@ -47,10 +47,9 @@ static const char *one_line(apr_pool_t *p, const char *s)
 
 static int messages_send(vta_ctx_t *c, int argc, char **argv)
 {
-    const char *slug = NULL, *to = NULL, *body = NULL, *id, *channel = "sms", *params[4];
+    const char *slug = NULL, *to = NULL, *body = NULL, *id, *channel = "sms";
     const char *refusal;
     json_object *o;
-    PGresult *res;
     int i, m;
 
     for (i = 1; i < argc; i++) {
@@ -80,20 +79,11 @@ static int messages_send(vta_ctx_t *c, int argc, char **argv)
         return VTA_FAIL;
     if (refusal)
         return vta_err("%s: not sent", refusal);
-    params[0] = id;
     o = json_object_new_object();
     json_object_object_add(o, "to", json_object_new_string(to));
     json_object_object_add(o, "channel", json_object_new_string(channel));
     json_object_object_add(o, "body", json_object_new_string(body));
-    params[1] = apr_pstrdup(c->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    res = vta_q(c, "INSERT INTO jobs (kind, company_id, payload) VALUES ('message_send',"
-                   " $1::bigint, $2::jsonb) RETURNING id", 2, params);
-    if (!vta_res_ok(res))
-        return vta_db_fail(c, res, "cannot queue the message");
-    printf("queued as job %s (voxtwilio-helper sends it)\n", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return VTA_OK;
+    return vta_queue_job(c, "message_send", id, o, "sends it");
 }
 
 static int messages_list(vta_ctx_t *c, int argc, char **argv)

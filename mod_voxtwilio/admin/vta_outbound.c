@@ -53,9 +53,8 @@ static int check_tenant(vta_ctx_t *c, const char *slug, const char **id)
 int vta_calls_place(vta_ctx_t *c, int argc, char **argv)
 {
     const char *slug = NULL, *to = NULL, *greeting = NULL, *amd = NULL, *id = NULL;
-    const char *refusal, *params[2];
+    const char *refusal;
     json_object *o;
-    PGresult *res;
     int i, m;
 
     for (i = 1; i < argc; i++) {
@@ -93,14 +92,5 @@ int vta_calls_place(vta_ctx_t *c, int argc, char **argv)
         json_object_object_add(o, "greeting", json_object_new_string(greeting));
     json_object_object_add(o, "machine_detection",
                            json_object_new_boolean(amd && strcmp(amd, "on") == 0));
-    params[0] = id;
-    params[1] = apr_pstrdup(c->pool, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    res = vta_q(c, "INSERT INTO jobs (kind, company_id, payload) VALUES ('call_place',"
-                   " $1::bigint, $2::jsonb) RETURNING id", 2, params);
-    if (!vta_res_ok(res))
-        return vta_db_fail(c, res, "cannot queue the call");
-    printf("queued as job %s (voxtwilio-helper places the call)\n", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return VTA_OK;
+    return vta_queue_job(c, "call_place", id, o, "places the call");
 }

@@ -197,6 +197,11 @@ int vth_job_mark_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
 /* The mark's time less a minute of slack for a clock that differs from Twilio's; 0 when the
  * job was never marked. */
 apr_time_t vth_job_started_since(struct json_object *payload);
+/* What a look-up at Twilio after the mark found (rv, r from vt_rest_*_find): 1 it exists
+ * (*sid), 0 it does not, -1 it cannot be told now (*out: retry, "cannot tell whether an
+ * earlier attempt <done> it"; never send or dial blind). */
+int vth_job_found_earlier(apr_pool_t *p, apr_status_t rv, const struct vt_rest_result *r,
+                          const char *done, const char **sid, vth_outcome_t *out);
 
 /* ---- call_place (vth_calls.c): an outbound call the tenant's assistant makes. */
 void vth_job_call_place(apr_pool_t *p, const vth_config_t *cfg, PGconn *conn, vth_job_t *job,

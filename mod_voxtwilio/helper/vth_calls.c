@@ -62,15 +62,7 @@ static int already_placed(apr_pool_t *p, const vth_config_t *cfg, const vth_inte
         return 0;
     rv = vt_rest_call_find(p, cfg->api_base, in->account_sid, in->auth_token, to, from, since,
                            VTH_REST_TIMEOUT_MS, &r);
-    if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-        vth_job_rest_failure(p, &r, out);
-        out->status = VTH_JOB_RETRY;
-        out->error = apr_pstrcat(p, "cannot tell whether an earlier attempt placed it: ",
-                                 out->error, NULL);
-        return -1;
-    }
-    *sid = r.message;
-    return r.message != NULL;
+    return vth_job_found_earlier(p, rv, &r, "placed", sid, out);
 }
 
 /* 1 when the tenant may place a call now: not past its monthly minutes limit (sql/012);

@@ -236,6 +236,20 @@ int vth_job_mark_started(apr_pool_t *p, PGconn *conn, const vth_job_t *job,
     return 1;
 }
 
+int vth_job_found_earlier(apr_pool_t *p, apr_status_t rv, const vt_rest_result_t *r,
+                          const char *done, const char **sid, vth_outcome_t *out)
+{
+    if (rv != APR_SUCCESS || r->http_status < 200 || r->http_status > 299) {
+        vth_job_rest_failure(p, r, out);
+        out->status = VTH_JOB_RETRY;
+        out->error = apr_psprintf(p, "cannot tell whether an earlier attempt %s it: %s", done,
+                                  out->error);
+        return -1;
+    }
+    *sid = r->message;
+    return r->message != NULL;
+}
+
 apr_time_t vth_job_started_since(json_object *payload)
 {
     json_object *v;
@@ -274,15 +288,7 @@ static int already_sent(apr_pool_t *p, const vth_config_t *cfg, const vth_integr
         return 0;
     rv = vt_rest_message_find(p, cfg->api_base, in->account_sid, in->auth_token, to, from,
                               body, since, VTH_REST_TIMEOUT_MS, &r);
-    if (rv != APR_SUCCESS || r.http_status < 200 || r.http_status > 299) {
-        vth_job_rest_failure(p, &r, out);
-        out->status = VTH_JOB_RETRY;
-        out->error = apr_pstrcat(p, "cannot tell whether an earlier attempt sent it: ",
-                                 out->error, NULL);
-        return -1;
-    }
-    *sid = r.message;
-    return r.message != NULL;
+    return vth_job_found_earlier(p, rv, &r, "sent", sid, out);
 }
 
 /* Sends body from `from` (NULL: the integration's first number) to `to` on channel (sms or
