@@ -17,6 +17,7 @@
 
 #include "vta.h"
 #include "vta_rules.h"
+#include "vt_messages.h"
 #include "vt_rules.h"
 #include "vt_util.h"
 
@@ -142,10 +143,7 @@ int vta_consent_refusal(vta_ctx_t *c, const char *company_id, const char *phone,
                         const char *channel, const char **refusal)
 {
     const char *params[3] = { company_id, phone, channel };
-    PGresult *res = vta_q(c, "SELECT granted, method, to_char(created_at AT TIME ZONE 'UTC',"
-                             " 'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM consent_events"
-                             " WHERE company_id = $1::bigint AND phone = $2 AND channel = $3"
-                             " ORDER BY id DESC LIMIT 1", 3, params);
+    PGresult *res = vta_q(c, VT_CONSENT_STATE_SQL, 3, params);
 
     *refusal = NULL;
     if (!vta_res_ok(res))

@@ -113,16 +113,17 @@ const vt_event_stmt_t vt_event_inbound_stmt = {
                                 "time_zone, monthly_minutes_limit, limit_message", "") ", "
     /* Only a caller is turned away at the limit (a callee answers a call placed before
      * it), and a redelivered inbound is answered as the first delivery was. */
-    "lim AS (SELECT %s = 'caller' AND coalesce((SELECT t.text = coalesce(limit_message, '"
-    VT_LIMIT_TEXT_DEFAULT "') FROM call_turns t WHERE t.call_sid = %s AND t.seq = 1), "
-    VT_OVER_LIMIT_SQL("ok") ") AS over FROM ok), "
+    "lim AS (SELECT text, %s = 'caller' AND coalesce((SELECT t.text = lt.text FROM "
+    "call_turns t WHERE t.call_sid = %s AND t.seq = 1), " VT_OVER_LIMIT_SQL("ok") ") AS over "
+    "FROM ok, LATERAL (SELECT coalesce(limit_message, '" VT_LIMIT_TEXT_DEFAULT "') AS text) "
+    "lt), "
     /* What the assistant says first, by who answered (vt_call_answer_t): the job that
      * placed an outbound call may carry its own greeting (sql/012). */
-    "sp AS (SELECT CASE WHEN (SELECT over FROM lim) THEN coalesce(limit_message, "
-    "'" VT_LIMIT_TEXT_DEFAULT "') ELSE CASE %s WHEN 'caller' THEN greeting WHEN 'callee' THEN coalesce("
+    "sp AS (SELECT CASE WHEN lim.over THEN lim.text "
+    "ELSE CASE %s WHEN 'caller' THEN greeting WHEN 'callee' THEN coalesce("
     "(SELECT j.payload->>'greeting' FROM jobs j WHERE j.call_sid = %s AND j.kind = "
     "'call_place' AND j.company_id = ok.id ORDER BY j.id DESC LIMIT 1), outbound_greeting, "
-    "greeting) WHEN 'machine' THEN voicemail_message END END AS text FROM ok), "
+    "greeting) WHEN 'machine' THEN voicemail_message END END AS text FROM ok, lim), "
     "ev AS (INSERT INTO call_events (call_sid, company_id, kind, dedup_key, call_status, "
     "params) SELECT %s, id, 'inbound', %s, %s, CAST(%s AS jsonb) FROM ok "
     "ON CONFLICT (dedup_key) DO NOTHING), "

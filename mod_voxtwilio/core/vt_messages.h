@@ -23,6 +23,14 @@ const char *vt_message_sid(const apr_array_header_t *params);
 const char *vt_message_media_json(apr_pool_t *p, const apr_array_header_t *params,
                                   const char **err);
 
+/* The consent ledger's last word on ($1 company id, $2 phone, $3 channel): one row
+ * (granted "t"/"f", method, when as "YYYY-MM-DD HH:MM:SSZ") or none. libpq placeholders:
+ * for the helper and voxtwilio-admin, which both refuse to send to (or call) a refusal. */
+#define VT_CONSENT_STATE_SQL                                                                \
+    "SELECT granted, method, to_char(created_at AT TIME ZONE 'UTC', "                        \
+    "'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM consent_events WHERE company_id = $1::bigint "         \
+    "AND phone = $2 AND channel = $3 ORDER BY id DESC LIMIT 1"
+
 /* sms and whatsapp: the message, its customer, and a STOP or START in the consent ledger.
  * Returns one row: VT_MESSAGE_COL_CURRENT is 1 while the tenant's version is current (else
  * 0: nothing written), then what the tenant's rules need. */

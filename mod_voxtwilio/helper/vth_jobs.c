@@ -46,6 +46,7 @@
 #include "vt_audio.h"
 #include "vt_keyring.h"
 #include "vt_log.h"
+#include "vt_messages.h"
 #include "vt_rest.h"
 #include "vt_stt.h"
 #include "vt_turn.h"
@@ -201,10 +202,7 @@ int vth_job_consent_refusal(apr_pool_t *p, PGconn *conn, const vth_job_t *job, c
 {
     const char *params[3] = { job->company_id, to, channel }, *err = NULL;
     PGresult *res = vth_pq(conn, p, VTH_PQ_ROWS, "reading the consent ledger",
-                           "SELECT granted, method, to_char(created_at AT TIME ZONE 'UTC',"
-                           " 'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM consent_events"
-                           " WHERE company_id = $1::bigint AND phone = $2 AND channel = $3"
-                           " ORDER BY id DESC LIMIT 1", 3, params, &err);
+                           VT_CONSENT_STATE_SQL, 3, params, &err);
 
     *refusal = NULL;
     if (!res) {
